@@ -1,0 +1,148 @@
+/*
+ * ftunet — focal Tversky loss and attention U-Nets for lesion segmentation, in C.
+ *
+ * The shape of the API:
+ *   ftn_model    the network definition (one of four, see ftn_model_names) with its parameters,
+ *                gradients and optimiser state, each in one allocation; saved and loaded as
+ *                safetensors. Built for one input size (C×H×W).
+ *   ftn_session  a model compiled for one batch size on one engine (oneDNN or the plain-C
+ *                reference): all primitives and activation memory are planned at creation, so
+ *                forward/backward/step never allocate.
+ *
+ *   ftn_model *m;  ftn_model_create("attn-unet-mi-ds", 1, 128, 128, &m);  ftn_model_init(m, 42);
+ *   ftn_session *s; ftn_session_create(m, 16, FTN_ENGINE_DNNL, &s);
+ *   ftn_train_step(s, images, masks, &loss_cfg, &opt_cfg, &loss);   // N×C×H×W in, N×1×H×W masks
+ *   ftn_session_forward(s, images, 0);  ftn_session_output(s, k, &shape);
+ *
+ * Every function that can fail returns an ftn_status; on failure ftn_last_error() (thread-local)
+ * says what went wrong and where. The library never prints and never exits.
+ */
+#ifndef FTUNET_H
+#define FTUNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ftn_status {
+    FTN_OK = 0,
+    FTN_EINVAL,       /* an argument or option is out of range */
+    FTN_EIO,          /* a file could not be read or written */
+    FTN_ENOMEM,       /* an allocation failed */
+    FTN_EFORMAT,      /* a file is malformed */
+    FTN_EUNSUPPORTED, /* valid, but not something this build can do */
+    FTN_EINTERNAL     /* a bug or a library (oneDNN) failure */
+} ftn_status;
+
+/* The message of the last failure on this thread: "<where>: <why>". */
+const char *ftn_last_error(void);
+const char *ftn_status_name(ftn_status s);
+
+typedef struct ftn_shape { int n, c, h, w; } ftn_shape;
+
+/* ---- engines -------------------------------------------------------------------------------- */
+typedef enum ftn_engine { FTN_ENGINE_DNNL = 0, FTN_ENGINE_REF = 1 } ftn_engine;
+/* FTUNET_ENGINE=ref|dnnl (default dnnl). Unknown values are an error. */
+ftn_status ftn_engine_from_env(ftn_engine *engine);
+const char *ftn_engine_name(ftn_engine engine);
+/* Threads used by both engines (OpenMP). 0 leaves the current setting. */
+void ftn_set_threads(int threads);
+
+/* ---- losses (paper §2.1) ---------------------------------------------------------------------- */
+typedef enum ftn_loss_kind { FTN_LOSS_DICE, FTN_LOSS_TVERSKY, FTN_LOSS_FOCAL_TVERSKY } ftn_loss_kind;
+typedef enum ftn_loss_reduction {
+    FTN_REDUCE_BATCH, /* sums over every pixel of the batch (the paper's reference) */
+    FTN_REDUCE_IMAGE  /* one index per image, losses averaged over the batch */
+} ftn_loss_reduction;
+typedef struct ftn_loss_config {
+    ftn_loss_kind kind;
+    float alpha, beta, gamma, smooth; /* TI = (TP+s)/(TP + α·FN + β·FP + s); FTL = (1−TI)^(1/γ) */
+    ftn_loss_reduction reduction;
+} ftn_loss_config;
+/* α=0.7 β=0.3 γ=4/3 smooth=1, batch reduction; Dice ignores α, β, γ. */
+ftn_loss_config ftn_loss_default(ftn_loss_kind kind);
+const char *ftn_loss_name(ftn_loss_kind kind);            /* "dl", "tl", "ftl" */
+ftn_status ftn_loss_parse(const char *name, ftn_loss_kind *kind);
+
+/* ---- optimisers ----------------------------------------------------------------------------- */
+typedef enum ftn_optimizer_kind { FTN_OPT_SGD, FTN_OPT_ADAM } ftn_optimizer_kind;
+typedef struct ftn_optimizer_config {
+    ftn_optimizer_kind kind;
+    float lr;        /* decayed as lr / (1 + decay · iteration), as the reference's Keras SGD */
+    float momentum;  /* SGD */
+    float decay;
+    float beta1, beta2, eps; /* Adam */
+} ftn_optimizer_config;
+/* SGD lr 0.01, momentum 0.9, decay 1e-6 (the paper's); Adam lr 1e-3, 0.9, 0.999, 1e-7. */
+ftn_optimizer_config ftn_optimizer_default(ftn_optimizer_kind kind);
+
+/* ---- models --------------------------------------------------------------------------------- */
+typedef struct ftn_model ftn_model;
+
+/* NULL-terminated: "unet", "attn-unet", "attn-unet-ds", "attn-unet-mi-ds". */
+const char *const *ftn_model_names(void);
+/* channels 1 or 3; height and width positive multiples of 16. Parameters are zero until init. */
+ftn_status ftn_model_create(const char *name, int channels, int height, int width, ftn_model **out);
+void ftn_model_free(ftn_model *m);
+/* Glorot-normal (truncated) weights, zero biases, BN 1/0/0/1, from a seed; resets the optimiser. */
+ftn_status ftn_model_init(ftn_model *m, uint64_t seed);
+
+const char *ftn_model_name(const ftn_model *m);
+ftn_shape ftn_model_input_shape(const ftn_model *m); /* n = 1 */
+int ftn_model_output_count(const ftn_model *m);
+/* Counts as the spec (and Keras) do: every weight, bias and BN statistic. */
+size_t ftn_model_param_count(const ftn_model *m);
+/* Forward FLOPs per image: 2 per multiply-add of every convolution and transposed convolution. */
+double ftn_model_forward_flops(const ftn_model *m);
+/* Number of optimiser steps taken (drives the learning-rate decay). */
+int64_t ftn_model_iteration(const ftn_model *m);
+
+/* Named parameter tensors, in checkpoint order. */
+int ftn_model_tensor_count(const ftn_model *m);
+const char *ftn_model_tensor_name(const ftn_model *m, int i);
+/* Returns the data and fills dims (up to 4) and ndim. */
+float *ftn_model_tensor(ftn_model *m, int i, int dims[4], int *ndim);
+int ftn_model_tensor_find(const ftn_model *m, const char *name);
+
+/* The loss the model is (to be) trained with; stored in the checkpoint's metadata. */
+void ftn_model_set_loss(ftn_model *m, const ftn_loss_config *loss);
+ftn_loss_config ftn_model_loss(const ftn_model *m);
+
+/* Checkpoints: safetensors with the spec's parameter names and BN running statistics; metadata
+ * holds everything needed to rebuild the model. Written to a temporary name, then renamed. */
+ftn_status ftn_model_save(const ftn_model *m, const char *path);
+ftn_status ftn_model_load(const char *path, ftn_model **out);
+/* Optimiser state (momentum / Adam moments and the iteration), also safetensors. */
+ftn_status ftn_optimizer_save(const ftn_model *m, const char *path);
+ftn_status ftn_optimizer_load(ftn_model *m, const char *path);
+
+/* ---- sessions ------------------------------------------------------------------------------- */
+typedef struct ftn_session ftn_session;
+
+ftn_status ftn_session_create(ftn_model *m, int batch, ftn_engine engine, ftn_session **out);
+void ftn_session_free(ftn_session *s);
+int ftn_session_batch(const ftn_session *s);
+
+/* x: batch×C×H×W float32, NCHW. training != 0 uses batch statistics in BN and updates the
+ * running statistics; 0 is inference. */
+ftn_status ftn_session_forward(ftn_session *s, const float *x, int training);
+/* Output k (0-based; the last is the prediction), NCHW, valid until the next forward. */
+const float *ftn_session_output(const ftn_session *s, int k, ftn_shape *shape);
+/* After a forward: the loss against masks (batch×1×H×W, values 0/1) with deep supervision as the
+ * spec wires it, and the gradients of the outputs ready for backward. */
+ftn_status ftn_session_loss(ftn_session *s, const float *masks, const ftn_loss_config *cfg, float *loss);
+/* Gradients of every parameter into the model's gradient buffer (overwritten). */
+ftn_status ftn_session_backward(ftn_session *s);
+/* One optimiser update from the current gradients; increments the iteration. */
+ftn_status ftn_model_step(ftn_model *m, const ftn_optimizer_config *opt);
+/* forward(training) + loss + backward + step. */
+ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
+                          const ftn_loss_config *loss_cfg, const ftn_optimizer_config *opt, float *loss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

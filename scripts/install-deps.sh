@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages ftunet builds against. Idempotent: does nothing when all are
+# present; as root it runs apt-get, otherwise it prints the exact command and fails.
+set -eu
+PKGS="cmake make gcc pkg-config libdnnl-dev libpng-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "ftunet: missing Debian packages:$missing" >&2
+if [ "$(id -u)" = 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || true
+  apt-get install -y --no-install-recommends $missing
+else
+  echo "ftunet: run as root: apt-get install -y$missing" >&2
+  exit 1
+fi

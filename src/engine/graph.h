@@ -1,0 +1,134 @@
+/*
+ * The network as data: a list of operations over tensors, in execution order, and a table of
+ * named parameters. Network definitions (src/networks) build it; engines (src/engine) compile
+ * and run it. Shapes are logical NCHW; how an engine stores a tensor is its own business.
+ */
+#ifndef FTN_ENGINE_GRAPH_H
+#define FTN_ENGINE_GRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ftunet.h"
+
+#define FTN_MAX_OUTPUTS 4
+#define FTN_MAX_OP_INPUTS 4
+#define FTN_PARAM_NAME_MAX 64
+
+typedef enum ftn_op_kind {
+    FTN_OP_CONV,      /* in0 → conv k×k, stride, pad (symmetric), with bias                */
+    FTN_OP_DECONV,    /* in0 → transposed conv k×k, stride, pad, outpad (PyTorch semantics) */
+    FTN_OP_BN,        /* batch normalisation, eps 1e-3, momentum 0.99                     */
+    FTN_OP_RELU,
+    FTN_OP_SIGMOID,
+    FTN_OP_MAXPOOL2,  /* 2×2 stride 2 */
+    FTN_OP_AVGPOOL2,  /* 2×2 stride 2 */
+    FTN_OP_UP2X,      /* nearest-neighbour 2× upsampling */
+    FTN_OP_ADD,       /* in0 + in1, same shape */
+    FTN_OP_MUL,       /* in0 (N×C×H×W) ⊙ in1 (N×1×H×W), broadcast over channels */
+    FTN_OP_CONCAT,    /* in0..in{n-1} along channels, in0's first */
+    FTN_OP_KIND_COUNT
+} ftn_op_kind;
+
+typedef enum ftn_param_init { FTN_INIT_GLOROT, FTN_INIT_ZERO, FTN_INIT_ONE } ftn_param_init;
+
+typedef struct ftn_param {
+    char name[FTN_PARAM_NAME_MAX]; /* the checkpoint name, e.g. "enc1.conv1.weight" */
+    int ndim, dims[4];             /* spec layout: conv [co,ci,k,k], deconv [ci,co,k,k], others [c] */
+    size_t offset, count;          /* into the model's one parameter allocation */
+    bool trainable;                /* false for BN running statistics */
+    ftn_param_init init;
+    int fan_in, fan_out;           /* for Glorot */
+} ftn_param;
+
+typedef struct ftn_tensor {
+    ftn_shape shape;
+    int producer;    /* index of the op that writes it; -1 for the network input */
+    int consumers;   /* how many op inputs read it (fan-out sums gradients) */
+} ftn_tensor;
+
+typedef struct ftn_op {
+    ftn_op_kind kind;
+    int in[FTN_MAX_OP_INPUTS], n_in;
+    int out;
+    int k, stride, pad, outpad;     /* CONV, DECONV */
+    int weight, bias;               /* param indices, -1 if none; BN: gamma, beta */
+    int running_mean, running_var;  /* BN only */
+    const char *label;              /* the parameter prefix or op name, for profiles and errors */
+} ftn_op;
+
+typedef struct ftn_graph {
+    ftn_tensor *tensors; int n_tensors, cap_tensors;
+    ftn_op *ops;         int n_ops, cap_ops;
+    ftn_param *params;   int n_params, cap_params;
+    size_t n_param_floats;
+    int input;                        /* tensor index */
+    int outputs[FTN_MAX_OUTPUTS];     /* tensor indices; the last is the prediction */
+    int n_outputs;
+    char *labels;                     /* storage for op labels */
+    size_t labels_len, labels_cap;
+    ftn_status error;                 /* first build error, with ftn_last_error() set then */
+} ftn_graph;
+
+/* ---- building (used by src/networks) ---------------------------------------------------------
+ * Each builder returns the new tensor's index, or -1 once the graph is in error (shape mismatch,
+ * out of memory); errors propagate, so a definition checks g->error once at the end. */
+void ftn_graph_init(ftn_graph *g);
+void ftn_graph_free(ftn_graph *g);
+int ftn_g_input(ftn_graph *g, ftn_shape shape);
+int ftn_g_conv(ftn_graph *g, const char *name, int x, int co, int k, int stride, int pad);
+int ftn_g_deconv(ftn_graph *g, const char *name, int x, int co, int k, int stride, int pad, int outpad);
+int ftn_g_bn(ftn_graph *g, const char *name, int x);
+int ftn_g_relu(ftn_graph *g, int x);
+int ftn_g_sigmoid(ftn_graph *g, int x);
+int ftn_g_maxpool2(ftn_graph *g, int x);
+int ftn_g_avgpool2(ftn_graph *g, int x);
+int ftn_g_up2x(ftn_graph *g, int x);
+int ftn_g_add(ftn_graph *g, int a, int b);
+int ftn_g_mul(ftn_graph *g, int x, int a);
+int ftn_g_concat2(ftn_graph *g, int a, int b);
+void ftn_g_output(ftn_graph *g, int x);
+
+static inline size_t ftn_shape_count(ftn_shape s) { return (size_t)s.n * s.c * s.h * s.w; }
+
+/* FLOPs of one forward pass for the whole batch: 2 per multiply-add of (de)convolutions. */
+double ftn_graph_conv_flops(const ftn_graph *g);
+const char *ftn_op_kind_name(ftn_op_kind kind);
+
+/* ---- running (implemented by each engine) ----------------------------------------------------
+ * An executable instance of a graph on one engine. Parameters and gradients live in the model,
+ * in the spec's layouts; input and outputs cross the boundary as NCHW float32. */
+typedef struct ftn_exec ftn_exec;
+typedef struct ftn_engine_vtable {
+    ftn_status (*compile)(ftn_exec *ex);
+    /* Reads ex->input and ex->params; writes ex->outputs. training: batch statistics, and the
+     * BN running statistics in ex->params are updated (r = 0.99 r + 0.01 batch, unbiased var). */
+    ftn_status (*forward)(ftn_exec *ex, bool training);
+    /* After a training forward: reads ex->d_outputs, overwrites ex->grads (every trainable
+     * parameter; running statistics' slots are left untouched). */
+    ftn_status (*backward)(ftn_exec *ex);
+    void (*destroy)(ftn_exec *ex);
+} ftn_engine_vtable;
+
+struct ftn_exec {
+    const ftn_graph *g;
+    float *params;                       /* borrowed from the model */
+    float *grads;                        /* borrowed from the model */
+    float *input;                        /* owned, N×C×H×W */
+    float *outputs[FTN_MAX_OUTPUTS];     /* owned, NCHW, shapes of g->outputs */
+    float *d_outputs[FTN_MAX_OUTPUTS];   /* owned, gradients of the loss w.r.t. the outputs */
+    const ftn_engine_vtable *vt;
+    void *impl;                          /* the engine's own state */
+};
+
+extern const ftn_engine_vtable ftn_ref_engine;
+extern const ftn_engine_vtable ftn_dnnl_engine;
+
+/* Allocates the boundary buffers, then calls the engine's compile. */
+ftn_status ftn_exec_create(const ftn_graph *g, float *params, float *grads, ftn_engine engine, ftn_exec **out);
+void ftn_exec_free(ftn_exec *ex);
+
+#define FTN_BN_EPS 1e-3f
+#define FTN_BN_MOMENTUM 0.99f
+
+#endif

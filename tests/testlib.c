@@ -1,0 +1,71 @@
+#include "testlib.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int tl_passed, tl_failed;
+
+int tl_finish(void)
+{
+    printf("%d passed, %d failed\n", tl_passed, tl_failed);
+    return tl_failed ? 1 : 0;
+}
+
+uint64_t tl_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+float tl_uniform(uint64_t *s, float lo, float hi)
+{
+    return lo + (hi - lo) * (float)((tl_next(s) >> 40) * (1.0 / 16777216.0));
+}
+
+void tl_fill_uniform(float *x, size_t count, uint64_t *s, float lo, float hi)
+{
+    for (size_t i = 0; i < count; i++) x[i] = tl_uniform(s, lo, hi);
+}
+
+static void mkdirs(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++)
+        if (*p == '/') { *p = 0; mkdir(buf, 0755); *p = '/'; }
+    mkdir(buf, 0755);
+}
+
+const char *tl_tmpdir(const char *name)
+{
+    static char buf[1024];
+    const char *root = getenv("FTUNET_TEST_TMP");
+    snprintf(buf, sizeof buf, "%s/%s", root && *root ? root : "/tmp/ftunet-test", name);
+    mkdirs(buf);
+    return buf;
+}
+
+const char *tl_path(const char *dir, const char *file)
+{
+    static char ring[8][1024];
+    static int next;
+    char *b = ring[next++ % 8];
+    snprintf(b, 1024, "%s/%s", dir, file);
+    return b;
+}
+
+double tl_rel_max_diff(const float *a, const float *b, size_t count)
+{
+    double maxd = 0, maxb = 0;
+    for (size_t i = 0; i < count; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d > maxd || isnan(d)) maxd = isnan(d) ? INFINITY : d;
+        if (fabs(b[i]) > maxb) maxb = fabs(b[i]);
+    }
+    return maxd / (maxb + 1e-12);
+}

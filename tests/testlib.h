@@ -1,0 +1,43 @@
+/* A tiny test harness: CHECK records a failure with its place and goes on; tl_finish() prints
+ * "N passed, N failed" and returns the exit status. */
+#ifndef FTN_TESTLIB_H
+#define FTN_TESTLIB_H
+#include <stdint.h>
+#include <stdio.h>
+
+extern int tl_passed, tl_failed;
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        if (cond) { tl_passed++; }                                                         \
+        else {                                                                             \
+            tl_failed++;                                                                   \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);      \
+            fprintf(stderr, "" __VA_ARGS__);                                               \
+            fputc('\n', stderr);                                                           \
+        }                                                                                  \
+    } while (0)
+
+/* Checks that a library call succeeded, printing ftn_last_error() if not. */
+#define CHECK_OK(expr)                                                                     \
+    do {                                                                                   \
+        ftn_status s_ = (expr);                                                            \
+        CHECK(s_ == FTN_OK, "%s -> %s", #expr, s_ == FTN_OK ? "" : ftn_last_error());      \
+    } while (0)
+
+int tl_finish(void);
+
+/* Deterministic random numbers for tests (splitmix64). */
+uint64_t tl_next(uint64_t *state);
+float tl_uniform(uint64_t *state, float lo, float hi);
+void tl_fill_uniform(float *x, size_t count, uint64_t *state, float lo, float hi);
+
+/* A scratch folder for this test: $FTUNET_TEST_TMP/<name>, created empty-or-existing. Returns a
+ * path into a static buffer. */
+const char *tl_tmpdir(const char *name);
+/* path joined into a static ring of buffers (safe for a few calls in one expression). */
+const char *tl_path(const char *dir, const char *file);
+
+/* max |a−b| / (max|b| + tiny) over count elements. */
+double tl_rel_max_diff(const float *a, const float *b, size_t count);
+#endif

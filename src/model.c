@@ -266,3 +266,4 @@ ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
     FTN_TRY(ftn_session_backward(s));
     return ftn_model_step(s->model, opt);
 }
+

@@ -93,7 +93,7 @@ ftn_status ftn_model_init(ftn_model *m, uint64_t seed);
 const char *ftn_model_name(const ftn_model *m);
 ftn_shape ftn_model_input_shape(const ftn_model *m); /* n = 1 */
 int ftn_model_output_count(const ftn_model *m);
-/* Counts as the spec (and Keras) do: every weight, bias and BN statistic. */
+/* Trainable parameters (weights, biases, BN scale and shift), as the spec counts them. */
 size_t ftn_model_param_count(const ftn_model *m);
 /* Forward FLOPs per image: 2 per multiply-add of every convolution and transposed convolution. */
 double ftn_model_forward_flops(const ftn_model *m);

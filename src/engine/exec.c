@@ -1,0 +1,46 @@
+/* Engine-neutral part of an executable graph: the NCHW buffers at the network's boundary. */
+#include <stdlib.h>
+
+#include "core/error.h"
+#include "engine/graph.h"
+
+void ftn_exec_free(ftn_exec *ex)
+{
+    if (!ex) return;
+    if (ex->vt && ex->vt->destroy) ex->vt->destroy(ex);
+    free(ex->input);
+    for (int i = 0; i < FTN_MAX_OUTPUTS; i++) { free(ex->outputs[i]); free(ex->d_outputs[i]); }
+    free(ex);
+}
+
+ftn_status ftn_exec_create(const ftn_graph *g, float *params, float *grads, ftn_engine engine, ftn_exec **out)
+{
+    *out = NULL;
+    if (g->error) return g->error;
+    ftn_exec *ex = calloc(1, sizeof *ex);
+    if (!ex) return ftn_fail(FTN_ENOMEM, "engine: out of memory");
+    ex->g = g;
+    ex->params = params;
+    ex->grads = grads;
+    ex->vt = engine == FTN_ENGINE_REF ? &ftn_ref_engine : &ftn_dnnl_engine;
+    ex->input = malloc(ftn_shape_count(g->tensors[g->input].shape) * sizeof(float));
+    bool ok = ex->input != NULL;
+    for (int i = 0; i < g->n_outputs; i++) {
+        size_t n = ftn_shape_count(g->tensors[g->outputs[i]].shape);
+        ex->outputs[i] = calloc(n, sizeof(float));
+        ex->d_outputs[i] = calloc(n, sizeof(float));
+        ok = ok && ex->outputs[i] && ex->d_outputs[i];
+    }
+    if (!ok) {
+        ex->vt = NULL;
+        ftn_exec_free(ex);
+        return ftn_fail(FTN_ENOMEM, "engine: out of memory for the network's inputs and outputs");
+    }
+    ftn_status s = ex->vt->compile(ex);
+    if (s != FTN_OK) {
+        ftn_exec_free(ex);
+        return s;
+    }
+    *out = ex;
+    return FTN_OK;
+}

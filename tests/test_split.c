@@ -90,7 +90,8 @@ int main(void)
     int seen[50] = {0}, perm = 1;
     for (int i = 0; i < 50; i++) perm &= !seen[p1[i]]++;
     CHECK(perm);
-    ftn_rng g = ftn_rng_seed(5);
+    ftn_rng g;
+    ftn_rng_seed(&g, 5);
     int counts[3] = {0};
     for (int i = 0; i < 3000; i++) counts[ftn_rng_below(&g, 3)]++;
     CHECK(counts[0] > 900 && counts[1] > 900 && counts[2] > 900);

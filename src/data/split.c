@@ -6,18 +6,6 @@
 
 #include "core/error.h"
 
-ftn_rng ftn_rng_seed(uint64_t seed) { return (ftn_rng){seed}; }
-
-uint64_t ftn_rng_next(ftn_rng *r)
-{
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-double ftn_rng_uniform(ftn_rng *r) { return (double)(ftn_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
-
 uint64_t ftn_rng_below(ftn_rng *r, uint64_t n)
 {
     if (n <= 1) return 0;
@@ -26,12 +14,6 @@ uint64_t ftn_rng_below(ftn_rng *r, uint64_t n)
     do x = ftn_rng_next(r);
     while (x >= limit);
     return x % n;
-}
-
-double ftn_rng_normal(ftn_rng *r)
-{
-    double u1 = 1.0 - ftn_rng_uniform(r), u2 = ftn_rng_uniform(r);
-    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
 void ftn_shuffle(int *idx, int n, ftn_rng *r)
@@ -47,7 +29,8 @@ void ftn_shuffle(int *idx, int n, ftn_rng *r)
 void ftn_shuffle_indices(int *idx, int n, uint64_t seed)
 {
     for (int i = 0; i < n; i++) idx[i] = i;
-    ftn_rng r = ftn_rng_seed(seed);
+    ftn_rng r;
+    ftn_rng_seed(&r, seed);
     ftn_shuffle(idx, n, &r);
 }
 
@@ -121,7 +104,8 @@ ftn_status ftn_split_make(int n, double test_frac, double val_frac, uint64_t see
 ftn_status ftn_split_repeat(int n, double test_frac, double val_frac, uint64_t seed, int r, ftn_split *out)
 {
     if (r < 0) return ftn_fail(FTN_EINVAL, "split: repetition %d is negative", r);
-    ftn_rng g = ftn_rng_seed(seed ^ 0x5EEDF00DCAFEBABEull);
+    ftn_rng g;
+    ftn_rng_seed(&g, seed ^ 0x5EEDF00DCAFEBABEull);
     uint64_t derived = 0;
     for (int i = 0; i <= r; i++) derived = ftn_rng_next(&g);
     return ftn_split_make(n, test_frac, val_frac, derived, out);

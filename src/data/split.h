@@ -1,21 +1,17 @@
 /* Deterministic, seeded shuffles and train/validation/test splits.
  *
- * The generator is splitmix64 (no rand()), so a seed gives the same split on every platform.
+ * The generator is core/rng.h's splitmix64 (no rand()), so a seed gives the same split on every platform.
  * Every split is a partition of 0..n−1: train, val and test are disjoint and cover everything;
  * each list is sorted ascending. */
 #ifndef FTN_DATA_SPLIT_H
 #define FTN_DATA_SPLIT_H
 #include <stdint.h>
 
+#include "core/rng.h"
 #include "ftunet.h"
 
-typedef struct ftn_rng { uint64_t state; } ftn_rng;
-
-ftn_rng ftn_rng_seed(uint64_t seed);
-uint64_t ftn_rng_next(ftn_rng *r);
-double ftn_rng_uniform(ftn_rng *r);            /* [0, 1), 53 bits */
-uint64_t ftn_rng_below(ftn_rng *r, uint64_t n); /* uniform in [0, n), unbiased; n > 0 */
-double ftn_rng_normal(ftn_rng *r);              /* standard normal (Box–Muller) */
+/* Uniform in [0, n), unbiased (rejection sampling); n > 0. Uses the generator of core/rng.h. */
+uint64_t ftn_rng_below(ftn_rng *r, uint64_t n);
 
 /* idx[i] = i, then a Fisher–Yates shuffle from the seed. */
 void ftn_shuffle_indices(int *idx, int n, uint64_t seed);

@@ -163,8 +163,9 @@ static void render_dermoscopy(ftn_rng *r, int w, int h, uint8_t *img, uint8_t *m
 void ftn_synth_render(ftn_synth_kind kind, uint64_t seed, int index, int width, int height, uint8_t *image,
                       uint8_t *mask)
 {
-    ftn_rng g = ftn_rng_seed(seed * 0x9E3779B97F4A7C15ull + (uint64_t)index * 0xD1B54A32D192ED03ull + (uint64_t)kind);
-    ftn_rng r = ftn_rng_seed(ftn_rng_next(&g));
+    ftn_rng g, r;
+    ftn_rng_seed(&g, seed * 0x9E3779B97F4A7C15ull + (uint64_t)index * 0xD1B54A32D192ED03ull + (uint64_t)kind);
+    ftn_rng_seed(&r, ftn_rng_next(&g));
     float *f1 = malloc(sizeof(float) * (size_t)width * height), *f2 = malloc(sizeof(float) * (size_t)width * height);
     if (!f1 || !f2) {
         free(f1);

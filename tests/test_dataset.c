@@ -9,6 +9,7 @@
 #include "data/dataset.h"
 #include "data/resize.h"
 #include "io/image.h"
+#include "io/npy.h"
 #include "testlib.h"
 
 #pragma GCC diagnostic ignored "-Wformat-zero-length"
@@ -327,6 +328,47 @@ static void test_resize(void)
     CHECK(ftn_resize(r2, 1, 2, 1, o, 0, 4, FTN_RESIZE_AREA) == FTN_EINVAL);
 }
 
+static void test_npy(void)
+{
+    mk("npy");
+    enum { N = 3, H = 2, W = 4, C = 3 };
+    float img[N * H * W * C], msk[N * H * W];
+    for (int i = 0; i < N * H * W * C; i++) img[i] = (float)(i % 256);
+    for (int i = 0; i < N * H * W; i++) msk[i] = (i % 3 == 0) ? 255.0f : 0.0f;
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, H, W, C}, img));
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "masks.npy"), 3, (int64_t[]){N, H, W}, msk));
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(sub("npy", NULL), NULL, &ds));
+    CHECK(ds.layout == FTN_LAYOUT_NPY && ds.count == N);
+    if (ds.count == N) {
+        CHECK(!strcmp(ds.samples[1].id, "00001") && ds.samples[1].width == W && ds.samples[1].channels == C);
+        ftn_image im, m;
+        CHECK_OK(ftn_dataset_load(&ds, 1, &im, &m));
+        if (im.data && m.data) {
+            CHECK(fabsf(im.data[5] - (float)(H * W * C + 5) / 255.0f) < 1e-6f, "%g", im.data[5]);
+            CHECK(m.data[0] == ((H * W) % 3 == 0 ? 1.0f : 0.0f) && m.data[1] == ((H * W + 1) % 3 == 0 ? 1.0f : 0.0f));
+        }
+        ftn_image_free(&im);
+        ftn_image_free(&m);
+        float *x, *y;
+        CHECK_OK(ftn_dataset_load_tensors(&ds, 1, 4, 8, FTN_RESIZE_NEAREST, &x, &y, NULL));
+        free(x), free(y);
+    }
+    ftn_dataset_free(&ds);
+    /* channels-first [0, 1] images, mismatched masks */
+    for (int i = 0; i < N * H * W * C; i++) img[i] = 0.5f;
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, 1, H, W * C}, img));
+    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "masks.npy"), "%s", ftn_last_error());
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, C, H, W}, img));
+    CHECK_OK(ftn_dataset_open(sub("npy", NULL), NULL, &ds));
+    CHECK(ds.count == N && ds.samples[0].channels == C && ds.npy_images && ds.npy_images[7] == 0.5f);
+    ftn_dataset_free(&ds);
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 2, (int64_t[]){N, H}, img));
+    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "images.npy"), "%s", ftn_last_error());
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "%s", tl_tmpdir("dataset"));
@@ -335,5 +377,6 @@ int main(void)
     test_csv();
     test_bad();
     test_resize();
+    test_npy();
     return tl_finish();
 }

@@ -161,6 +161,8 @@ void ftn_dataset_free(ftn_dataset *ds)
     for (int i = 0; i < ds->n_skipped; i++) free(ds->skipped[i]);
     free(ds->skipped);
     free(ds->path);
+    free(ds->npy_images);
+    free(ds->npy_masks);
     memset(ds, 0, sizeof *ds);
 }
 
@@ -490,7 +492,7 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
             st = open_folders(path, "original", "gt", &opt, &out->samples, &out->count, &skipped);
         } else if (npy) {
             out->layout = FTN_LAYOUT_NPY;
-            st = ftn_fail(FTN_EUNSUPPORTED, "%s: .npy datasets (images.npy + masks.npy) are not supported yet", path);
+            st = ftn_dataset_open_npy(e, f, out);
         } else {
             st = ftn_fail(FTN_EFORMAT,
                           "%s: not a dataset folder: expected images/ + masks/ or original/ + gt/ (or pass a CSV "
@@ -503,7 +505,7 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
         st = open_csv(path, &opt, &out->samples, &out->count, &skipped);
     }
     /* headers (or full decode): sizes, readability, mask/image agreement */
-    if (st == FTN_OK) {
+    if (st == FTN_OK && out->layout != FTN_LAYOUT_NPY) {
         int kept = 0;
         for (int i = 0; i < out->count; i++) {
             ftn_status cs = check_sample(out, &out->samples[i], opt.verify);
@@ -549,6 +551,7 @@ ftn_status ftn_dataset_load(const ftn_dataset *ds, int i, ftn_image *image, ftn_
         return ftn_fail(FTN_EINVAL, "dataset load: sample %d out of range (%d samples)", i, ds ? ds->count : 0);
     memset(image, 0, sizeof *image);
     memset(mask, 0, sizeof *mask);
+    if (ds->layout == FTN_LAYOUT_NPY) return ftn_dataset_load_npy(ds, i, image, mask);
     const ftn_sample *s = &ds->samples[i];
     FTN_TRY(ftn_image_read_limit(s->image_path, ds->max_pixels, image));
     size_t np = (size_t)image->width * (size_t)image->height;

@@ -6,7 +6,11 @@
  *   - a CSV file of "image,mask[,mask...]" lines: paths relative to the CSV's folder unless
  *     absolute; an optional header line (recognised because its first field has no image
  *     extension); blank lines and lines starting with '#' ignored; fields may be "quoted".
- *   - a folder with images.npy + masks.npy: recognised but not supported yet (FTN_EUNSUPPORTED).
+ *   - a folder with images.npy + masks.npy (float32, as ftn_npy_read_f32 reads): images N×H×W,
+ *     N×H×W×C or N×C×H×W (C = 1 or 3; channels-last preferred when ambiguous), masks N×H×W,
+ *     N×H×W×1 or N×1×H×W. Values above 1 anywhere mean the 0–255 range (images are divided by
+ *     255, masks thresholded at 127.5); otherwise images are taken as [0, 1] and masks
+ *     thresholded at 0.5. Sample ids are the indices ("00000", ...).
  *
  * Folder layouts pair files by stem. Image files have extension .png .jpg .jpeg or .bmp (any
  * case; hidden files ignored). A mask belongs to image stem S when its stem is S + suffix, or
@@ -61,6 +65,8 @@ typedef struct ftn_dataset {
     ftn_sample *samples;
     int n_skipped;
     char **skipped; /* "path: why", one per dropped file or sample */
+    /* the .npy layout keeps its arrays in memory: images N×H×W×C in [0, 1], masks N×H×W 0/1 */
+    float *npy_images, *npy_masks;
 } ftn_dataset;
 
 /* options may be NULL (defaults: no extra suffix, strict, global pixel limit, headers only). */
@@ -98,5 +104,10 @@ typedef struct ftn_dataset_summary {
 
 /* Reads every mask (in parallel) to compute the summary. */
 ftn_status ftn_dataset_stats(const ftn_dataset *ds, ftn_dataset_summary *out);
+
+/* Internal (dataset_npy.c): the .npy layout. open fills samples and the arrays of out (whose
+ * path and max_pixels are set); load copies sample i out of them. */
+ftn_status ftn_dataset_open_npy(const char *images_npy, const char *masks_npy, ftn_dataset *out);
+ftn_status ftn_dataset_load_npy(const ftn_dataset *ds, int i, ftn_image *image, ftn_image *mask);
 
 #endif

@@ -115,6 +115,9 @@ ftn_loss_config ftn_model_loss(const ftn_model *m);
  * holds everything needed to rebuild the model. Written to a temporary name, then renamed. */
 ftn_status ftn_model_save(const ftn_model *m, const char *path);
 ftn_status ftn_model_load(const char *path, ftn_model **out);
+/* The gradients of the last backward under the parameters' names (BN running statistics as they
+ * are now), for checking against another implementation. */
+ftn_status ftn_model_save_gradients(const ftn_model *m, const char *path);
 /* Optimiser state (momentum / Adam moments and the iteration), also safetensors. */
 ftn_status ftn_optimizer_save(const ftn_model *m, const char *path);
 ftn_status ftn_optimizer_load(ftn_model *m, const char *path);

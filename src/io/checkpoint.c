@@ -11,6 +11,7 @@
 
 #define CHECKPOINT_FORMAT "ftunet-checkpoint"
 #define OPTIMIZER_FORMAT "ftunet-optimizer"
+#define GRADIENTS_FORMAT "ftunet-gradients"
 #define FORMAT_VERSION "1"
 
 enum { MAX_META = 16 };
@@ -28,7 +29,10 @@ static void meta_add(meta *m, const char *key, const char *fmt, ...)
     m->n++;
 }
 
-ftn_status ftn_model_save(const ftn_model *m, const char *path)
+/* Writes one value per parameter tensor, taking trainable tensors from `trainable_src` and the
+ * BN running statistics from the parameters: a checkpoint (trainable_src = params) or the
+ * gradients of a step (trainable_src = grads), with the checkpoint's metadata. */
+static ftn_status save_tensors(const ftn_model *m, const float *trainable_src, const char *path)
 {
     int n = m->graph.n_params;
     ftn_st_tensor *ts = calloc((size_t)n, sizeof *ts);
@@ -38,10 +42,10 @@ ftn_status ftn_model_save(const ftn_model *m, const char *path)
         ts[i].name = p->name;
         ts[i].ndim = p->ndim;
         for (int d = 0; d < p->ndim; d++) ts[i].dims[d] = p->dims[d];
-        ts[i].data = m->params + p->offset;
+        ts[i].data = (p->trainable ? trainable_src : m->params) + p->offset;
     }
     meta md = { .n = 0 };
-    meta_add(&md, "format", CHECKPOINT_FORMAT);
+    meta_add(&md, "format", trainable_src == m->params ? CHECKPOINT_FORMAT : GRADIENTS_FORMAT);
     meta_add(&md, "format_version", FORMAT_VERSION);
     meta_add(&md, "model", "%s", m->name);
     meta_add(&md, "channels", "%d", m->channels);
@@ -58,6 +62,9 @@ ftn_status ftn_model_save(const ftn_model *m, const char *path)
     free(ts);
     return s;
 }
+
+ftn_status ftn_model_save(const ftn_model *m, const char *path) { return save_tensors(m, m->params, path); }
+ftn_status ftn_model_save_gradients(const ftn_model *m, const char *path) { return save_tensors(m, m->grads, path); }
 
 static ftn_status meta_int(const ftn_st_file *f, const char *path, const char *key, long lo, long hi, long *out)
 {

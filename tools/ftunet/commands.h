@@ -5,5 +5,6 @@
 
 extern cli_command cmd_init;
 extern cli_command cmd_forward;
+extern cli_command cmd_grads;
 
 #endif

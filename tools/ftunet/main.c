@@ -5,7 +5,7 @@
 #include "commands.h"
 
 static cli_command *const commands[] = {
-    &cmd_init, &cmd_forward,
+    &cmd_init, &cmd_forward, &cmd_grads,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -14,7 +14,10 @@ static void usage(FILE *f)
     fprintf(f, "usage: ftunet COMMAND [options]\n\n"
                "Lesion segmentation with the focal Tversky loss and attention U-Nets\n"
                "(Abraham & Khan, ISBI 2019), on the CPU.\n\ncommands:\n");
-    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const char *sum = commands[i]->summary; /* its first line */
+        fprintf(f, "  %-10s %.*s\n", commands[i]->name, (int)strcspn(sum, "\n"), sum);
+    }
     fprintf(f, "\n'ftunet COMMAND --help' describes each command's options.\n"
                "Environment: FTUNET_ENGINE=dnnl|ref selects the compute engine (default dnnl).\n");
 }

@@ -1,0 +1,474 @@
+/*
+ * The oneDNN engine against the reference layers (src/layers/layers.h), op by op and on the whole
+ * attn-unet-mi-ds.
+ *
+ * The oracle below runs any graph through the layer functions in NCHW (forward, BN running-stat
+ * update, backward with accumulation), so every test is: build a small graph, run it on the dnnl
+ * engine and on the oracle from the same parameters, input and output gradients, compare every
+ * output, every trainable parameter's gradient and the running statistics.
+ *
+ * Gradients w.r.t. an op's input are checked through an upstream convolution (its weight and bias
+ * gradients are sums of the op's input gradient times the conv's input), so each op-test graph is
+ * input → conv → OP (→ conv) → output.
+ *
+ * Tolerance: relative max difference 1e-4 (scaled by the reference's largest magnitude). It
+ * catches the bugs it should: planting each of these once in dnnl_engine.c gave
+ *   - deconv weights described as oihw instead of iohw (transposed [ci,co]): deconv grads rel. err ~1,
+ *   - deconv right padding off by one (pr+1): compile fails (shape mismatch); pr−1 on a 3×3 s1
+ *     conv: rel. err ~0.5,
+ *   - running variance without the m/(m−1) factor: running_var rel. err ~4e-3 at m = 2·6·6,
+ *   - fan-out gradients overwritten instead of summed: conv grads rel. err ~0.5.
+ * Differences seen with the correct engine are ~1e-6 (float rounding in different summation orders).
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/graph.h"
+#include "layers/layers.h"
+#include "networks/networks.h"
+#include "testlib.h"
+
+#define TOL 1e-4
+
+/* ---- the oracle --------------------------------------------------------------------------- */
+
+typedef struct oracle {
+    const ftn_graph *g;
+    float *params, *grads;
+    float **y, **dy;         /* per tensor */
+    float **mean, **var;     /* per op (BN) */
+} oracle;
+
+static void oracle_init(oracle *r, const ftn_graph *g, float *params, float *grads)
+{
+    r->g = g;
+    r->params = params;
+    r->grads = grads;
+    r->y = calloc((size_t)g->n_tensors, sizeof(float *));
+    r->dy = calloc((size_t)g->n_tensors, sizeof(float *));
+    r->mean = calloc((size_t)g->n_ops, sizeof(float *));
+    r->var = calloc((size_t)g->n_ops, sizeof(float *));
+    for (int t = 0; t < g->n_tensors; t++) {
+        size_t n = ftn_shape_count(g->tensors[t].shape);
+        r->y[t] = calloc(n, sizeof(float));
+        r->dy[t] = calloc(n, sizeof(float));
+    }
+    for (int o = 0; o < g->n_ops; o++) {
+        int c = g->tensors[g->ops[o].out].shape.c;
+        r->mean[o] = calloc((size_t)c, sizeof(float));
+        r->var[o] = calloc((size_t)c, sizeof(float));
+    }
+}
+
+static void oracle_free(oracle *r)
+{
+    for (int t = 0; t < r->g->n_tensors; t++) { free(r->y[t]); free(r->dy[t]); }
+    for (int o = 0; o < r->g->n_ops; o++) { free(r->mean[o]); free(r->var[o]); }
+    free(r->y); free(r->dy); free(r->mean); free(r->var);
+}
+
+static float *RP(oracle *r, int p) { return p >= 0 ? r->params + r->g->params[p].offset : NULL; }
+static float *RG(oracle *r, int p) { return p >= 0 ? r->grads + r->g->params[p].offset : NULL; }
+
+static void oracle_forward(oracle *r, const float *input, bool training)
+{
+    const ftn_graph *g = r->g;
+    memcpy(r->y[g->input], input, ftn_shape_count(g->tensors[g->input].shape) * sizeof(float));
+    for (int o = 0; o < g->n_ops; o++) {
+        const ftn_op *op = &g->ops[o];
+        ftn_shape si = g->tensors[op->in[0]].shape, so = g->tensors[op->out].shape;
+        float *x = r->y[op->in[0]], *y = r->y[op->out];
+        size_t cnt = ftn_shape_count(so);
+        switch (op->kind) {
+        case FTN_OP_CONV:
+            conv2d_forward(x, si.n, si.c, si.h, si.w, RP(r, op->weight), RP(r, op->bias), so.c, op->k, op->stride, op->pad, y, so.h, so.w);
+            break;
+        case FTN_OP_DECONV:
+            deconv2d_forward(x, si.n, si.c, si.h, si.w, RP(r, op->weight), RP(r, op->bias), so.c, op->k, op->stride, op->pad, y, so.h, so.w);
+            break;
+        case FTN_OP_BN:
+            if (training) {
+                batchnorm_forward_train(x, si.n, si.c, si.h * si.w, RP(r, op->weight), RP(r, op->bias), FTN_BN_EPS, y, r->mean[o], r->var[o]);
+                batchnorm_update_running(r->mean[o], r->var[o], si.c, (size_t)si.n * si.h * si.w, FTN_BN_MOMENTUM,
+                                         RP(r, op->running_mean), RP(r, op->running_var));
+            } else {
+                batchnorm_forward_infer(x, si.n, si.c, si.h * si.w, RP(r, op->weight), RP(r, op->bias),
+                                        RP(r, op->running_mean), RP(r, op->running_var), FTN_BN_EPS, y);
+            }
+            break;
+        case FTN_OP_RELU: relu_forward(x, cnt, y); break;
+        case FTN_OP_SIGMOID: sigmoid_forward(x, cnt, y); break;
+        case FTN_OP_MAXPOOL2: maxpool2_forward(x, si.n, si.c, si.h, si.w, y); break;
+        case FTN_OP_AVGPOOL2: avgpool2_forward(x, si.n, si.c, si.h, si.w, y); break;
+        case FTN_OP_UP2X: up2x_forward(x, si.n, si.c, si.h, si.w, y); break;
+        case FTN_OP_ADD: add_forward(x, r->y[op->in[1]], cnt, y); break;
+        case FTN_OP_MUL: mul_bcast_forward(x, r->y[op->in[1]], si.n, si.c, si.h * si.w, y); break;
+        case FTN_OP_CONCAT: {
+            const float *xs[FTN_MAX_OP_INPUTS];
+            int cs[FTN_MAX_OP_INPUTS];
+            for (int i = 0; i < op->n_in; i++) { xs[i] = r->y[op->in[i]]; cs[i] = g->tensors[op->in[i]].shape.c; }
+            concat_forward(xs, cs, op->n_in, si.n, si.h * si.w, y);
+            break;
+        }
+        default: break;
+        }
+    }
+}
+
+static void oracle_backward(oracle *r, float *const *d_outputs)
+{
+    const ftn_graph *g = r->g;
+    for (int t = 0; t < g->n_tensors; t++) memset(r->dy[t], 0, ftn_shape_count(g->tensors[t].shape) * sizeof(float));
+    for (int p = 0; p < g->n_params; p++)
+        if (g->params[p].trainable) memset(RG(r, p), 0, g->params[p].count * sizeof(float));
+    for (int k = 0; k < g->n_outputs; k++) {
+        int t = g->outputs[k];
+        size_t n = ftn_shape_count(g->tensors[t].shape);
+        for (size_t i = 0; i < n; i++) r->dy[t][i] += d_outputs[k][i];
+    }
+    for (int o = g->n_ops - 1; o >= 0; o--) {
+        const ftn_op *op = &g->ops[o];
+        ftn_shape si = g->tensors[op->in[0]].shape, so = g->tensors[op->out].shape;
+        float *x = r->y[op->in[0]], *y = r->y[op->out], *dy = r->dy[op->out];
+        float *dx = op->in[0] == g->input ? NULL : r->dy[op->in[0]];
+        size_t cnt = ftn_shape_count(so);
+        switch (op->kind) {
+        case FTN_OP_CONV:
+            conv2d_backward(x, RP(r, op->weight), dy, si.n, si.c, si.h, si.w, so.c, op->k, op->stride, op->pad, so.h, so.w,
+                            dx, RG(r, op->weight), RG(r, op->bias));
+            break;
+        case FTN_OP_DECONV:
+            deconv2d_backward(x, RP(r, op->weight), dy, si.n, si.c, si.h, si.w, so.c, op->k, op->stride, op->pad, so.h, so.w,
+                              dx, RG(r, op->weight), RG(r, op->bias));
+            break;
+        case FTN_OP_BN:
+            batchnorm_backward(x, dy, si.n, si.c, si.h * si.w, RP(r, op->weight), r->mean[o], r->var[o], FTN_BN_EPS,
+                               dx, RG(r, op->weight), RG(r, op->bias));
+            break;
+        case FTN_OP_RELU: if (dx) relu_backward(y, dy, cnt, dx); break;
+        case FTN_OP_SIGMOID: if (dx) sigmoid_backward(y, dy, cnt, dx); break;
+        case FTN_OP_MAXPOOL2: maxpool2_backward(x, dy, si.n, si.c, si.h, si.w, dx); break;
+        case FTN_OP_AVGPOOL2: avgpool2_backward(dy, si.n, si.c, si.h, si.w, dx); break;
+        case FTN_OP_UP2X: up2x_backward(dy, si.n, si.c, si.h, si.w, dx); break;
+        case FTN_OP_ADD: add_backward(dy, cnt, dx, op->in[1] == g->input ? NULL : r->dy[op->in[1]]); break;
+        case FTN_OP_MUL:
+            mul_bcast_backward(x, r->y[op->in[1]], dy, si.n, si.c, si.h * si.w, dx, op->in[1] == g->input ? NULL : r->dy[op->in[1]]);
+            break;
+        case FTN_OP_CONCAT: {
+            float *dxs[FTN_MAX_OP_INPUTS];
+            int cs[FTN_MAX_OP_INPUTS];
+            for (int i = 0; i < op->n_in; i++) {
+                dxs[i] = op->in[i] == g->input ? NULL : r->dy[op->in[i]];
+                cs[i] = g->tensors[op->in[i]].shape.c;
+            }
+            concat_backward(dy, cs, op->n_in, si.n, si.h * si.w, dxs);
+            break;
+        }
+        default: break;
+        }
+    }
+}
+
+/* ---- comparing the engine with the oracle ------------------------------------------------- */
+
+static void random_params(const ftn_graph *g, float *params, uint64_t *rng)
+{
+    for (int p = 0; p < g->n_params; p++) {
+        const ftn_param *pp = &g->params[p];
+        float *v = params + pp->offset;
+        if (strstr(pp->name, "running_var")) tl_fill_uniform(v, pp->count, rng, 0.5f, 1.5f);
+        else if (strstr(pp->name, "running_mean")) tl_fill_uniform(v, pp->count, rng, -0.2f, 0.2f);
+        else if (pp->ndim == 4) {
+            float s = sqrtf(6.f / (float)(pp->fan_in + pp->fan_out));
+            tl_fill_uniform(v, pp->count, rng, -s, s);
+        } else if (strstr(pp->name, "bn") && strstr(pp->name, "weight")) tl_fill_uniform(v, pp->count, rng, 0.5f, 1.5f);
+        else tl_fill_uniform(v, pp->count, rng, -0.1f, 0.1f);
+    }
+}
+
+static double worst_seen;
+
+/* Gradients that are mathematically zero (a conv bias right before a BN) are rounding noise in
+ * both engines: differences are measured against at least 1e-2 of the graph's largest gradient. */
+static double grad_floor;
+
+static void expect_close(const char *what, const char *name, const float *a, const float *b, size_t n, double tol)
+{
+    double maxb = 0, maxd = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (e > maxd || isnan(e)) maxd = isnan(e) ? INFINITY : e;
+        if (fabs(b[i]) > maxb) maxb = fabs(b[i]);
+    }
+    double d = maxd / (maxb > grad_floor ? maxb : grad_floor + 1e-30);
+    if (d > worst_seen && d != INFINITY) worst_seen = d;
+    CHECK(d <= tol, "%s: %s rel. diff %.3g > %.1g", what, name, d, tol);
+}
+
+/* Runs `g` on the dnnl engine and on the oracle: a training forward, backward, then an inference
+ * forward; compares outputs, running statistics and gradients. quantize: inputs on a coarse
+ * grid, so max pooling sees ties. */
+static void compare_graph(const char *what, const ftn_graph *g, uint64_t seed, bool quantize, double tol)
+{
+    CHECK(g->error == FTN_OK, "%s: graph: %s", what, ftn_last_error());
+    if (g->error) return;
+    uint64_t rng = seed;
+    size_t np = g->n_param_floats;
+    float *params = malloc(np * sizeof(float)), *params_ref = malloc(np * sizeof(float));
+    float *grads = malloc(np * sizeof(float)), *grads_ref = malloc(np * sizeof(float));
+    random_params(g, params, &rng);
+    memcpy(params_ref, params, np * sizeof(float));
+    tl_fill_uniform(grads, np, &rng, -5, 5); /* the engine must overwrite every trainable slot */
+    memcpy(grads_ref, grads, np * sizeof(float));
+
+    ftn_exec *ex = NULL;
+    CHECK_OK(ftn_exec_create(g, params, grads, FTN_ENGINE_DNNL, &ex));
+    if (!ex) { free(params); free(params_ref); free(grads); free(grads_ref); return; }
+    oracle r;
+    oracle_init(&r, g, params_ref, grads_ref);
+
+    size_t nin = ftn_shape_count(g->tensors[g->input].shape);
+    tl_fill_uniform(ex->input, nin, &rng, quantize ? 0.f : -1.f, 1.f);
+    if (quantize)
+        for (size_t i = 0; i < nin; i++) ex->input[i] = floorf(ex->input[i] * 4.f) / 4.f;
+    for (int k = 0; k < g->n_outputs; k++)
+        tl_fill_uniform(ex->d_outputs[k], ftn_shape_count(g->tensors[g->outputs[k]].shape), &rng, -1, 1);
+
+    grad_floor = 0;
+    CHECK_OK(ex->vt->forward(ex, true));
+    oracle_forward(&r, ex->input, true);
+    for (int k = 0; k < g->n_outputs; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "train output %d", k);
+        expect_close(what, name, ex->outputs[k], r.y[g->outputs[k]], ftn_shape_count(g->tensors[g->outputs[k]].shape), tol);
+    }
+    CHECK_OK(ex->vt->backward(ex));
+    oracle_backward(&r, ex->d_outputs);
+    grad_floor = 0;
+    for (int p = 0; p < g->n_params; p++)
+        if (g->params[p].trainable)
+            for (size_t i = 0; i < g->params[p].count; i++) {
+                double v = 1e-2 * fabs(grads_ref[g->params[p].offset + i]);
+                if (v > grad_floor) grad_floor = v;
+            }
+    for (int p = 0; p < g->n_params; p++) {
+        const ftn_param *pp = &g->params[p];
+        if (pp->trainable) expect_close(what, pp->name, grads + pp->offset, grads_ref + pp->offset, pp->count, tol);
+        else {
+            expect_close(what, pp->name, params + pp->offset, params_ref + pp->offset, pp->count, tol);
+            /* running statistics' gradient slots stay untouched */
+            CHECK(!memcmp(grads + pp->offset, grads_ref + pp->offset, pp->count * sizeof(float)), "%s: %s grad slot written", what, pp->name);
+        }
+    }
+    grad_floor = 0;
+    CHECK_OK(ex->vt->forward(ex, false));
+    oracle_forward(&r, ex->input, false);
+    for (int k = 0; k < g->n_outputs; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "inference output %d", k);
+        expect_close(what, name, ex->outputs[k], r.y[g->outputs[k]], ftn_shape_count(g->tensors[g->outputs[k]].shape), tol);
+    }
+    oracle_free(&r);
+    ftn_exec_free(ex);
+    free(params); free(params_ref); free(grads); free(grads_ref);
+}
+
+/* ---- op tests ----------------------------------------------------------------------------- */
+
+static int rnd(uint64_t *rng, int lo, int hi) { return lo + (int)(tl_next(rng) % (uint64_t)(hi - lo + 1)); }
+
+static void test_conv(uint64_t *rng)
+{
+    static const int chans[] = { 1, 3, 5, 16, 32 };
+    static const struct { int k, s, p; } geo[] = { { 3, 1, 1 }, { 1, 1, 0 }, { 2, 2, 0 } };
+    for (int gi = 0; gi < 3; gi++)
+        for (int ci = 0; ci < 5; ci++) {
+            ftn_graph g;
+            ftn_graph_init(&g);
+            int n = rnd(rng, 1, 3), h = 2 * rnd(rng, 2, 5), w = 2 * rnd(rng, 2, 5);
+            int cin = chans[ci], cout = chans[(ci + 2 + gi) % 5];
+            int x = ftn_g_input(&g, (ftn_shape){ n, cin, h, w });
+            x = ftn_g_conv(&g, "a", x, cin, 3, 1, 1); /* so the tested conv's dx is checked */
+            x = ftn_g_conv(&g, "b", x, cout, geo[gi].k, geo[gi].s, geo[gi].p);
+            ftn_g_output(&g, x);
+            char what[96];
+            snprintf(what, sizeof what, "conv k%d s%d p%d %d→%d %dx%dx%d", geo[gi].k, geo[gi].s, geo[gi].p, cin, cout, n, h, w);
+            compare_graph(what, &g, tl_next(rng), false, TOL);
+            ftn_graph_free(&g);
+        }
+}
+
+static void test_deconv(uint64_t *rng)
+{
+    static const int chans[] = { 1, 3, 5, 16, 32 };
+    static const struct { int k, s, p, op; } geo[] = { { 3, 1, 1, 0 }, { 3, 2, 1, 1 }, { 2, 2, 0, 0 } };
+    for (int gi = 0; gi < 3; gi++)
+        for (int ci = 0; ci < 5; ci++) {
+            ftn_graph g;
+            ftn_graph_init(&g);
+            int n = rnd(rng, 1, 3), h = rnd(rng, 2, 6), w = rnd(rng, 2, 6);
+            int cin = chans[ci], cout = chans[(ci + 1 + gi) % 5];
+            int x = ftn_g_input(&g, (ftn_shape){ n, cin, h, w });
+            x = ftn_g_conv(&g, "a", x, cin, 1, 1, 0);
+            x = ftn_g_deconv(&g, "b", x, cout, geo[gi].k, geo[gi].s, geo[gi].p, geo[gi].op);
+            ftn_g_output(&g, x);
+            char what[96];
+            snprintf(what, sizeof what, "deconv k%d s%d p%d op%d %d→%d %dx%dx%d", geo[gi].k, geo[gi].s, geo[gi].p, geo[gi].op, cin, cout, n, h, w);
+            compare_graph(what, &g, tl_next(rng), false, TOL);
+            ftn_graph_free(&g);
+        }
+}
+
+typedef int (*unary_fn)(ftn_graph *, int);
+
+/* input → conv(c) → [bn] → OP → conv 1×1 → output, for channel counts 1, 3, 5, 16, 32. */
+static void test_unary(uint64_t *rng, const char *name, unary_fn fn, bool with_bn, bool quantize)
+{
+    static const int chans[] = { 1, 3, 5, 16, 32 };
+    for (int ci = 0; ci < 5; ci++) {
+        ftn_graph g;
+        ftn_graph_init(&g);
+        int n = rnd(rng, 1, 3), h = 2 * rnd(rng, 2, 4), w = 2 * rnd(rng, 2, 4), c = chans[ci];
+        int x = ftn_g_input(&g, (ftn_shape){ n, 2, h, w });
+        x = ftn_g_conv(&g, "a", x, c, 3, 1, 1);
+        if (with_bn) x = ftn_g_bn(&g, "bn", x);
+        x = fn(&g, x);
+        x = ftn_g_conv(&g, "b", x, 3, 1, 1, 0);
+        ftn_g_output(&g, x);
+        char what[96];
+        snprintf(what, sizeof what, "%s c%d %dx%dx%d", name, c, n, h, w);
+        compare_graph(what, &g, tl_next(rng), quantize, TOL);
+        ftn_graph_free(&g);
+    }
+}
+
+static int id_op(ftn_graph *g, int x) { (void)g; return x; }
+
+/* MaxPool on quantised values straight from the input (ties everywhere): gradient to the first
+ * maximum. The upstream is a ReLU of a conv with weights ≥ 0 … simpler: maxpool of the input
+ * followed by a conv has no gradient to check, so use input → conv 1×1 (weights = 1 where
+ * possible) → maxpool; a quantised input and a ReLU make ties common. */
+static void test_maxpool_ties(uint64_t *rng)
+{
+    for (int c = 1; c <= 16; c += 15) {
+        ftn_graph g;
+        ftn_graph_init(&g);
+        int x = ftn_g_input(&g, (ftn_shape){ 2, c, 8, 8 });
+        x = ftn_g_conv(&g, "a", x, c, 1, 1, 0);
+        x = ftn_g_relu(&g, x);
+        x = ftn_g_maxpool2(&g, x);
+        x = ftn_g_conv(&g, "b", x, 2, 1, 1, 0);
+        ftn_g_output(&g, x);
+        compare_graph(c == 1 ? "maxpool ties c1" : "maxpool ties c16", &g, tl_next(rng), true, TOL);
+        ftn_graph_free(&g);
+    }
+}
+
+static void test_binary_concat(uint64_t *rng)
+{
+    static const int chans[] = { 1, 3, 5, 16, 32 };
+    for (int ci = 0; ci < 5; ci++) {
+        int n = rnd(rng, 1, 3), h = 2 * rnd(rng, 2, 4), w = 2 * rnd(rng, 2, 4), c = chans[ci], c2 = chans[(ci + 2) % 5];
+        char what[96];
+        /* add, with fan-out: t feeds both the add and a second conv (gradients summed) */
+        ftn_graph g;
+        ftn_graph_init(&g);
+        int x = ftn_g_input(&g, (ftn_shape){ n, 2, h, w });
+        int t = ftn_g_conv(&g, "a", x, c, 3, 1, 1);
+        int u = ftn_g_conv(&g, "b", x, c, 1, 1, 0);
+        int s = ftn_g_add(&g, t, u);
+        ftn_g_output(&g, ftn_g_conv(&g, "c", s, 2, 1, 1, 0));
+        ftn_g_output(&g, ftn_g_conv(&g, "d", t, 3, 1, 1, 0));
+        snprintf(what, sizeof what, "add+fan-out c%d %dx%dx%d", c, n, h, w);
+        compare_graph(what, &g, tl_next(rng), false, TOL);
+        ftn_graph_free(&g);
+
+        /* mul with an N×1×H×W map from conv → sigmoid → up2x (the attention gate's path) */
+        ftn_graph_init(&g);
+        x = ftn_g_input(&g, (ftn_shape){ n, 2, h, w });
+        t = ftn_g_conv(&g, "a", x, c, 3, 1, 1);
+        int half = ftn_g_avgpool2(&g, x);
+        int a = ftn_g_sigmoid(&g, ftn_g_conv(&g, "psi", half, 1, 1, 1, 0));
+        a = ftn_g_up2x(&g, a);
+        ftn_g_output(&g, ftn_g_conv(&g, "c", ftn_g_mul(&g, t, a), 2, 1, 1, 0));
+        snprintf(what, sizeof what, "mul+sigmoid+up2x+avgpool c%d %dx%dx%d", c, n, h, w);
+        compare_graph(what, &g, tl_next(rng), false, TOL);
+        ftn_graph_free(&g);
+
+        /* concat of channel counts c and c2, both with gradients, one fan-out */
+        ftn_graph_init(&g);
+        x = ftn_g_input(&g, (ftn_shape){ n, 2, h, w });
+        t = ftn_g_conv(&g, "a", x, c, 3, 1, 1);
+        u = ftn_g_relu(&g, ftn_g_conv(&g, "b", x, c2, 1, 1, 0));
+        s = ftn_g_concat2(&g, t, u);
+        ftn_g_output(&g, ftn_g_conv(&g, "c", s, 3, 3, 1, 1));
+        ftn_g_output(&g, ftn_g_maxpool2(&g, u));
+        snprintf(what, sizeof what, "concat %d+%d %dx%dx%d", c, c2, n, h, w);
+        compare_graph(what, &g, tl_next(rng), false, TOL);
+        ftn_graph_free(&g);
+    }
+}
+
+/* conv → BN → ReLU (fusable) and a BN whose input fans out, with the outputs the network way. */
+static void test_bn_blocks(uint64_t *rng)
+{
+    ftn_graph g;
+    ftn_graph_init(&g);
+    int x = ftn_g_input(&g, (ftn_shape){ 2, 1, 16, 16 });
+    int e = conv_block(&g, "enc", x, 16, BLOCK_BN);
+    int p = ftn_g_maxpool2(&g, e);
+    int gate = gating_signal(&g, "gate", p);
+    int at = attention_gate(&g, "attn", e, gate, 8);
+    int c = ftn_g_concat2(&g, ftn_g_relu(&g, up_transposed(&g, "up", gate, 16)), at);
+    ftn_g_output(&g, sigmoid_head(&g, "head", conv_single(&g, "dec", c, 16)));
+    compare_graph("conv block + attention gate", &g, tl_next(rng), false, TOL);
+    ftn_graph_free(&g);
+}
+
+static void test_network(const char *name, int n, int c, int h, double tol)
+{
+    ftn_graph g;
+    ftn_graph_init(&g);
+    CHECK_OK(ftn_network_build(name, &g, n, c, h, h));
+    char what[96];
+    snprintf(what, sizeof what, "%s %dx%dx%dx%d", name, n, c, h, h);
+    clock_t t0 = clock();
+    compare_graph(what, &g, 12345, false, tol);
+    fprintf(stderr, "%s: %.1f s cpu\n", what, (double)(clock() - t0) / CLOCKS_PER_SEC);
+    ftn_graph_free(&g);
+}
+
+static void run_all(const char *tag)
+{
+    uint64_t rng = 42;
+    worst_seen = 0;
+    test_conv(&rng);
+    test_deconv(&rng);
+    test_unary(&rng, "bn", id_op, true, false);
+    test_unary(&rng, "bn+relu", ftn_g_relu, true, false);
+    test_unary(&rng, "relu", ftn_g_relu, false, false);
+    test_unary(&rng, "sigmoid", ftn_g_sigmoid, false, false);
+    test_unary(&rng, "maxpool2", ftn_g_maxpool2, false, false);
+    test_unary(&rng, "avgpool2", ftn_g_avgpool2, false, false);
+    test_unary(&rng, "up2x", ftn_g_up2x, false, false);
+    test_maxpool_ties(&rng);
+    test_binary_concat(&rng);
+    test_bn_blocks(&rng);
+    fprintf(stderr, "%s: op tests, worst relative difference %.3g\n", tag, worst_seen);
+}
+
+int main(void)
+{
+    setenv("FTUNET_DNNL_FUSE", "0", 1);
+    run_all("unfused");
+    setenv("FTUNET_DNNL_FUSE", "1", 1);
+    run_all("fused");
+    worst_seen = 0;
+    test_network("attn-unet-mi-ds", 2, 1, 32, 1e-3);
+    test_network("unet", 1, 3, 16, 1e-3);
+    fprintf(stderr, "networks: worst relative difference %.3g\n", worst_seen);
+    return tl_finish();
+}

@@ -11,14 +11,19 @@
  * gradients are sums of the op's input gradient times the conv's input), so each op-test graph is
  * input → conv → OP (→ conv) → output.
  *
- * Tolerance: relative max difference 1e-4 (scaled by the reference's largest magnitude). It
- * catches the bugs it should: planting each of these once in dnnl_engine.c gave
- *   - deconv weights described as oihw instead of iohw (transposed [ci,co]): deconv grads rel. err ~1,
- *   - deconv right padding off by one (pr+1): compile fails (shape mismatch); pr−1 on a 3×3 s1
- *     conv: rel. err ~0.5,
- *   - running variance without the m/(m−1) factor: running_var rel. err ~4e-3 at m = 2·6·6,
- *   - fan-out gradients overwritten instead of summed: conv grads rel. err ~0.5.
- * Differences seen with the correct engine are ~1e-6 (float rounding in different summation orders).
+ * Tolerance: max |engine − reference| / max |reference| ≤ 1e-4 per tensor, ops and whole
+ * networks alike. Correct engine: worst op-test difference 1.5e-6, whole networks 1.2e-5 (float
+ * summation order). Conv biases right before a BN have a zero gradient mathematically; both sides
+ * are rounding noise there, so those are checked to be ~0 instead. Each of these bugs was planted
+ * once in dnnl_engine.c and the suite run (median / max relative difference of the failing checks):
+ *   - deconv weights described as oihw instead of iohw (transposed [ci,co]): 341 failures, up to 1.2;
+ *   - conv padding shifted by one row (pl+1, pr−1): 986 failures, up to O(1);
+ *   - deconv padding shifted by one column: 293 failures;
+ *   - fan-out gradients overwritten instead of summed: 166 failures (add, concat, attention);
+ *   - BN eps 1e-5 instead of 1e-3: 278 failures;
+ *   - max pooling replaced by average: 245 failures, median 0.4;
+ *   - running variance without the m/(m−1) factor: caught only where m is small (the effect is
+ *     0.01/(m−1)), hence test_bn_small, m = 8: 1.4e-3.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -208,6 +213,19 @@ static void expect_close(const char *what, const char *name, const float *a, con
     CHECK(d <= tol, "%s: %s rel. diff %.3g > %.1g", what, name, d, tol);
 }
 
+/* Is param p the bias of a convolution read only by a BN? */
+static bool before_bn(const ftn_graph *g, int p)
+{
+    for (int o = 0; o + 1 < g->n_ops; o++) {
+        const ftn_op *op = &g->ops[o];
+        if (op->kind != FTN_OP_CONV || op->bias != p || g->tensors[op->out].consumers != 1) continue;
+        for (int q = o + 1; q < g->n_ops; q++)
+            for (int i = 0; i < g->ops[q].n_in; i++)
+                if (g->ops[q].in[i] == op->out) return g->ops[q].kind == FTN_OP_BN;
+    }
+    return false;
+}
+
 /* Runs `g` on the dnnl engine and on the oracle: a training forward, backward, then an inference
  * forward; compares outputs, running statistics and gradients. quantize: inputs on a coarse
  * grid, so max pooling sees ties. */
@@ -256,7 +274,12 @@ static void compare_graph(const char *what, const ftn_graph *g, uint64_t seed, b
             }
     for (int p = 0; p < g->n_params; p++) {
         const ftn_param *pp = &g->params[p];
-        if (pp->trainable) expect_close(what, pp->name, grads + pp->offset, grads_ref + pp->offset, pp->count, tol);
+        if (pp->trainable && before_bn(g, p)) {
+            /* mathematically zero (BN subtracts the batch mean): both sides are rounding noise */
+            double m = 0;
+            for (size_t i = 0; i < pp->count; i++) m = fmax(m, fabs(grads[pp->offset + i]));
+            CHECK(m <= 0.1 * grad_floor, "%s: %s should be ~0, max %.3g (floor %.3g)", what, pp->name, m, grad_floor);
+        } else if (pp->trainable) expect_close(what, pp->name, grads + pp->offset, grads_ref + pp->offset, pp->count, tol);
         else {
             expect_close(what, pp->name, params + pp->offset, params_ref + pp->offset, pp->count, tol);
             /* running statistics' gradient slots stay untouched */
@@ -428,6 +451,21 @@ static void test_bn_blocks(uint64_t *rng)
     ftn_graph_free(&g);
 }
 
+/* BN on tiny spatial sizes, so the running variance's m/(m−1) correction is well above the
+ * tolerance (m = 8 → 1.4e-3 relative). */
+static void test_bn_small(uint64_t *rng)
+{
+    for (int c = 3; c <= 16; c += 13) {
+        ftn_graph g;
+        ftn_graph_init(&g);
+        int x = ftn_g_input(&g, (ftn_shape){ 2, 2, 2, 2 });
+        x = ftn_g_bn(&g, "bn", ftn_g_conv(&g, "a", x, c, 1, 1, 0));
+        ftn_g_output(&g, ftn_g_conv(&g, "b", x, 2, 1, 1, 0));
+        compare_graph(c == 3 ? "bn m=8 c3" : "bn m=8 c16", &g, tl_next(rng), false, TOL);
+        ftn_graph_free(&g);
+    }
+}
+
 static void test_network(const char *name, int n, int c, int h, double tol)
 {
     ftn_graph g;
@@ -449,6 +487,7 @@ static void run_all(const char *tag)
     test_deconv(&rng);
     test_unary(&rng, "bn", id_op, true, false);
     test_unary(&rng, "bn+relu", ftn_g_relu, true, false);
+    test_bn_small(&rng);
     test_unary(&rng, "relu", ftn_g_relu, false, false);
     test_unary(&rng, "sigmoid", ftn_g_sigmoid, false, false);
     test_unary(&rng, "maxpool2", ftn_g_maxpool2, false, false);
@@ -467,8 +506,8 @@ int main(void)
     setenv("FTUNET_DNNL_FUSE", "1", 1);
     run_all("fused");
     worst_seen = 0;
-    test_network("attn-unet-mi-ds", 2, 1, 32, 1e-3);
-    test_network("unet", 1, 3, 16, 1e-3);
+    test_network("attn-unet-mi-ds", 2, 1, 32, TOL);
+    test_network("unet", 1, 3, 16, TOL);
     fprintf(stderr, "networks: worst relative difference %.3g\n", worst_seen);
     return tl_finish();
 }

@@ -33,13 +33,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
 
 #include "core/error.h"
 #include "engine/graph.h"
 
 #define MAX_ARGS 12
 
-enum step_kind { STEP_PRIM, STEP_BN_RUNNING, STEP_ZERO };
+enum step_kind { STEP_PRIM, STEP_BN_RUNNING, STEP_ZERO, STEP_CHANDOT };
 
 typedef struct step {
     int kind, op;
@@ -683,6 +684,36 @@ static ftn_status compile_pool_up(ftn_exec *ex, impl *C, int o)
     return grad_end(ex, C, bl, &gs);
 }
 
+/* Plain or channel-blocked (aBcd8b/16b, with padding) layouts, which chandot can address. */
+static bool chandot_ok(const dnnl_memory_desc_t *md)
+{
+    if (md->ndims != 4 || md->format_kind != dnnl_blocked || md->data_type != dnnl_f32) return false;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    return b->inner_nblks == 0 || (b->inner_nblks == 1 && b->inner_idxs[0] == 1);
+}
+
+static inline size_t chan_off(const dnnl_memory_desc_t *md, dnnl_dim_t n, dnnl_dim_t c, dnnl_dim_t h, dnnl_dim_t w)
+{
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    dnnl_dim_t B = b->inner_nblks ? b->inner_blks[0] : 1;
+    return (size_t)(md->offset0 + n * b->strides[0] + (c / B) * b->strides[1] + h * b->strides[2] + w * b->strides[3] + c % B);
+}
+
+/* dst[n,0,h,w] = Σ_c a[n,c,h,w]·b[n,c,h,w], any layouts chandot_ok accepts. */
+static void chandot(const float *a, const dnnl_memory_desc_t *am, const float *b, const dnnl_memory_desc_t *bm,
+                    float *dst, const dnnl_memory_desc_t *dm)
+{
+    dnnl_dim_t N = am->dims[0], Cc = am->dims[1], H = am->dims[2], W = am->dims[3];
+#pragma omp parallel for collapse(2) schedule(static)
+    for (dnnl_dim_t n = 0; n < N; n++)
+        for (dnnl_dim_t h = 0; h < H; h++)
+            for (dnnl_dim_t w = 0; w < W; w++) {
+                float acc = 0.f;
+                for (dnnl_dim_t c = 0; c < Cc; c++) acc += a[chan_off(am, n, c, h, w)] * b[chan_off(bm, n, c, h, w)];
+                dst[chan_off(dm, n, 0, h, w)] = acc;
+            }
+}
+
 static ftn_status compile_binary(ftn_exec *ex, impl *C, int o)
 {
     const ftn_graph *g = ex->g;
@@ -750,6 +781,18 @@ static ftn_status compile_binary(ftn_exec *ex, impl *C, int o)
         arg(&b, DNNL_ARG_SRC_1, C->t[x0].mem);
         arg(&b, DNNL_ARG_DST, gs.target);
         TRY(push_prim(ex, C, bl, prim, sc, &b));
+        TRY(grad_end(ex, C, bl, &gs));
+    } else if (C->t[x1].needs_grad && chandot_ok(ymd) && chandot_ok(&C->t[x0].md) && chandot_ok(&C->t[x1].md)) {
+        /* da = Σ_c dy ⊙ x in one pass (oneDNN 2.6 only has a reference reduction here) */
+        gslot gs;
+        TRY(grad_begin(ex, C, o, 1, &C->t[x1].md, &gs));
+        step *st = push(ex, C, bl);
+        if (!st) return OOM();
+        st->kind = STEP_CHANDOT;
+        st->nargs = 3;
+        st->args[0] = (dnnl_exec_arg_t){ 0, dy };
+        st->args[1] = (dnnl_exec_arg_t){ 0, C->t[x0].mem };
+        st->args[2] = (dnnl_exec_arg_t){ 0, gs.target };
         TRY(grad_end(ex, C, bl, &gs));
     } else if (C->t[x1].needs_grad) {
         dnnl_memory_t prod;
@@ -1008,6 +1051,15 @@ static ftn_status run(ftn_exec *ex, impl *C, const steplist *l)
                 rm[c] = FTN_BN_MOMENTUM * rm[c] + (1 - FTN_BN_MOMENTUM) * s->mean[c];
                 rv[c] = FTN_BN_MOMENTUM * rv[c] + (1 - FTN_BN_MOMENTUM) * s->var[c] * unbias;
             }
+        } else if (s->kind == STEP_CHANDOT) {
+            void *p[3];
+            const dnnl_memory_desc_t *m[3];
+            for (int j = 0; j < 3; j++) {
+                dnnl_status_t st = dnnl_memory_get_data_handle(s->args[j].memory, &p[j]);
+                if (st == dnnl_success) st = dnnl_memory_get_memory_desc(s->args[j].memory, &m[j]);
+                if (st != dnnl_success) return dfail(ex, s->op, "channel sum", st);
+            }
+            chandot(p[0], m[0], p[1], m[1], p[2], m[2]);
         } else {
             void *h;
             dnnl_status_t st = dnnl_memory_get_data_handle(s->zero_mem, &h);

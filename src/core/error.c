@@ -23,7 +23,15 @@ ftn_status ftn_fail_context(ftn_status status, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, last_message, sizeof old);
-    snprintf(last_message, sizeof last_message, "%s: %s", prefix, old);
+    /* prefix + ": " + old, cut to fit */
+    size_t n = strlen(prefix);
+    if (n > sizeof last_message - 3) n = sizeof last_message - 3;
+    memcpy(last_message, prefix, n);
+    memcpy(last_message + n, ": ", 2);
+    size_t rest = sizeof last_message - n - 3, m = strlen(old);
+    if (m > rest) m = rest;
+    memcpy(last_message + n + 2, old, m);
+    last_message[n + 2 + m] = 0;
     return status;
 }
 

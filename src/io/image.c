@@ -1,0 +1,587 @@
+#include "io/image.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jerror.h>
+#include <jpeglib.h>
+#include <png.h>
+
+#include "core/error.h"
+
+#define FTN_DEFAULT_MAX_PIXELS ((size_t)100000000)
+
+static size_t g_max_pixels = FTN_DEFAULT_MAX_PIXELS;
+
+void ftn_image_set_max_pixels(size_t max_pixels)
+{
+    g_max_pixels = max_pixels ? max_pixels : FTN_DEFAULT_MAX_PIXELS;
+}
+
+size_t ftn_image_max_pixels(void) { return g_max_pixels; }
+
+void ftn_image_free(ftn_image *img)
+{
+    if (!img) return;
+    free(img->data);
+    memset(img, 0, sizeof *img);
+}
+
+/* ---- helpers ---------------------------------------------------------------------------------- */
+
+typedef struct blob { uint8_t *buf; size_t len; } blob;
+
+static ftn_status read_whole_file(const char *path, blob *b)
+{
+    b->buf = NULL;
+    b->len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return ftn_fail(FTN_EIO, "%s: not a regular file", path);
+    }
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        return ftn_fail(FTN_ENOMEM, "%s: cannot allocate %zu bytes to read the file", path, cap);
+    }
+    for (;;) {
+        if (len == cap) {
+            size_t ncap = cap * 2;
+            uint8_t *nb = ncap > cap ? realloc(buf, ncap) : NULL;
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return ftn_fail(FTN_ENOMEM, "%s: cannot allocate memory to read the file", path);
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) break;
+    }
+    int err = ferror(f);
+    fclose(f);
+    if (err) {
+        free(buf);
+        return ftn_fail(FTN_EIO, "%s: read error", path);
+    }
+    b->buf = buf;
+    b->len = len;
+    return FTN_OK;
+}
+
+static ftn_status check_dims(const char *path, const char *kind, uint64_t w, uint64_t h, size_t max_pixels)
+{
+    if (w == 0 || h == 0)
+        return ftn_fail(FTN_EFORMAT, "%s: %s header gives an empty image (%llux%llu)", path, kind,
+                        (unsigned long long)w, (unsigned long long)h);
+    if (w > INT_MAX || h > INT_MAX || w * h > max_pixels)
+        return ftn_fail(FTN_EFORMAT,
+                        "%s: %s header claims %llux%llu pixels, over the limit of %zu pixels "
+                        "(raise it with --max-pixels if the image is genuine)",
+                        path, kind, (unsigned long long)w, (unsigned long long)h, max_pixels);
+    return FTN_OK;
+}
+
+static ftn_status alloc_image(const char *path, int w, int h, int c, ftn_image *out)
+{
+    size_t n = (size_t)w * (size_t)h * (size_t)c;
+    float *d = malloc(n * sizeof *d);
+    if (!d) return ftn_fail(FTN_ENOMEM, "%s: cannot allocate %dx%dx%d pixels", path, w, h, c);
+    out->width = w;
+    out->height = h;
+    out->channels = c;
+    out->data = d;
+    return FTN_OK;
+}
+
+/* ---- PNG -------------------------------------------------------------------------------------- */
+
+typedef struct png_ctx {
+    const uint8_t *p;
+    size_t len, pos;
+    char msg[256];
+} png_ctx;
+
+static void png_read_mem(png_structp png, png_bytep out, size_t n)
+{
+    png_ctx *c = png_get_io_ptr(png);
+    if (n > c->len - c->pos) png_error(png, "file is truncated");
+    memcpy(out, c->p + c->pos, n);
+    c->pos += n;
+}
+
+static void png_on_error(png_structp png, png_const_charp msg)
+{
+    png_ctx *c = png_get_error_ptr(png);
+    snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "unknown error");
+    png_longjmp(png, 1);
+}
+
+static void png_on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+static ftn_status read_png(const char *path, const blob *b, size_t max_pixels, int header_only,
+                           ftn_image *out, int *pw, int *ph, int *pc)
+{
+    png_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+    ctx->p = b->buf;
+    ctx->len = b->len;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ctx, png_on_error, png_on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        if (png) png_destroy_read_struct(&png, NULL, NULL);
+        free(ctx);
+        return ftn_fail(FTN_ENOMEM, "%s: cannot create a PNG reader", path);
+    }
+    uint8_t *volatile raw = NULL;
+    png_bytep *volatile rows = NULL;
+    float *volatile data = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        free(raw);
+        free(rows);
+        free(data);
+        png_destroy_read_struct(&png, &info, NULL);
+        ftn_status s = ftn_fail(FTN_EFORMAT, "%s: corrupt or truncated PNG: %s", path, ctx->msg);
+        free(ctx);
+        return s;
+    }
+    png_set_read_fn(png, ctx, png_read_mem);
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* our own pixel limit applies */
+    png_read_info(png, info);
+    png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    ftn_status st = check_dims(path, "PNG", w, h, max_pixels);
+    if (st != FTN_OK) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(ctx);
+        return st;
+    }
+    int color = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+    int out_c = (color & PNG_COLOR_MASK_COLOR) ? 3 : 1; /* palette has the colour bit set */
+    if (header_only) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(ctx);
+        *pw = (int)w;
+        *ph = (int)h;
+        *pc = out_c;
+        return FTN_OK;
+    }
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    png_set_strip_alpha(png);
+    png_read_update_info(png, info);
+    int ch = png_get_channels(png, info);
+    int bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
+    size_t rowbytes = png_get_rowbytes(png, info);
+    if (ch < 1 || ch > 4 || rowbytes < (size_t)w * (size_t)ch * (size_t)bytes)
+        png_error(png, "unexpected row layout");
+    raw = malloc(rowbytes * h);
+    rows = malloc(sizeof(png_bytep) * h);
+    if (!raw || !rows) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < h; y++) rows[y] = raw + (size_t)y * rowbytes;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    data = malloc((size_t)w * h * out_c * sizeof(float));
+    if (!data) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < h; y++) {
+        const uint8_t *r = rows[y];
+        float *o = data + (size_t)y * w * out_c;
+        for (png_uint_32 x = 0; x < w; x++)
+            for (int k = 0; k < out_c; k++) {
+                size_t i = ((size_t)x * ch + (size_t)(ch >= 3 ? k : 0)) * bytes;
+                float v = bytes == 2 ? (float)((r[i] << 8) | r[i + 1]) / 65535.0f : (float)r[i] / 255.0f;
+                o[(size_t)x * out_c + k] = v;
+            }
+    }
+    free(raw);
+    free(rows);
+    png_destroy_read_struct(&png, &info, NULL);
+    free(ctx);
+    out->width = (int)w;
+    out->height = (int)h;
+    out->channels = out_c;
+    out->data = data;
+    return FTN_OK;
+}
+
+/* ---- JPEG ------------------------------------------------------------------------------------- */
+
+typedef struct jpeg_ctx {
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_error_mgr err;
+    jmp_buf jb;
+    char msg[JMSG_LENGTH_MAX];
+    int truncated;
+} jpeg_ctx;
+
+static void jpeg_on_error(j_common_ptr cinfo)
+{
+    jpeg_ctx *c = (jpeg_ctx *)cinfo->client_data;
+    (*cinfo->err->format_message)(cinfo, c->msg);
+    longjmp(c->jb, 1);
+}
+
+static void jpeg_on_message(j_common_ptr cinfo, int level)
+{
+    if (level >= 0) return; /* trace messages */
+    jpeg_ctx *c = (jpeg_ctx *)cinfo->client_data;
+    cinfo->err->num_warnings++;
+    if (cinfo->err->msg_code == JWRN_JPEG_EOF && !c->truncated) {
+        c->truncated = 1;
+        (*cinfo->err->format_message)(cinfo, c->msg);
+    }
+}
+
+static ftn_status read_jpeg(const char *path, const blob *b, size_t max_pixels, int header_only,
+                            ftn_image *out, int *pw, int *ph, int *pc)
+{
+    jpeg_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+    float *volatile data = NULL;
+    uint8_t *volatile row = NULL;
+    ctx->cinfo.err = jpeg_std_error(&ctx->err);
+    ctx->err.error_exit = jpeg_on_error;
+    ctx->err.emit_message = jpeg_on_message;
+    ctx->cinfo.client_data = ctx;
+    if (setjmp(ctx->jb)) {
+        free(data);
+        free(row);
+        jpeg_destroy_decompress(&ctx->cinfo);
+        ftn_status s = ftn_fail(FTN_EFORMAT, "%s: corrupt or unsupported JPEG: %s", path, ctx->msg);
+        free(ctx);
+        return s;
+    }
+    jpeg_create_decompress(&ctx->cinfo);
+    jpeg_mem_src(&ctx->cinfo, b->buf, (unsigned long)b->len);
+    jpeg_read_header(&ctx->cinfo, TRUE);
+    if (ctx->truncated) ERREXIT(&ctx->cinfo, JERR_INPUT_EOF);
+    uint64_t w = ctx->cinfo.image_width, h = ctx->cinfo.image_height;
+    ftn_status st = check_dims(path, "JPEG", w, h, max_pixels);
+    int c = ctx->cinfo.jpeg_color_space == JCS_GRAYSCALE ? 1 : 3;
+    if (st != FTN_OK || header_only) {
+        jpeg_destroy_decompress(&ctx->cinfo);
+        free(ctx);
+        if (st == FTN_OK) {
+            *pw = (int)w;
+            *ph = (int)h;
+            *pc = c;
+        }
+        return st;
+    }
+    ctx->cinfo.out_color_space = c == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&ctx->cinfo);
+    if ((int)ctx->cinfo.output_components != c || ctx->cinfo.output_width != w || ctx->cinfo.output_height != h)
+        ERREXIT(&ctx->cinfo, JERR_CONVERSION_NOTIMPL);
+    data = malloc((size_t)w * h * c * sizeof(float));
+    row = malloc((size_t)w * c);
+    if (!data || !row) ERREXIT1(&ctx->cinfo, JERR_OUT_OF_MEMORY, 0);
+    while (ctx->cinfo.output_scanline < h) {
+        JSAMPROW rp = row;
+        size_t y = ctx->cinfo.output_scanline;
+        if (jpeg_read_scanlines(&ctx->cinfo, &rp, 1) != 1) ERREXIT(&ctx->cinfo, JERR_INPUT_EOF);
+        if (ctx->truncated) break;
+        float *o = data + y * w * c;
+        for (size_t i = 0; i < (size_t)w * c; i++) o[i] = (float)row[i] / 255.0f;
+    }
+    if (ctx->truncated) {
+        free(data);
+        free(row);
+        jpeg_destroy_decompress(&ctx->cinfo);
+        ftn_status s = ftn_fail(FTN_EFORMAT, "%s: truncated JPEG: %s", path, ctx->msg);
+        free(ctx);
+        return s;
+    }
+    jpeg_finish_decompress(&ctx->cinfo);
+    jpeg_destroy_decompress(&ctx->cinfo);
+    free(row);
+    free(ctx);
+    out->width = (int)w;
+    out->height = (int)h;
+    out->channels = c;
+    out->data = data;
+    return FTN_OK;
+}
+
+/* ---- BMP -------------------------------------------------------------------------------------- */
+
+static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+typedef struct bitfield { uint32_t mask; int shift; double scale; } bitfield;
+
+static void bitfield_init(bitfield *f, uint32_t mask)
+{
+    f->mask = mask;
+    f->shift = 0;
+    f->scale = 0;
+    if (!mask) return;
+    while (!((mask >> f->shift) & 1u)) f->shift++;
+    uint64_t top = (uint64_t)mask >> f->shift;
+    f->scale = 1.0 / (double)top; /* top = 2^bits − 1 for a contiguous mask */
+}
+
+static float bitfield_get(const bitfield *f, uint32_t px)
+{
+    if (!f->mask) return 0.0f;
+    double v = (double)((px & f->mask) >> f->shift) * f->scale;
+    return (float)(v > 1.0 ? 1.0 : v);
+}
+
+static ftn_status read_bmp(const char *path, const blob *b, size_t max_pixels, int header_only,
+                           ftn_image *out, int *pw, int *ph, int *pc)
+{
+    const uint8_t *p = b->buf;
+    size_t len = b->len;
+    if (len < 18) return ftn_fail(FTN_EFORMAT, "%s: truncated BMP (%zu bytes, no complete header)", path, len);
+    uint32_t off = rd32(p + 10), hsz = rd32(p + 14);
+    int64_t w, h;
+    uint32_t bpp, comp = 0, clrused = 0;
+    size_t pal_start, pal_esz;
+    uint32_t masks[4] = {0, 0, 0, 0};
+    int have_masks = 0;
+    if (hsz == 12) {
+        if (len < 26) return ftn_fail(FTN_EFORMAT, "%s: truncated BMP header", path);
+        w = rd16(p + 18);
+        h = rd16(p + 20);
+        bpp = rd16(p + 24);
+        pal_start = 26;
+        pal_esz = 3;
+    } else if (hsz >= 40 && hsz <= 1024) {
+        if (len < 14 + 40) return ftn_fail(FTN_EFORMAT, "%s: truncated BMP header", path);
+        w = (int32_t)rd32(p + 18);
+        h = (int32_t)rd32(p + 22);
+        bpp = rd16(p + 28);
+        comp = rd32(p + 30);
+        clrused = rd32(p + 46);
+        pal_start = 14 + (size_t)hsz;
+        pal_esz = 4;
+        if (comp == 3 || comp == 6) {
+            size_t nm = comp == 6 ? 4 : 3;
+            size_t at = 54;
+            if (hsz == 40) pal_start += nm * 4; /* masks follow the 40-byte header */
+            else if (hsz < 52 + (comp == 6 ? 4u : 0u))
+                return ftn_fail(FTN_EFORMAT, "%s: BMP header too short for its colour masks", path);
+            if (at + nm * 4 > len) return ftn_fail(FTN_EFORMAT, "%s: truncated BMP colour masks", path);
+            for (size_t i = 0; i < nm; i++) masks[i] = rd32(p + at + 4 * i);
+            have_masks = 1;
+        }
+    } else {
+        return ftn_fail(FTN_EFORMAT, "%s: unsupported BMP header size %u", path, (unsigned)hsz);
+    }
+    if (w <= 0) return ftn_fail(FTN_EFORMAT, "%s: BMP width %lld is not positive", path, (long long)w);
+    int top_down = h < 0;
+    if (h < 0) h = -h;
+    ftn_status st = check_dims(path, "BMP", (uint64_t)w, (uint64_t)h, max_pixels);
+    if (st != FTN_OK) return st;
+    if (comp == 1 || comp == 2)
+        return ftn_fail(FTN_EUNSUPPORTED, "%s: RLE-compressed BMPs are not supported (re-save as PNG)", path);
+    if (comp == 4 || comp == 5)
+        return ftn_fail(FTN_EUNSUPPORTED, "%s: BMPs with embedded JPEG/PNG data are not supported", path);
+    if (comp != 0 && comp != 3 && comp != 6)
+        return ftn_fail(FTN_EFORMAT, "%s: unknown BMP compression %u", path, (unsigned)comp);
+    int palette = bpp == 1 || bpp == 4 || bpp == 8;
+    if (!palette && bpp != 16 && bpp != 24 && bpp != 32)
+        return ftn_fail(FTN_EFORMAT, "%s: unsupported BMP bit depth %u", path, (unsigned)bpp);
+    if (have_masks && bpp != 16 && bpp != 32)
+        return ftn_fail(FTN_EFORMAT, "%s: BMP bit-field masks with %u bits per pixel", path, (unsigned)bpp);
+
+    /* palette */
+    uint8_t pal[256][3];
+    size_t npal = 0;
+    int channels = 3;
+    if (palette) {
+        size_t maxpal = (size_t)1 << bpp;
+        npal = clrused ? clrused : maxpal;
+        if (npal > maxpal) npal = maxpal;
+        if (pal_start > len || npal * pal_esz > len - pal_start)
+            return ftn_fail(FTN_EFORMAT, "%s: truncated BMP palette (%zu colours)", path, npal);
+        int grey = 1;
+        for (size_t i = 0; i < npal; i++) {
+            const uint8_t *e = p + pal_start + i * pal_esz;
+            pal[i][0] = e[2];
+            pal[i][1] = e[1];
+            pal[i][2] = e[0];
+            if (e[0] != e[1] || e[1] != e[2]) grey = 0;
+        }
+        channels = grey ? 1 : 3;
+    }
+    uint64_t stride = (((uint64_t)w * bpp + 31) / 32) * 4;
+    uint64_t last_row = ((uint64_t)w * bpp + 7) / 8;
+    if (off > len || stride * (uint64_t)(h - 1) + last_row > len - off)
+        return ftn_fail(FTN_EFORMAT, "%s: truncated BMP: pixel data needs %llu bytes from offset %u, file has %zu",
+                        path, (unsigned long long)(stride * (uint64_t)h), (unsigned)off, len);
+    if (header_only) {
+        *pw = (int)w;
+        *ph = (int)h;
+        *pc = channels;
+        return FTN_OK;
+    }
+    bitfield bf[3];
+    if (bpp == 16 || bpp == 32) {
+        if (!have_masks) {
+            if (bpp == 16) masks[0] = 0x7C00, masks[1] = 0x03E0, masks[2] = 0x001F;
+            else masks[0] = 0x00FF0000, masks[1] = 0x0000FF00, masks[2] = 0x000000FF;
+        }
+        if (!masks[0] && !masks[1] && !masks[2])
+            return ftn_fail(FTN_EFORMAT, "%s: BMP colour masks are all zero", path);
+        for (int k = 0; k < 3; k++) bitfield_init(&bf[k], masks[k]);
+    }
+    FTN_TRY(alloc_image(path, (int)w, (int)h, channels, out));
+    for (int64_t y = 0; y < h; y++) {
+        const uint8_t *r = p + off + stride * (uint64_t)(top_down ? y : h - 1 - y);
+        float *o = out->data + (size_t)y * (size_t)w * channels;
+        for (int64_t x = 0; x < w; x++) {
+            if (palette) {
+                uint32_t idx;
+                if (bpp == 8) idx = r[x];
+                else if (bpp == 4) idx = (r[x >> 1] >> ((x & 1) ? 0 : 4)) & 0xF;
+                else idx = (r[x >> 3] >> (7 - (x & 7))) & 1;
+                if (idx >= npal) {
+                    ftn_image_free(out);
+                    return ftn_fail(FTN_EFORMAT, "%s: BMP pixel (%lld, %lld) uses colour %u of a %zu-colour palette",
+                                    path, (long long)x, (long long)y, (unsigned)idx, npal);
+                }
+                if (channels == 1) o[x] = pal[idx][0] / 255.0f;
+                else for (int k = 0; k < 3; k++) o[x * 3 + k] = pal[idx][k] / 255.0f;
+            } else if (bpp == 24) {
+                const uint8_t *q = r + x * 3;
+                o[x * 3 + 0] = q[2] / 255.0f;
+                o[x * 3 + 1] = q[1] / 255.0f;
+                o[x * 3 + 2] = q[0] / 255.0f;
+            } else {
+                uint32_t px = bpp == 16 ? rd16(r + x * 2) : rd32(r + x * 4);
+                for (int k = 0; k < 3; k++) o[x * 3 + k] = bitfield_get(&bf[k], px);
+            }
+        }
+    }
+    return FTN_OK;
+}
+
+/* ---- dispatch --------------------------------------------------------------------------------- */
+
+static ftn_status read_any(const char *path, size_t max_pixels, int header_only, ftn_image *out,
+                           int *w, int *h, int *c)
+{
+    static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    if (!path) return ftn_fail(FTN_EINVAL, "image read: no path given");
+    if (!max_pixels) max_pixels = g_max_pixels;
+    blob b;
+    FTN_TRY(read_whole_file(path, &b));
+    ftn_status st;
+    if (b.len == 0) st = ftn_fail(FTN_EFORMAT, "%s: empty file", path);
+    else if (b.len >= 8 && memcmp(b.buf, png_sig, 8) == 0) st = read_png(path, &b, max_pixels, header_only, out, w, h, c);
+    else if (b.len >= 3 && b.buf[0] == 0xFF && b.buf[1] == 0xD8 && b.buf[2] == 0xFF)
+        st = read_jpeg(path, &b, max_pixels, header_only, out, w, h, c);
+    else if (b.len >= 2 && b.buf[0] == 'B' && b.buf[1] == 'M') st = read_bmp(path, &b, max_pixels, header_only, out, w, h, c);
+    else st = ftn_fail(FTN_EFORMAT, "%s: not a PNG, JPEG or BMP file (unrecognised signature)", path);
+    free(b.buf);
+    return st;
+}
+
+ftn_status ftn_image_read_limit(const char *path, size_t max_pixels, ftn_image *out)
+{
+    if (!out) return ftn_fail(FTN_EINVAL, "%s: no output image", path ? path : "image read");
+    memset(out, 0, sizeof *out);
+    int w, h, c;
+    ftn_status st = read_any(path, max_pixels, 0, out, &w, &h, &c);
+    if (st != FTN_OK) ftn_image_free(out);
+    return st;
+}
+
+ftn_status ftn_image_read(const char *path, ftn_image *out) { return ftn_image_read_limit(path, 0, out); }
+
+ftn_status ftn_image_probe(const char *path, size_t max_pixels, int *width, int *height, int *channels)
+{
+    int w = 0, h = 0, c = 0;
+    FTN_TRY(read_any(path, max_pixels, 1, NULL, &w, &h, &c));
+    if (width) *width = w;
+    if (height) *height = h;
+    if (channels) *channels = c;
+    return FTN_OK;
+}
+
+/* ---- PNG writer ------------------------------------------------------------------------------- */
+
+ftn_status ftn_image_write_png(const char *path, int width, int height, int channels, const uint8_t *data)
+{
+    if (!path || !data) return ftn_fail(FTN_EINVAL, "PNG write: missing path or data");
+    if (width <= 0 || height <= 0 || channels < 1 || channels > 4)
+        return ftn_fail(FTN_EINVAL, "%s: cannot write a %dx%d image with %d channels", path, width, height, channels);
+    size_t tlen = strlen(path) + 32;
+    char *tmp = malloc(tlen);
+    png_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!tmp || !ctx) {
+        free(tmp);
+        free(ctx);
+        return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+    }
+    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        ftn_status s = ftn_fail(FTN_EIO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
+        free(tmp);
+        free(ctx);
+        return s;
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, png_on_error, png_on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        if (png) png_destroy_write_struct(&png, NULL);
+        fclose(f);
+        remove(tmp);
+        free(tmp);
+        free(ctx);
+        return ftn_fail(FTN_ENOMEM, "%s: cannot create a PNG writer", path);
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        remove(tmp);
+        ftn_status s = ftn_fail(FTN_EIO, "%s: cannot write PNG: %s", path, ctx->msg);
+        free(tmp);
+        free(ctx);
+        return s;
+    }
+    static const int types[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                 PNG_COLOR_TYPE_RGB_ALPHA};
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, types[channels], PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < height; y++) png_write_row(png, data + (size_t)y * width * channels);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    free(ctx);
+    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    int e = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad || rename(tmp, path) != 0) {
+        if (!bad) e = errno;
+        remove(tmp);
+        free(tmp);
+        return ftn_fail(FTN_EIO, "%s: cannot write PNG: %s", path, strerror(e));
+    }
+    free(tmp);
+    return FTN_OK;
+}

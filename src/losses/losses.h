@@ -1,0 +1,21 @@
+/* Dice, Tversky and focal Tversky losses (paper §2.1) with their gradients, and deep supervision. */
+#ifndef FTN_LOSSES_H
+#define FTN_LOSSES_H
+
+#include <stddef.h>
+
+#include "ftunet.h"
+
+/* Loss of probabilities p against a binary mask m, both n×hw; writes d loss / d p into dp
+ * (overwritten) and returns the loss. `kind` overrides cfg->kind (deep supervision mixes them). */
+double ftn_loss_eval(ftn_loss_kind kind, const ftn_loss_config *cfg, const float *p, const float *m,
+                     int n, size_t hw, float *dp);
+
+/* The mask for a deep-supervision output: every stride-th pixel, as mask[::s, ::s]. */
+void ftn_mask_subsample(const float *mask, int n, int h, int w, int stride, float *out);
+
+/* Which loss output k of n_outputs is trained with: with FTL and several outputs, the side
+ * outputs use FTL and the last uses TL (paper §2.1); otherwise every output uses cfg->kind. */
+ftn_loss_kind ftn_loss_for_output(const ftn_loss_config *cfg, int k, int n_outputs);
+
+#endif

@@ -1,0 +1,67 @@
+#include "metrics/metrics.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "data/resize.h"
+
+ftn_metrics ftn_metrics_compute(const float *prob, const float *gt, size_t n, float threshold)
+{
+    ftn_metrics m;
+    memset(&m, 0, sizeof m);
+    for (size_t i = 0; i < n; i++) {
+        int p = prob[i] > threshold, g = gt[i] > 0.5f;
+        m.tp += p && g;
+        m.fp += p && !g;
+        m.fn += !p && g;
+        m.tn += !p && !g;
+    }
+    double tp = (double)m.tp, fp = (double)m.fp, fn = (double)m.fn;
+    m.dsc = (2 * tp + 1) / ((tp + fp) + (tp + fn) + 1);
+    m.precision = (tp + 1) / (tp + fp + 1);
+    m.recall = (tp + 1) / (tp + fn + 1);
+    m.iou = (tp + 1) / (tp + fp + fn + 1);
+    return m;
+}
+
+void ftn_mean_std(const double *x, int n, double *mean, double *std)
+{
+    double s = 0, q = 0;
+    for (int i = 0; i < n; i++) s += x[i];
+    double mu = n > 0 ? s / n : 0;
+    for (int i = 0; i < n; i++) q += (x[i] - mu) * (x[i] - mu);
+    if (mean) *mean = mu;
+    if (std) *std = n > 0 ? sqrt(q / n) : 0;
+}
+
+void ftn_metrics_mean_std(const ftn_metrics *m, int n, ftn_metrics *mean, ftn_metrics *std)
+{
+    ftn_metrics a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    double s[4] = {0}, q[4] = {0};
+    for (int i = 0; i < n; i++) {
+        const double v[4] = {m[i].dsc, m[i].precision, m[i].recall, m[i].iou};
+        for (int k = 0; k < 4; k++) s[k] += v[k];
+        a.tp += m[i].tp;
+        a.fp += m[i].fp;
+        a.fn += m[i].fn;
+        a.tn += m[i].tn;
+    }
+    for (int k = 0; k < 4; k++) s[k] = n > 0 ? s[k] / n : 0;
+    for (int i = 0; i < n; i++) {
+        const double v[4] = {m[i].dsc, m[i].precision, m[i].recall, m[i].iou};
+        for (int k = 0; k < 4; k++) q[k] += (v[k] - s[k]) * (v[k] - s[k]);
+    }
+    for (int k = 0; k < 4; k++) q[k] = n > 0 ? sqrt(q[k] / n) : 0;
+    a.dsc = s[0], a.precision = s[1], a.recall = s[2], a.iou = s[3];
+    b.dsc = q[0], b.precision = q[1], b.recall = q[2], b.iou = q[3];
+    if (mean) *mean = a;
+    if (std) *std = b;
+}
+
+ftn_status ftn_upsample_nearest_prob(const float *src, int h, int w, float *dst, int dh, int dw)
+{
+    return ftn_resize(src, h, w, 1, dst, dh, dw, FTN_RESIZE_NEAREST);
+}

@@ -1,0 +1,382 @@
+/* Dataset layouts, pairing, bad-sample handling, loading to tensors, statistics, resizing. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "data/dataset.h"
+#include "data/resize.h"
+#include "io/image.h"
+#include "io/npy.h"
+#include "testlib.h"
+
+#pragma GCC diagnostic ignored "-Wformat-zero-length"
+
+static char root[512];
+
+static const char *sub(const char *a, const char *b)
+{
+    static char ring[8][2048];
+    static int k;
+    char *p = ring[k++ % 8];
+    snprintf(p, 2048, "%s/%s%s%s", root, a, b ? "/" : "", b ? b : "");
+    return p;
+}
+
+static void mk(const char *rel)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s/%s", root, rel);
+    for (char *p = buf + strlen(root) + 1; *p; p++)
+        if (*p == '/') { *p = 0; mkdir(buf, 0755); *p = '/'; }
+    mkdir(buf, 0755);
+}
+
+/* w×h PNG; value(x, y) for channel 0 (others shifted a little). */
+static void png(const char *path, int w, int h, int c, int (*value)(int x, int y))
+{
+    uint8_t *b = malloc((size_t)w * h * c);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int k = 0; k < c; k++) b[(y * w + x) * c + k] = (uint8_t)(value(x, y) + 0 * k);
+    if (ftn_image_write_png(path, w, h, c, b) != FTN_OK) fprintf(stderr, "write %s: %s\n", path, ftn_last_error());
+    free(b);
+}
+
+static int v_grad(int x, int y) { return x * 20 + y * 10; }
+static int v_left(int x, int y) { (void)y; return x < 2 ? 255 : 0; }
+static int v_top(int x, int y) { (void)x; return y < 1 ? 200 : 0; }
+static int v_levels(int x, int y) { static const int l[4] = {0, 127, 128, 255}; return l[(x + y * 4) % 4]; }
+static int v_none(int x, int y) { (void)x; (void)y; return 0; }
+
+static void test_images_masks(void)
+{
+    mk("a/images");
+    mk("a/masks");
+    png(sub("a/images", "b.png"), 4, 3, 1, v_grad);
+    png(sub("a/images", "a.png"), 4, 3, 3, v_grad);
+    png(sub("a/masks", "b.png"), 4, 3, 1, v_levels);
+    png(sub("a/masks", "a.png"), 4, 3, 1, v_left);
+    png(sub("a/images", "notes.txt"), 1, 1, 1, v_none); /* not an image extension: ignored */
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(sub("a", NULL), NULL, &ds));
+    CHECK(ds.layout == FTN_LAYOUT_IMAGES_MASKS && ds.count == 2 && ds.n_skipped == 0);
+    if (ds.count == 2) {
+        CHECK(!strcmp(ds.samples[0].id, "a") && !strcmp(ds.samples[1].id, "b"), "sorted by stem");
+        CHECK(ds.samples[0].channels == 3 && ds.samples[1].channels == 1 && ds.samples[0].width == 4);
+        ftn_image im, m;
+        CHECK_OK(ftn_dataset_load(&ds, 1, &im, &m));
+        CHECK(m.channels == 1 && m.width == 4 && m.height == 3);
+        int bad = 0;
+        for (int i = 0; m.data && i < 12; i++) bad += m.data[i] != ((i % 4) >= 2 ? 1.0f : 0.0f);
+        CHECK(bad == 0, "mask threshold at half the range (127 → 0, 128 → 1)");
+        ftn_image_free(&im);
+        ftn_image_free(&m);
+
+        /* tensors: 3 channels, 2×2 area; a.png is RGB (grey values), b.png grey → replicated */
+        float *x = NULL, *y = NULL;
+        int *hw = NULL;
+        CHECK_OK(ftn_dataset_load_tensors(&ds, 3, 2, 2, FTN_RESIZE_NEAREST, &x, &y, &hw));
+        if (x && y && hw) {
+            CHECK(hw[0] == 3 && hw[1] == 4 && hw[2] == 3 && hw[3] == 4);
+            /* sample 1 (b), channel 2, pixel (0,1): nearest source (x=2, y=0) → 40/255 */
+            CHECK(fabsf(x[1 * 12 + 2 * 4 + 1] - 40 / 255.0f) < 1e-6f, "%g", x[1 * 12 + 2 * 4 + 1]);
+            /* sample 0 mask: left half */
+            CHECK(y[0] == 1 && y[1] == 0 && y[2] == 1 && y[3] == 0);
+        }
+        free(x), free(y), free(hw);
+        /* 1 channel from RGB: luminance of equal channels = the grey */
+        int idx[1] = {0};
+        CHECK_OK(ftn_dataset_load_subset(&ds, idx, 1, 1, 3, 4, FTN_RESIZE_BILINEAR, &x, &y, NULL));
+        if (x) CHECK(fabsf(x[5] - (20 + 10) / 255.0f) < 1e-5f, "%g", x[5]);
+        free(x), free(y);
+        CHECK(ftn_dataset_load_subset(&ds, (int[]){5}, 1, 1, 3, 4, FTN_RESIZE_AREA, &x, &y, NULL) == FTN_EINVAL);
+
+        ftn_dataset_summary st;
+        CHECK_OK(ftn_dataset_stats(&ds, &st));
+        /* a: 6 of 12 lesion; b: 6 of 12 → mean 0.5, std 0 */
+        CHECK(st.count == 2 && st.min_width == 4 && st.max_height == 3 && st.grey_images == 1 && st.colour_images == 1);
+        CHECK(fabs(st.lesion_mean - 0.5) < 1e-12 && fabs(st.lesion_std) < 1e-12, "%g %g", st.lesion_mean, st.lesion_std);
+    }
+    ftn_dataset_free(&ds);
+    CHECK(ds.samples == NULL && ds.count == 0);
+}
+
+static void test_bus_isic_union_suffix(void)
+{
+    mk("bus/original");
+    mk("bus/gt");
+    png(sub("bus/original", "000001.png"), 5, 4, 1, v_grad);
+    png(sub("bus/gt", "000001.png"), 5, 4, 1, v_left);
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(sub("bus", NULL), NULL, &ds));
+    CHECK(ds.layout == FTN_LAYOUT_BUS && ds.count == 1);
+    ftn_dataset_free(&ds);
+
+    /* ISIC: JPEG image, _segmentation mask */
+    mk("isic/images");
+    mk("isic/masks");
+    png(sub("isic/images", "ISIC_0000001.PNG"), 4, 4, 3, v_grad);
+    png(sub("isic/images", "ISIC_0000000.png"), 4, 4, 3, v_grad);
+    png(sub("isic/masks", "ISIC_0000000_segmentation.png"), 4, 4, 1, v_left);
+    png(sub("isic/masks", "ISIC_0000001_Segmentation.png"), 4, 4, 1, v_top);
+    CHECK_OK(ftn_dataset_open(sub("isic", NULL), NULL, &ds));
+    CHECK(ds.count == 2);
+    if (ds.count == 2) {
+        CHECK(!strcmp(ds.samples[0].id, "ISIC_0000000") && strstr(ds.samples[0].mask_paths[0], "0000_segmentation"));
+        CHECK(strstr(ds.samples[1].mask_paths[0], "_Segmentation"));
+    }
+    ftn_dataset_free(&ds);
+
+    /* several masks: union */
+    mk("multi/images");
+    mk("multi/masks");
+    png(sub("multi/images", "x.png"), 4, 3, 1, v_grad);
+    png(sub("multi/masks", "x_mask.png"), 4, 3, 1, v_left);
+    png(sub("multi/masks", "x_mask_1.png"), 4, 3, 1, v_top);
+    png(sub("multi/masks", "x_mask_2.png"), 4, 3, 1, v_none);
+    CHECK_OK(ftn_dataset_open(sub("multi", NULL), NULL, &ds));
+    CHECK(ds.count == 1 && ds.samples[0].n_masks == 3);
+    ftn_image im, m;
+    CHECK_OK(ftn_dataset_load(&ds, 0, &im, &m));
+    int on = 0, bad = 0;
+    for (int y = 0; m.data && y < 3; y++)
+        for (int x = 0; x < 4; x++) {
+            on += m.data[y * 4 + x] == 1.0f;
+            bad += m.data[y * 4 + x] != ((x < 2 || y < 1) ? 1.0f : 0.0f);
+        }
+    CHECK(on == 8 && bad == 0, "union: %d on, %d wrong", on, bad);
+    ftn_image_free(&im);
+    ftn_image_free(&m);
+    ftn_dataset_free(&ds);
+
+    /* custom suffix */
+    mk("custom/images");
+    mk("custom/masks");
+    png(sub("custom/images", "c.png"), 4, 3, 1, v_grad);
+    png(sub("custom/masks", "c_gt.png"), 4, 3, 1, v_left);
+    CHECK(ftn_dataset_open(sub("custom", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "c_gt.png"), "%s", ftn_last_error());
+    ftn_dataset_options o = {.mask_suffix = "_gt"};
+    CHECK_OK(ftn_dataset_open(sub("custom", NULL), &o, &ds));
+    CHECK(ds.count == 1);
+    ftn_dataset_free(&ds);
+}
+
+static void test_csv(void)
+{
+    mk("csvdir/imgs");
+    png(sub("csvdir/imgs", "p.png"), 4, 3, 1, v_grad);
+    png(sub("csvdir/imgs", "q.png"), 4, 3, 1, v_grad);
+    png(sub("csvdir/imgs", "p_m.png"), 4, 3, 1, v_left);
+    png(sub("csvdir/imgs", "q_m.png"), 4, 3, 1, v_top);
+    FILE *f = fopen(sub("csvdir", "list.csv"), "w");
+    fprintf(f, "image,mask\r\n# a comment\r\n\r\nimgs/q.png, imgs/q_m.png\r\n\"%s\",imgs/p_m.png\r\n", sub("csvdir/imgs", "p.png"));
+    fclose(f);
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(sub("csvdir", "list.csv"), NULL, &ds));
+    CHECK(ds.layout == FTN_LAYOUT_CSV && ds.count == 2);
+    if (ds.count == 2) {
+        CHECK(!strcmp(ds.samples[0].id, "q") && !strcmp(ds.samples[1].id, "p"), "CSV keeps its order");
+        CHECK(!strcmp(ds.samples[1].image_path, sub("csvdir/imgs", "p.png")), "absolute path kept");
+    }
+    ftn_dataset_free(&ds);
+    /* no header, a missing file */
+    f = fopen(sub("csvdir", "bad.csv"), "w");
+    fprintf(f, "imgs/q.png,imgs/q_m.png\nimgs/gone.png,imgs/p_m.png\n");
+    fclose(f);
+    CHECK(ftn_dataset_open(sub("csvdir", "bad.csv"), NULL, &ds) != FTN_OK);
+    CHECK(strstr(ftn_last_error(), "gone.png"), "%s", ftn_last_error());
+    ftn_dataset_options o = {.skip_bad = 1};
+    CHECK_OK(ftn_dataset_open(sub("csvdir", "bad.csv"), &o, &ds));
+    CHECK(ds.count == 1 && ds.n_skipped == 1 && strstr(ds.skipped[0], "gone.png"));
+    ftn_dataset_free(&ds);
+    f = fopen(sub("csvdir", "short.csv"), "w");
+    fprintf(f, "imgs/q.png\n");
+    fclose(f);
+    CHECK(ftn_dataset_open(sub("csvdir", "short.csv"), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "short.csv:1"), "%s", ftn_last_error());
+}
+
+static void test_bad(void)
+{
+    mk("bad/images");
+    mk("bad/masks");
+    /* the scratch folder survives between runs: start from a known state */
+    static const char *names[] = {"lonely.png", "orphan.png", "big.png", "cut.png"};
+    for (int i = 0; i < 4; i++) {
+        remove(sub("bad/images", names[i]));
+        remove(sub("bad/masks", names[i]));
+    }
+    png(sub("bad/images", "ok.png"), 4, 3, 1, v_grad);
+    png(sub("bad/masks", "ok.png"), 4, 3, 1, v_left);
+    png(sub("bad/images", "lonely.png"), 4, 3, 1, v_grad);
+    ftn_dataset ds;
+    CHECK(ftn_dataset_open(sub("bad", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "lonely.png") && strstr(ftn_last_error(), "no mask"), "%s", ftn_last_error());
+    CHECK(ds.samples == NULL && ds.count == 0);
+    ftn_dataset_options o = {.skip_bad = 1};
+    CHECK_OK(ftn_dataset_open(sub("bad", NULL), &o, &ds));
+    CHECK(ds.count == 1 && ds.n_skipped == 1);
+    if (ds.n_skipped == 1) CHECK(strstr(ds.skipped[0], "lonely.png"), "%s", ds.skipped[0]);
+    ftn_dataset_free(&ds);
+
+    /* a mask without an image, and a size mismatch */
+    remove(sub("bad/images", "lonely.png"));
+    png(sub("bad/masks", "orphan.png"), 4, 3, 1, v_left);
+    CHECK(ftn_dataset_open(sub("bad", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "orphan.png"), "%s", ftn_last_error());
+    remove(sub("bad/masks", "orphan.png"));
+    png(sub("bad/images", "big.png"), 5, 3, 1, v_grad);
+    png(sub("bad/masks", "big.png"), 4, 3, 1, v_left);
+    CHECK(ftn_dataset_open(sub("bad", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "big.png") && strstr(ftn_last_error(), "5x3"), "%s", ftn_last_error());
+    CHECK_OK(ftn_dataset_open(sub("bad", NULL), &o, &ds));
+    CHECK(ds.count == 1 && ds.n_skipped == 1);
+    ftn_dataset_free(&ds);
+    remove(sub("bad/images", "big.png"));
+    remove(sub("bad/masks", "big.png"));
+
+    /* unreadable (truncated) image: headers fine, verify catches it */
+    FILE *f = fopen(sub("bad/images", "cut.png"), "wb");
+    uint8_t whole[4096];
+    FILE *g = fopen(sub("bad/images", "ok.png"), "rb");
+    size_t n = fread(whole, 1, sizeof whole, g);
+    fclose(g);
+    fwrite(whole, 1, n - 20, f); /* IHDR intact, IDAT cut */
+    fclose(f);
+    png(sub("bad/masks", "cut.png"), 4, 3, 1, v_left);
+    o.verify = 1;
+    o.skip_bad = 0;
+    CHECK(ftn_dataset_open(sub("bad", NULL), &o, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "cut.png"), "%s", ftn_last_error());
+    o.skip_bad = 1;
+    CHECK_OK(ftn_dataset_open(sub("bad", NULL), &o, &ds));
+    CHECK(ds.count == 1 && ds.n_skipped == 1);
+    ftn_dataset_free(&ds);
+    /* without verify the header passes; loading then fails naming the file */
+    o.verify = 0;
+    o.skip_bad = 0;
+    CHECK_OK(ftn_dataset_open(sub("bad", NULL), &o, &ds));
+    float *x = NULL, *y = NULL;
+    CHECK(ftn_dataset_load_tensors(&ds, 1, 4, 4, FTN_RESIZE_AREA, &x, &y, NULL) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "cut.png"), "%s", ftn_last_error());
+    CHECK(x == NULL && y == NULL);
+    ftn_dataset_free(&ds);
+
+    /* not a dataset */
+    mk("empty");
+    CHECK(ftn_dataset_open(sub("empty", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "images/"), "%s", ftn_last_error());
+    CHECK(ftn_dataset_open(sub("nothing-here", NULL), NULL, &ds) == FTN_EIO);
+    /* max_pixels applies */
+    ftn_dataset_options lim = {.max_pixels = 10};
+    CHECK(ftn_dataset_open(sub("a", NULL), &lim, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "--max-pixels"), "%s", ftn_last_error());
+}
+
+static int all_near(const float *a, const float *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (fabsf(a[i] - b[i]) > 1e-6f) return 0;
+    return 1;
+}
+
+static void test_resize(void)
+{
+    float o[32];
+    const float r4[4] = {0, 1, 2, 3}, r3[3] = {0, 1, 2}, r2[2] = {0, 1};
+    CHECK_OK(ftn_resize(r4, 1, 4, 1, o, 1, 2, FTN_RESIZE_NEAREST));
+    CHECK(all_near(o, (float[]){0, 2}, 2));
+    CHECK_OK(ftn_resize(r3, 1, 3, 1, o, 1, 2, FTN_RESIZE_NEAREST));
+    CHECK(all_near(o, (float[]){0, 1}, 2)); /* floor(1·3/2) = 1 */
+    CHECK_OK(ftn_resize(r2, 1, 2, 1, o, 1, 5, FTN_RESIZE_NEAREST));
+    CHECK(all_near(o, (float[]){0, 0, 0, 1, 1}, 5)); /* floor(d·2/5) */
+    CHECK_OK(ftn_resize(r4, 1, 4, 1, o, 1, 2, FTN_RESIZE_AREA));
+    CHECK(all_near(o, (float[]){0.5f, 2.5f}, 2));
+    CHECK_OK(ftn_resize(r3, 1, 3, 1, o, 1, 2, FTN_RESIZE_AREA));
+    CHECK(all_near(o, (float[]){1.0f / 3, 5.0f / 3}, 2), "%g %g", o[0], o[1]);
+    CHECK_OK(ftn_resize(r2, 1, 2, 1, o, 1, 4, FTN_RESIZE_AREA));
+    CHECK(all_near(o, (float[]){0, 0, 1, 1}, 4));
+    CHECK_OK(ftn_resize(r2, 1, 2, 1, o, 1, 4, FTN_RESIZE_BILINEAR));
+    CHECK(all_near(o, (float[]){0, 0.25f, 0.75f, 1}, 4), "%g %g %g %g", o[0], o[1], o[2], o[3]);
+    CHECK_OK(ftn_resize(r4, 1, 4, 1, o, 1, 2, FTN_RESIZE_BILINEAR));
+    CHECK(all_near(o, (float[]){0.5f, 2.5f}, 2)); /* src x = 0.5 and 2.5 */
+    /* 2-D, two channels: 2×2 → 4×4 bilinear, channel 1 = 10 × channel 0 */
+    const float q[8] = {0, 0, 1, 10, 2, 20, 3, 30};
+    CHECK_OK(ftn_resize(q, 2, 2, 2, o, 4, 4, FTN_RESIZE_BILINEAR));
+    CHECK(fabsf(o[0] - 0) < 1e-6f && fabsf(o[(1 * 4 + 1) * 2] - 0.75f) < 1e-6f && fabsf(o[(3 * 4 + 3) * 2] - 3) < 1e-6f);
+    CHECK(fabsf(o[(1 * 4 + 2) * 2 + 1] - 12.5f) < 1e-5f, "%g", o[(1 * 4 + 2) * 2 + 1]);
+    /* 2-D area 4×4 → 2×2: block means */
+    float s16[16];
+    for (int i = 0; i < 16; i++) s16[i] = (float)i;
+    CHECK_OK(ftn_resize(s16, 4, 4, 1, o, 2, 2, FTN_RESIZE_AREA));
+    CHECK(all_near(o, (float[]){2.5f, 4.5f, 10.5f, 12.5f}, 4));
+    /* constants stay constant */
+    float c35[35], d6[6];
+    for (int i = 0; i < 35; i++) c35[i] = 0.7f;
+    for (int m = 0; m < 3; m++) {
+        CHECK_OK(ftn_resize(c35, 7, 5, 1, d6, 3, 2, (ftn_resize_mode)m));
+        CHECK(all_near(d6, (float[]){0.7f, 0.7f, 0.7f, 0.7f, 0.7f, 0.7f}, 6), "mode %d", m);
+    }
+    ftn_resize_mode mode;
+    CHECK_OK(ftn_resize_parse("area", &mode));
+    CHECK(mode == FTN_RESIZE_AREA && !strcmp(ftn_resize_name(FTN_RESIZE_BILINEAR), "bilinear"));
+    CHECK(ftn_resize_parse("cubic", &mode) == FTN_EINVAL);
+    CHECK(ftn_resize(r2, 1, 2, 1, o, 0, 4, FTN_RESIZE_AREA) == FTN_EINVAL);
+}
+
+static void test_npy(void)
+{
+    mk("npy");
+    enum { N = 3, H = 2, W = 4, C = 3 };
+    float img[N * H * W * C], msk[N * H * W];
+    for (int i = 0; i < N * H * W * C; i++) img[i] = (float)(i % 256);
+    for (int i = 0; i < N * H * W; i++) msk[i] = (i % 3 == 0) ? 255.0f : 0.0f;
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, H, W, C}, img));
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "masks.npy"), 3, (int64_t[]){N, H, W}, msk));
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(sub("npy", NULL), NULL, &ds));
+    CHECK(ds.layout == FTN_LAYOUT_NPY && ds.count == N);
+    if (ds.count == N) {
+        CHECK(!strcmp(ds.samples[1].id, "00001") && ds.samples[1].width == W && ds.samples[1].channels == C);
+        ftn_image im, m;
+        CHECK_OK(ftn_dataset_load(&ds, 1, &im, &m));
+        if (im.data && m.data) {
+            CHECK(fabsf(im.data[5] - (float)(H * W * C + 5) / 255.0f) < 1e-6f, "%g", im.data[5]);
+            CHECK(m.data[0] == ((H * W) % 3 == 0 ? 1.0f : 0.0f) && m.data[1] == ((H * W + 1) % 3 == 0 ? 1.0f : 0.0f));
+        }
+        ftn_image_free(&im);
+        ftn_image_free(&m);
+        float *x, *y;
+        CHECK_OK(ftn_dataset_load_tensors(&ds, 1, 4, 8, FTN_RESIZE_NEAREST, &x, &y, NULL));
+        free(x), free(y);
+    }
+    ftn_dataset_free(&ds);
+    /* channels-first [0, 1] images, mismatched masks */
+    for (int i = 0; i < N * H * W * C; i++) img[i] = 0.5f;
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, 1, H, W * C}, img));
+    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "masks.npy"), "%s", ftn_last_error());
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, C, H, W}, img));
+    CHECK_OK(ftn_dataset_open(sub("npy", NULL), NULL, &ds));
+    CHECK(ds.count == N && ds.samples[0].channels == C && ds.npy_images && ds.npy_images[7] == 0.5f);
+    ftn_dataset_free(&ds);
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 2, (int64_t[]){N, H}, img));
+    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "images.npy"), "%s", ftn_last_error());
+}
+
+int main(void)
+{
+    snprintf(root, sizeof root, "%s", tl_tmpdir("dataset"));
+    test_images_masks();
+    test_bus_isic_union_suffix();
+    test_csv();
+    test_bad();
+    test_resize();
+    test_npy();
+    return tl_finish();
+}

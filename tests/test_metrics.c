@@ -1,0 +1,61 @@
+/* Per-image metrics with smooth 1, mean ± std, and nearest upsampling of predictions. */
+#include <math.h>
+
+#include "metrics/metrics.h"
+#include "testlib.h"
+
+#pragma GCC diagnostic ignored "-Wformat-zero-length"
+
+static int near(double a, double b) { return fabs(a - b) < 1e-12; }
+
+int main(void)
+{
+    /* 4×4: gt has 4 pixels, prediction 3 of them plus 2 false positives */
+    float gt[16] = {0}, p[16] = {0};
+    gt[0] = gt[1] = gt[4] = gt[5] = 1;
+    p[0] = 0.9f, p[1] = 0.6f, p[4] = 0.51f, p[5] = 0.5f /* not > 0.5 */, p[10] = 0.7f, p[15] = 1.0f, p[3] = 0.2f;
+    ftn_metrics m = ftn_metrics_compute(p, gt, 16, FTN_METRIC_THRESHOLD);
+    CHECK(m.tp == 3 && m.fp == 2 && m.fn == 1 && m.tn == 10, "%lld %lld %lld", (long long)m.tp, (long long)m.fp, (long long)m.fn);
+    CHECK(near(m.dsc, 7.0 / 10.0), "%g", m.dsc);       /* (2·3+1)/(5+4+1) */
+    CHECK(near(m.precision, 4.0 / 6.0), "%g", m.precision); /* (3+1)/(3+2+1) */
+    CHECK(near(m.recall, 4.0 / 5.0), "%g", m.recall);  /* (3+1)/(3+1+1) */
+    CHECK(near(m.iou, 4.0 / 7.0), "%g", m.iou);        /* (3+1)/(3+2+1+1) */
+
+    /* threshold moves p[5] in */
+    m = ftn_metrics_compute(p, gt, 16, 0.45f);
+    CHECK(m.tp == 4 && m.fp == 2 && m.fn == 0);
+
+    /* empty prediction, non-empty gt */
+    float zero[16] = {0};
+    m = ftn_metrics_compute(zero, gt, 16, 0.5f);
+    CHECK(near(m.dsc, 1.0 / 5.0) && near(m.precision, 1.0) && near(m.recall, 1.0 / 5.0) && near(m.iou, 1.0 / 5.0));
+    /* empty gt, non-empty prediction */
+    m = ftn_metrics_compute(p, zero, 16, 0.5f);
+    CHECK(m.fp == 5 && near(m.dsc, 1.0 / 6.0) && near(m.precision, 1.0 / 6.0) && near(m.recall, 1.0));
+    /* both empty: everything 1 */
+    m = ftn_metrics_compute(zero, zero, 16, 0.5f);
+    CHECK(near(m.dsc, 1) && near(m.precision, 1) && near(m.recall, 1) && near(m.iou, 1));
+    /* perfect */
+    m = ftn_metrics_compute(gt, gt, 16, 0.5f);
+    CHECK(near(m.dsc, 1) && near(m.iou, 1));
+
+    /* mean ± population std */
+    double x[4] = {1, 2, 3, 4}, mu, sd;
+    ftn_mean_std(x, 4, &mu, &sd);
+    CHECK(near(mu, 2.5) && near(sd, sqrt(1.25)), "%g %g", mu, sd);
+    ftn_mean_std(x, 0, &mu, &sd);
+    CHECK(mu == 0 && sd == 0);
+    ftn_metrics ms[2] = {ftn_metrics_compute(p, gt, 16, 0.5f), ftn_metrics_compute(gt, gt, 16, 0.5f)}, mean, std;
+    ftn_metrics_mean_std(ms, 2, &mean, &std);
+    CHECK(near(mean.dsc, 0.85) && near(std.dsc, 0.15) && mean.tp == 7, "%g %g", mean.dsc, std.dsc);
+
+    /* nearest upsampling: 2×3 → 4×5, source index floor(d·s/D) */
+    float src[6] = {1, 2, 3, 4, 5, 6}, dst[20];
+    CHECK_OK(ftn_upsample_nearest_prob(src, 2, 3, dst, 4, 5));
+    const float want[20] = {1, 1, 2, 2, 3, 1, 1, 2, 2, 3, 4, 4, 5, 5, 6, 4, 4, 5, 5, 6};
+    int bad = 0;
+    for (int i = 0; i < 20; i++) bad += dst[i] != want[i];
+    CHECK(bad == 0);
+    CHECK(ftn_upsample_nearest_prob(src, 0, 3, dst, 4, 5) == FTN_EINVAL);
+    return tl_finish();
+}

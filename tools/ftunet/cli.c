@@ -1,0 +1,154 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_error(const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "ftunet: %s: ", what);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
+}
+
+int cli_lib_error(const char *what) { return cli_error(what, "%s", ftn_last_error()); }
+
+void cli_print_help(const cli_command *cmd)
+{
+    printf("usage: ftunet %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
+    if (!cmd->options || !cmd->options[0].name) return;
+    printf("\noptions:\n");
+    for (const cli_option *o = cmd->options; o->name; o++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%c%s--%s%s%s", o->short_name ? "-" : "", o->short_name ? o->short_name : ' ',
+                 o->short_name ? ", " : "  ", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        printf("  %-28s %s\n", o->short_name ? left : left + 2, o->help);
+    }
+    printf("  %-28s %s\n", "-h, --help", "show this help");
+}
+
+static cli_option *find(cli_command *cmd, const char *name, size_t len, char short_name)
+{
+    for (cli_option *o = cmd->options; o && o->name; o++) {
+        if (short_name ? o->short_name == short_name : (strlen(o->name) == len && !strncmp(o->name, name, len)))
+            return o;
+    }
+    return NULL;
+}
+
+int cli_parse(cli_command *cmd, int argc, char **argv, int *npos)
+{
+    int np = 0;
+    char what[64];
+    snprintf(what, sizeof what, "%s", cmd->name);
+    for (int i = 0; i < argc; i++) {
+        char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { cli_print_help(cmd); return 2; }
+        if (!strcmp(a, "--")) { while (++i < argc) argv[np++] = argv[i]; break; }
+        cli_option *o = NULL;
+        const char *inline_value = NULL;
+        if (a[0] == '-' && a[1] == '-') {
+            const char *eq = strchr(a + 2, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            o = find(cmd, a + 2, len, 0);
+            if (eq) inline_value = eq + 1;
+        } else if (a[0] == '-' && a[1] && a[1] != '-' && !a[2] && !(a[1] >= '0' && a[1] <= '9')) {
+            o = find(cmd, NULL, 0, a[1]);
+        } else {
+            argv[np++] = a;
+            continue;
+        }
+        if (!o) return cli_error(what, "unknown option %s (see ftunet %s --help)", a, cmd->name);
+        if (o->metavar) {
+            if (inline_value) o->value = inline_value;
+            else if (i + 1 < argc) o->value = argv[++i];
+            else return cli_error(what, "option --%s needs a value (%s)", o->name, o->metavar);
+        } else {
+            if (inline_value) return cli_error(what, "option --%s takes no value", o->name);
+            o->value = "1";
+        }
+    }
+    *npos = np;
+    return 0;
+}
+
+const char *cli_get(const cli_command *cmd, const char *name)
+{
+    for (const cli_option *o = cmd->options; o && o->name; o++)
+        if (!strcmp(o->name, name)) return o->value;
+    return NULL;
+}
+
+int cli_int(const cli_command *cmd, const char *name, long lo, long hi, int *out)
+{
+    const char *v = cli_get(cmd, name);
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi)
+        return cli_error(cmd->name, "--%s %s: expected an integer from %ld to %ld", name, v, lo, hi);
+    *out = (int)x;
+    return 0;
+}
+
+int cli_u64(const cli_command *cmd, const char *name, uint64_t *out)
+{
+    const char *v = cli_get(cmd, name);
+    if (!v) return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (end == v || *end || errno || v[0] == '-')
+        return cli_error(cmd->name, "--%s %s: expected a non-negative integer", name, v);
+    *out = x;
+    return 0;
+}
+
+int cli_float(const cli_command *cmd, const char *name, double lo, double hi, float *out)
+{
+    const char *v = cli_get(cmd, name);
+    if (!v) return 0;
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !(x >= lo && x <= hi))
+        return cli_error(cmd->name, "--%s %s: expected a number from %g to %g", name, v, lo, hi);
+    *out = (float)x;
+    return 0;
+}
+
+int cli_size(const cli_command *cmd, const char *name, int *h, int *w)
+{
+    const char *v = cli_get(cmd, name);
+    if (!v) return 0;
+    int a, b;
+    char tail;
+    if (sscanf(v, "%dx%d%c", &a, &b, &tail) != 2 || a <= 0 || b <= 0 || a % 16 || b % 16 || a > 16384 || b > 16384)
+        return cli_error(cmd->name, "--%s %s: expected HxW with both multiples of 16, e.g. 128x128", name, v);
+    *h = a;
+    *w = b;
+    return 0;
+}
+
+int cli_engine_threads(const cli_command *cmd, ftn_engine *engine)
+{
+    const char *e = cli_get(cmd, "engine");
+    if (e) {
+        if (!strcmp(e, "ref")) *engine = FTN_ENGINE_REF;
+        else if (!strcmp(e, "dnnl") || !strcmp(e, "onednn")) *engine = FTN_ENGINE_DNNL;
+        else return cli_error(cmd->name, "--engine %s: expected dnnl or ref", e);
+    } else if (ftn_engine_from_env(engine) != FTN_OK) {
+        return cli_lib_error(cmd->name);
+    }
+    int threads = 0;
+    if (cli_int(cmd, "threads", 1, 1024, &threads)) return 1;
+    ftn_set_threads(threads);
+    return 0;
+}

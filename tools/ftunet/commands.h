@@ -1,0 +1,9 @@
+/* Every ftunet command, one file each (cmd_*.c). */
+#ifndef FTN_COMMANDS_H
+#define FTN_COMMANDS_H
+#include "cli.h"
+
+extern cli_command cmd_init;
+extern cli_command cmd_forward;
+
+#endif

@@ -479,6 +479,59 @@ static void test_network(const char *name, int n, int c, int h, double tol)
     ftn_graph_free(&g);
 }
 
+/* The whole network on the dnnl engine against the reference engine (src/engine/ref_engine.c):
+ * training forward, backward, running statistics, inference forward. */
+static void test_against_ref_engine(const char *name, int n, int c, int h)
+{
+    ftn_graph g;
+    ftn_graph_init(&g);
+    CHECK_OK(ftn_network_build(name, &g, n, c, h, h));
+    if (g.error) { ftn_graph_free(&g); return; }
+    char what[96];
+    snprintf(what, sizeof what, "%s %dx%dx%dx%d vs ref engine", name, n, c, h, h);
+    uint64_t rng = 777;
+    size_t np = g.n_param_floats;
+    float *pd = malloc(np * sizeof(float)), *pr = malloc(np * sizeof(float));
+    float *gd = calloc(np, sizeof(float)), *gr = calloc(np, sizeof(float));
+    random_params(&g, pd, &rng);
+    memcpy(pr, pd, np * sizeof(float));
+    ftn_exec *ed = NULL, *er = NULL;
+    CHECK_OK(ftn_exec_create(&g, pd, gd, FTN_ENGINE_DNNL, &ed));
+    CHECK_OK(ftn_exec_create(&g, pr, gr, FTN_ENGINE_REF, &er));
+    if (ed && er) {
+        size_t nin = ftn_shape_count(g.tensors[g.input].shape);
+        tl_fill_uniform(ed->input, nin, &rng, 0.f, 1.f);
+        memcpy(er->input, ed->input, nin * sizeof(float));
+        for (int k = 0; k < g.n_outputs; k++) {
+            size_t no = ftn_shape_count(g.tensors[g.outputs[k]].shape);
+            tl_fill_uniform(ed->d_outputs[k], no, &rng, -1, 1);
+            memcpy(er->d_outputs[k], ed->d_outputs[k], no * sizeof(float));
+        }
+        grad_floor = 0;
+        CHECK_OK(ed->vt->forward(ed, true));
+        CHECK_OK(er->vt->forward(er, true));
+        for (int k = 0; k < g.n_outputs; k++)
+            expect_close(what, "train output", ed->outputs[k], er->outputs[k], ftn_shape_count(g.tensors[g.outputs[k]].shape), TOL);
+        CHECK_OK(ed->vt->backward(ed));
+        CHECK_OK(er->vt->backward(er));
+        for (size_t i = 0; i < np; i++) grad_floor = fmax(grad_floor, 1e-2 * fabs(gr[i]));
+        for (int p = 0; p < g.n_params; p++) {
+            const ftn_param *pp = &g.params[p];
+            if (pp->trainable && before_bn(&g, p)) continue; /* ~0 both sides, checked above */
+            expect_close(what, pp->name, (pp->trainable ? gd : pd) + pp->offset, (pp->trainable ? gr : pr) + pp->offset, pp->count, TOL);
+        }
+        grad_floor = 0;
+        CHECK_OK(ed->vt->forward(ed, false));
+        CHECK_OK(er->vt->forward(er, false));
+        for (int k = 0; k < g.n_outputs; k++)
+            expect_close(what, "inference output", ed->outputs[k], er->outputs[k], ftn_shape_count(g.tensors[g.outputs[k]].shape), TOL);
+    }
+    ftn_exec_free(ed);
+    ftn_exec_free(er);
+    free(pd); free(pr); free(gd); free(gr);
+    ftn_graph_free(&g);
+}
+
 static void run_all(const char *tag)
 {
     uint64_t rng = 42;
@@ -508,6 +561,8 @@ int main(void)
     worst_seen = 0;
     test_network("attn-unet-mi-ds", 2, 1, 32, TOL);
     test_network("unet", 1, 3, 16, TOL);
+    test_against_ref_engine("attn-unet-mi-ds", 2, 1, 32);
+    test_against_ref_engine("attn-unet", 2, 3, 32);
     fprintf(stderr, "networks: worst relative difference %.3g\n", worst_seen);
     return tl_finish();
 }

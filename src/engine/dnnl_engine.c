@@ -1,0 +1,1092 @@
+/*
+ * The oneDNN engine (C API, oneDNN 2.6).
+ *
+ * Design
+ * - compile() turns the graph into three flat lists of steps (training forward, inference
+ *   forward, backward); forward()/backward() only walk a list and execute. Every primitive
+ *   descriptor, primitive, memory object and buffer is created in compile, once per graph.
+ * - Formats: convolutions and deconvolutions choose their source/destination formats
+ *   (dnnl_format_tag_any; nChw16c on AVX-512). Every other primitive is created on its
+ *   producer's memory descriptor, so activations stay in the producer's (blocked) format from
+ *   layer to layer. Where a primitive wants its input in another format than the producer
+ *   wrote (e.g. a convolution reading a concat that chose another layout) a per-input
+ *   converted copy is kept, and its gradient is reordered back. Reorders to/from NCHW happen
+ *   only at the boundary: ex->input is read in place (plain NCHW), outputs and output
+ *   gradients are reordered.
+ * - Weights: the model keeps conv weights oihw and deconv weights [ci,co,k,k] (described to
+ *   oneDNN as {OC,IC,KH,KW} with tag iohw, read in place). When a primitive prefers another
+ *   layout they are reordered once per forward (and once per backward for backward-data,
+ *   which may want a third layout); weight gradients are reordered back into ex->grads.
+ *   Biases and BN scale/shift/statistics are read and written in place.
+ * - Gradients: every tensor that needs one has a diff buffer in its own format. Backward runs
+ *   the ops in reverse; the first contributor to a tensor's gradient writes it, later ones
+ *   (fan-out) write into a shared temporary and are added in place (binary add).
+ * - Fusions: conv → ReLU (eltwise post-op; ReLU's backward still runs on the shared output),
+ *   BN → ReLU (dnnl_fuse_norm_relu, whose backward absorbs the ReLU's). Only when the
+ *   pre-ReLU tensor has no other reader and is not a network output. FTUNET_DNNL_FUSE=0
+ *   turns them off (for testing).
+ * - Memory: one scratchpad (user mode) shared by all primitives, sized to the largest; two
+ *   shared gradient temporaries; per-tensor activation and gradient buffers.
+ */
+#include <oneapi/dnnl/dnnl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+
+#include "core/error.h"
+#include "engine/graph.h"
+
+#define MAX_ARGS 12
+
+enum step_kind { STEP_PRIM, STEP_BN_RUNNING, STEP_ZERO, STEP_CHANDOT };
+
+typedef struct step {
+    int kind, op;
+    dnnl_primitive_t prim;
+    int nargs;
+    dnnl_exec_arg_t args[MAX_ARGS];
+    /* STEP_BN_RUNNING */
+    const float *mean, *var;
+    /* STEP_ZERO */
+    dnnl_memory_t zero_mem;
+    size_t zero_bytes;
+} step;
+
+typedef struct steplist { step *v; int n, cap; } steplist;
+
+typedef struct tens {
+    dnnl_memory_desc_t md;
+    bool has_md;
+    dnnl_memory_t mem;   /* data */
+    dnnl_memory_t dmem;  /* gradient (same md), created on first need */
+    dnnl_memory_t tmem;  /* view of the shared gradient temporary with this md */
+    dnnl_primitive_t acc; /* dmem += tmem */
+    bool needs_grad;     /* some parameter upstream of it: backward propagates into it */
+    bool seen;           /* compile-time: a gradient contribution has been planned */
+} tens;
+
+enum { FUSE_NONE, FUSE_CONV_RELU, FUSE_BN_RELU };
+enum { SH_SCRATCH, SH_GTMP, SH_GTMP2, SH_COUNT };
+
+typedef struct deferred { dnnl_memory_t mem; int which; } deferred;
+
+typedef struct impl {
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    dnnl_primitive_attr_t attr;
+    tens *t;
+    int n_t;
+    steplist fwd_train, fwd_infer, bwd_head;
+    steplist *bwd_op; /* per op, run in reverse */
+    int n_ops;
+    int *fuse;        /* per op: fusion with the next op (a ReLU) */
+    bool *fused_away; /* per op: a ReLU whose forward is done by its producer */
+    bool *first;      /* [op*FTN_MAX_OP_INPUTS+i]: first gradient contribution to that input */
+    /* owned objects */
+    dnnl_primitive_desc_t *pds; int n_pds, cap_pds;
+    dnnl_primitive_t *prims; int n_prims, cap_prims;
+    dnnl_memory_t *mems; int n_mems, cap_mems;
+    void **bufs; int n_bufs, cap_bufs;
+    deferred *defs; int n_defs, cap_defs;
+    size_t shared_size[SH_COUNT];
+    void *shared[SH_COUNT];
+    int cur_op; /* for error messages during compile */
+} impl;
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+static const char *dnnl_status_str(dnnl_status_t s)
+{
+    switch (s) {
+    case dnnl_success: return "success";
+    case dnnl_out_of_memory: return "out of memory";
+    case dnnl_invalid_arguments: return "invalid arguments";
+    case dnnl_unimplemented: return "unimplemented";
+    case dnnl_iterator_ends: return "iterator ends";
+    case dnnl_runtime_error: return "runtime error";
+    case dnnl_not_required: return "not required";
+    default: return "unknown status";
+    }
+}
+
+static ftn_status dfail(const ftn_exec *ex, int op, const char *what, dnnl_status_t s)
+{
+    const char *label = op >= 0 && op < ex->g->n_ops ? ex->g->ops[op].label : "network boundary";
+    return ftn_fail(FTN_EINTERNAL, "oneDNN: %s at op %d (%s): %s", what, op, label ? label : "?",
+                    dnnl_status_str(s));
+}
+
+#define D(call) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) return dfail(ex, C->cur_op, #call, st_); } while (0)
+#define TRY(expr) do { ftn_status s_ = (expr); if (s_ != FTN_OK) return s_; } while (0)
+#define OOM() ftn_fail(FTN_ENOMEM, "oneDNN engine: out of memory at op %d", C->cur_op)
+
+/* ---- owned-object registry ---------------------------------------------------------------- */
+
+static bool grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap) return true;
+    int c = *cap ? *cap * 2 : 32;
+    while (c < need) c *= 2;
+    void *p = realloc(*arr, (size_t)c * elem);
+    if (!p) return false;
+    *arr = p;
+    *cap = c;
+    return true;
+}
+
+static void *new_buf(impl *C, size_t bytes)
+{
+    if (!grow((void **)&C->bufs, &C->cap_bufs, C->n_bufs + 1, sizeof(void *))) return NULL;
+    size_t sz = (bytes + 63) / 64 * 64;
+    if (sz == 0) sz = 64;
+    void *p = aligned_alloc(64, sz);
+    if (!p) return NULL;
+    memset(p, 0, sz);
+    C->bufs[C->n_bufs++] = p;
+    return p;
+}
+
+static ftn_status keep_pd(ftn_exec *ex, impl *C, dnnl_primitive_desc_t pd)
+{
+    if (!grow((void **)&C->pds, &C->cap_pds, C->n_pds + 1, sizeof *C->pds)) {
+        dnnl_primitive_desc_destroy(pd);
+        return OOM();
+    }
+    (void)ex;
+    C->pds[C->n_pds++] = pd;
+    return FTN_OK;
+}
+
+/* A memory object over `handle` (NULL: allocate a buffer of the md's size). */
+static ftn_status new_mem(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out)
+{
+    if (!grow((void **)&C->mems, &C->cap_mems, C->n_mems + 1, sizeof *C->mems)) return OOM();
+    if (!handle) {
+        handle = new_buf(C, dnnl_memory_desc_get_size(md));
+        if (!handle) return OOM();
+    }
+    D(dnnl_memory_create(out, md, C->eng, handle));
+    C->mems[C->n_mems++] = *out;
+    return FTN_OK;
+}
+
+/* A memory object whose buffer is one of the shared ones, allocated at the end of compile. */
+static ftn_status shared_mem(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, int which, dnnl_memory_t *out)
+{
+    if (!grow((void **)&C->mems, &C->cap_mems, C->n_mems + 1, sizeof *C->mems)) return OOM();
+    if (!grow((void **)&C->defs, &C->cap_defs, C->n_defs + 1, sizeof *C->defs)) return OOM();
+    D(dnnl_memory_create(out, md, C->eng, DNNL_MEMORY_NONE));
+    C->mems[C->n_mems++] = *out;
+    C->defs[C->n_defs++] = (deferred){ *out, which };
+    size_t sz = dnnl_memory_desc_get_size(md);
+    if (sz > C->shared_size[which]) C->shared_size[which] = sz;
+    return FTN_OK;
+}
+
+/* Creates the primitive descriptor (registered) and its primitive (registered); `scratch` gets
+ * a memory over the shared scratchpad, or NULL when the primitive needs none. */
+static ftn_status make_prim(ftn_exec *ex, impl *C, const void *desc, const_dnnl_primitive_desc_t hint,
+                            dnnl_primitive_desc_t *pd_out, dnnl_primitive_t *prim_out, dnnl_memory_t *scratch)
+{
+    dnnl_primitive_desc_t pd = NULL;
+    if (desc) D(dnnl_primitive_desc_create(&pd, desc, C->attr, C->eng, hint));
+    else pd = *pd_out; /* already created (reorder, concat) */
+    TRY(keep_pd(ex, C, pd));
+    if (!grow((void **)&C->prims, &C->cap_prims, C->n_prims + 1, sizeof *C->prims)) return OOM();
+    D(dnnl_primitive_create(prim_out, pd));
+    C->prims[C->n_prims++] = *prim_out;
+    *pd_out = pd;
+    *scratch = NULL;
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (smd && dnnl_memory_desc_get_size(smd) > 0) TRY(shared_mem(ex, C, smd, SH_SCRATCH, scratch));
+    return FTN_OK;
+}
+
+/* ---- steps -------------------------------------------------------------------------------- */
+
+typedef struct argv { int n; dnnl_exec_arg_t a[MAX_ARGS]; } argv;
+static void arg(argv *v, int k, dnnl_memory_t m) { if (m) v->a[v->n++] = (dnnl_exec_arg_t){ k, m }; }
+
+static step *push(ftn_exec *ex, impl *C, steplist *l)
+{
+    (void)ex;
+    if (!grow((void **)&l->v, &l->cap, l->n + 1, sizeof(step))) return NULL;
+    step *s = &l->v[l->n++];
+    memset(s, 0, sizeof *s);
+    s->op = C->cur_op;
+    return s;
+}
+
+static ftn_status push_prim(ftn_exec *ex, impl *C, steplist *l, dnnl_primitive_t prim, dnnl_memory_t scratch, const argv *a)
+{
+    step *s = push(ex, C, l);
+    if (!s) return OOM();
+    s->kind = STEP_PRIM;
+    s->prim = prim;
+    s->nargs = a->n;
+    memcpy(s->args, a->a, sizeof(dnnl_exec_arg_t) * (size_t)a->n);
+    if (scratch) s->args[s->nargs++] = (dnnl_exec_arg_t){ DNNL_ARG_SCRATCHPAD, scratch };
+    return FTN_OK;
+}
+
+static ftn_status push_both(ftn_exec *ex, impl *C, dnnl_primitive_t prim, dnnl_memory_t scratch, const argv *a)
+{
+    TRY(push_prim(ex, C, &C->fwd_train, prim, scratch, a));
+    return push_prim(ex, C, &C->fwd_infer, prim, scratch, a);
+}
+
+/* A reorder from src to dst (appended to l, and to l2 if given). */
+static ftn_status reorder(ftn_exec *ex, impl *C, dnnl_memory_t src, dnnl_memory_t dst, steplist *l, steplist *l2)
+{
+    const dnnl_memory_desc_t *smd, *dmd;
+    D(dnnl_memory_get_memory_desc(src, &smd));
+    D(dnnl_memory_get_memory_desc(dst, &dmd));
+    dnnl_primitive_desc_t pd;
+    D(dnnl_reorder_primitive_desc_create(&pd, smd, C->eng, dmd, C->eng, C->attr));
+    dnnl_primitive_t prim;
+    dnnl_memory_t scratch;
+    TRY(make_prim(ex, C, NULL, NULL, &pd, &prim, &scratch));
+    argv a = { 0 };
+    arg(&a, DNNL_ARG_FROM, src);
+    arg(&a, DNNL_ARG_TO, dst);
+    TRY(push_prim(ex, C, l, prim, scratch, &a));
+    if (l2) TRY(push_prim(ex, C, l2, prim, scratch, &a));
+    return FTN_OK;
+}
+
+/* ---- descriptors -------------------------------------------------------------------------- */
+
+static ftn_status md_tag(ftn_exec *ex, impl *C, dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims, dnnl_format_tag_t tag)
+{
+    D(dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag));
+    return FTN_OK;
+}
+
+static ftn_status md_nchw(ftn_exec *ex, impl *C, dnnl_memory_desc_t *md, ftn_shape s, dnnl_format_tag_t tag)
+{
+    dnnl_dims_t d = { s.n, s.c, s.h, s.w };
+    return md_tag(ex, C, md, 4, d, tag);
+}
+
+static ftn_status md_vec(ftn_exec *ex, impl *C, dnnl_memory_desc_t *md, int c)
+{
+    dnnl_dims_t d = { c };
+    return md_tag(ex, C, md, 1, d, dnnl_a);
+}
+
+static bool md_eq(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b) { return dnnl_memory_desc_equal(a, b) != 0; }
+
+static ftn_status set_tensor(ftn_exec *ex, impl *C, int t, const dnnl_memory_desc_t *md, dnnl_memory_t alias)
+{
+    C->t[t].md = *md;
+    C->t[t].has_md = true;
+    if (alias) { C->t[t].mem = alias; return FTN_OK; }
+    return new_mem(ex, C, md, NULL, &C->t[t].mem);
+}
+
+static ftn_status ensure_diff(ftn_exec *ex, impl *C, int t)
+{
+    if (C->t[t].dmem) return FTN_OK;
+    return new_mem(ex, C, &C->t[t].md, NULL, &C->t[t].dmem);
+}
+
+/* ---- gradient contributions --------------------------------------------------------------- */
+
+typedef struct gslot {
+    int mode;              /* 0 discard, 1 direct, 2 reorder into diff, 3 temp + add, 4 reorder to temp + add */
+    int t;
+    dnnl_memory_t target;  /* where the op's backward writes the input's gradient */
+} gslot;
+
+/* Plans where op `o`'s backward writes the gradient of its input slot i (in the format `in_md`
+ * the primitive uses for that input). grad_end appends the steps that bring it into the
+ * tensor's gradient. */
+static ftn_status grad_begin(ftn_exec *ex, impl *C, int o, int i, const dnnl_memory_desc_t *in_md, gslot *gs)
+{
+    int x = ex->g->ops[o].in[i];
+    tens *T = &C->t[x];
+    gs->t = x;
+    if (!T->needs_grad) {
+        gs->mode = 0;
+        return shared_mem(ex, C, in_md, SH_GTMP2, &gs->target);
+    }
+    TRY(ensure_diff(ex, C, x));
+    bool same = md_eq(in_md, &T->md);
+    if (C->first[o * FTN_MAX_OP_INPUTS + i]) {
+        if (same) { gs->mode = 1; gs->target = T->dmem; return FTN_OK; }
+        gs->mode = 2;
+        return shared_mem(ex, C, in_md, SH_GTMP2, &gs->target);
+    }
+    if (!T->tmem) TRY(shared_mem(ex, C, &T->md, SH_GTMP, &T->tmem));
+    if (!T->acc) {
+        dnnl_binary_desc_t bd;
+        D(dnnl_binary_desc_init(&bd, dnnl_binary_add, &T->md, &T->md, &T->md));
+        dnnl_primitive_desc_t pd;
+        dnnl_memory_t scratch;
+        TRY(make_prim(ex, C, &bd, NULL, &pd, &T->acc, &scratch));
+        if (scratch) return ftn_fail(FTN_EINTERNAL, "oneDNN: binary add wants a scratchpad at op %d", o);
+    }
+    if (same) { gs->mode = 3; gs->target = T->tmem; return FTN_OK; }
+    gs->mode = 4;
+    return shared_mem(ex, C, in_md, SH_GTMP2, &gs->target);
+}
+
+static ftn_status grad_end(ftn_exec *ex, impl *C, steplist *l, gslot *gs)
+{
+    tens *T = &C->t[gs->t];
+    if (gs->mode == 2) return reorder(ex, C, gs->target, T->dmem, l, NULL);
+    if (gs->mode == 4) TRY(reorder(ex, C, gs->target, T->tmem, l, NULL));
+    if (gs->mode == 3 || gs->mode == 4) {
+        argv a = { 0 };
+        arg(&a, DNNL_ARG_SRC_0, T->dmem);
+        arg(&a, DNNL_ARG_SRC_1, T->tmem);
+        arg(&a, DNNL_ARG_DST, T->dmem);
+        return push_prim(ex, C, l, T->acc, NULL, &a);
+    }
+    return FTN_OK;
+}
+
+/* The input of op o, slot i, in the format `want`: the tensor's own memory, or a converted copy
+ * refreshed in both forward lists. */
+static ftn_status input_as(ftn_exec *ex, impl *C, int o, int i, const dnnl_memory_desc_t *want, dnnl_memory_t *out)
+{
+    tens *T = &C->t[ex->g->ops[o].in[i]];
+    if (md_eq(want, &T->md)) { *out = T->mem; return FTN_OK; }
+    TRY(new_mem(ex, C, want, NULL, out));
+    return reorder(ex, C, T->mem, *out, &C->fwd_train, &C->fwd_infer);
+}
+
+/* ---- per-op compilation ------------------------------------------------------------------- */
+
+static float *P(ftn_exec *ex, int param) { return ex->params + ex->g->params[param].offset; }
+static float *G(ftn_exec *ex, int param) { return ex->grads + ex->g->params[param].offset; }
+
+/* The tensor whose gradient is op o's diff_dst: its output, or the fused ReLU's output. */
+static int grad_out(const ftn_exec *ex, const impl *C, int o)
+{
+    return C->fuse[o] == FUSE_BN_RELU ? ex->g->ops[o + 1].out : ex->g->ops[o].out;
+}
+
+static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
+{
+    const ftn_graph *g = ex->g;
+    const ftn_op *op = &g->ops[o];
+    bool de = op->kind == FTN_OP_DECONV;
+    int x = op->in[0], y = op->out;
+    ftn_shape si = g->tensors[x].shape, so = g->tensors[y].shape;
+    int k = op->k;
+    dnnl_dims_t strides = { op->stride, op->stride }, pl = { op->pad, op->pad }, pr;
+    if (de) {
+        pr[0] = (dnnl_dim_t)(si.h - 1) * op->stride - op->pad + k - so.h;
+        pr[1] = (dnnl_dim_t)(si.w - 1) * op->stride - op->pad + k - so.w;
+    } else {
+        pr[0] = (dnnl_dim_t)(so.h - 1) * op->stride + k - si.h - op->pad;
+        pr[1] = (dnnl_dim_t)(so.w - 1) * op->stride + k - si.w - op->pad;
+    }
+    dnnl_memory_desc_t src_any, dst_any, w_any, w_user, b_md;
+    TRY(md_nchw(ex, C, &src_any, si, dnnl_format_tag_any));
+    TRY(md_nchw(ex, C, &dst_any, so, dnnl_format_tag_any));
+    dnnl_dims_t wd = { so.c, si.c, k, k };
+    TRY(md_tag(ex, C, &w_any, 4, wd, dnnl_format_tag_any));
+    TRY(md_tag(ex, C, &w_user, 4, wd, de ? dnnl_iohw : dnnl_oihw));
+    TRY(md_vec(ex, C, &b_md, so.c));
+
+    /* forward */
+    dnnl_primitive_attr_t fattr = C->attr, pattr = NULL;
+    if (C->fuse[o] == FUSE_CONV_RELU) {
+        dnnl_post_ops_t po;
+        D(dnnl_post_ops_create(&po));
+        dnnl_status_t s1 = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
+        dnnl_status_t s2 = dnnl_primitive_attr_clone(&pattr, C->attr);
+        dnnl_status_t s3 = s2 == dnnl_success ? dnnl_primitive_attr_set_post_ops(pattr, po) : s2;
+        dnnl_post_ops_destroy(po);
+        if (s1 != dnnl_success || s3 != dnnl_success) {
+            if (pattr) dnnl_primitive_attr_destroy(pattr);
+            return dfail(ex, o, "post-op ReLU", s1 != dnnl_success ? s1 : s3);
+        }
+        fattr = pattr;
+    }
+    dnnl_convolution_desc_t cd;
+    dnnl_status_t st = de
+        ? dnnl_deconvolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_deconvolution_direct,
+                                               &src_any, &w_any, &b_md, &dst_any, strides, pl, pr)
+        : dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
+                                             &src_any, &w_any, &b_md, &dst_any, strides, pl, pr);
+    dnnl_primitive_desc_t fpd = NULL;
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&fpd, &cd, fattr, C->eng, NULL);
+    if (pattr) dnnl_primitive_attr_destroy(pattr);
+    if (st != dnnl_success) return dfail(ex, o, de ? "deconvolution forward" : "convolution forward", st);
+    dnnl_primitive_t fprim;
+    dnnl_memory_t fscratch;
+    TRY(make_prim(ex, C, NULL, NULL, &fpd, &fprim, &fscratch));
+    const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    dnnl_memory_desc_t src_keep = *src_md;
+
+    dnnl_memory_t xin, wu, wf, bmem;
+    TRY(input_as(ex, C, o, 0, &src_keep, &xin));
+    TRY(new_mem(ex, C, &w_user, P(ex, op->weight), &wu));
+    TRY(new_mem(ex, C, &b_md, P(ex, op->bias), &bmem));
+    if (md_eq(w_md, &w_user)) wf = wu;
+    else {
+        TRY(new_mem(ex, C, w_md, NULL, &wf));
+        TRY(reorder(ex, C, wu, wf, &C->fwd_train, &C->fwd_infer));
+    }
+    TRY(set_tensor(ex, C, y, dst_md, NULL));
+    argv a = { 0 };
+    arg(&a, DNNL_ARG_SRC, xin);
+    arg(&a, DNNL_ARG_WEIGHTS, wf);
+    arg(&a, DNNL_ARG_BIAS, bmem);
+    arg(&a, DNNL_ARG_DST, C->t[y].mem);
+    TRY(push_both(ex, C, fprim, fscratch, &a));
+
+    /* backward */
+    steplist *bl = &C->bwd_op[o];
+    int gy = grad_out(ex, C, o);
+    TRY(ensure_diff(ex, C, gy));
+    if (C->t[x].needs_grad) {
+        dnnl_convolution_desc_t bd;
+        if (de) D(dnnl_deconvolution_backward_data_desc_init(&bd, dnnl_deconvolution_direct, &src_keep, &w_any, dst_md, strides, pl, pr));
+        else D(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_keep, &w_any, dst_md, strides, pl, pr));
+        dnnl_primitive_desc_t bpd;
+        dnnl_primitive_t bprim;
+        dnnl_memory_t bscratch, wb;
+        TRY(make_prim(ex, C, &bd, fpd, &bpd, &bprim, &bscratch));
+        const dnnl_memory_desc_t *wb_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
+        if (md_eq(wb_md, w_md)) wb = wf;
+        else if (md_eq(wb_md, &w_user)) wb = wu;
+        else {
+            TRY(new_mem(ex, C, wb_md, NULL, &wb));
+            TRY(reorder(ex, C, wu, wb, bl, NULL));
+        }
+        const dnnl_memory_desc_t *dsrc_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0);
+        gslot gs;
+        TRY(grad_begin(ex, C, o, 0, dsrc_md, &gs));
+        argv b = { 0 };
+        arg(&b, DNNL_ARG_DIFF_DST, C->t[gy].dmem);
+        arg(&b, DNNL_ARG_WEIGHTS, wb);
+        arg(&b, DNNL_ARG_DIFF_SRC, gs.target);
+        TRY(push_prim(ex, C, bl, bprim, bscratch, &b));
+        TRY(grad_end(ex, C, bl, &gs));
+    }
+    {
+        dnnl_convolution_desc_t wd2;
+        if (de) D(dnnl_deconvolution_backward_weights_desc_init(&wd2, dnnl_deconvolution_direct, &src_keep, &w_any, &b_md, dst_md, strides, pl, pr));
+        else D(dnnl_convolution_backward_weights_desc_init(&wd2, dnnl_convolution_direct, &src_keep, &w_any, &b_md, dst_md, strides, pl, pr));
+        dnnl_primitive_desc_t wpd;
+        dnnl_primitive_t wprim;
+        dnnl_memory_t wscratch, dwu, dw, dbmem;
+        TRY(make_prim(ex, C, &wd2, fpd, &wpd, &wprim, &wscratch));
+        const dnnl_memory_desc_t *dw_md = dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0);
+        TRY(new_mem(ex, C, &w_user, G(ex, op->weight), &dwu));
+        TRY(new_mem(ex, C, &b_md, G(ex, op->bias), &dbmem));
+        dw = dwu;
+        if (!md_eq(dw_md, &w_user)) TRY(new_mem(ex, C, dw_md, NULL, &dw));
+        argv b = { 0 };
+        arg(&b, DNNL_ARG_SRC, xin);
+        arg(&b, DNNL_ARG_DIFF_DST, C->t[gy].dmem);
+        arg(&b, DNNL_ARG_DIFF_WEIGHTS, dw);
+        arg(&b, DNNL_ARG_DIFF_BIAS, dbmem);
+        TRY(push_prim(ex, C, bl, wprim, wscratch, &b));
+        if (dw != dwu) TRY(reorder(ex, C, dw, dwu, bl, NULL));
+    }
+    return FTN_OK;
+}
+
+static ftn_status compile_bn(ftn_exec *ex, impl *C, int o)
+{
+    const ftn_graph *g = ex->g;
+    const ftn_op *op = &g->ops[o];
+    int x = op->in[0], y = op->out;
+    int c = g->tensors[x].shape.c;
+    const dnnl_memory_desc_t *md = &C->t[x].md;
+    unsigned fuse = C->fuse[o] == FUSE_BN_RELU ? dnnl_fuse_norm_relu : 0;
+    unsigned flags = dnnl_use_scale | dnnl_use_shift | fuse;
+
+    dnnl_batch_normalization_desc_t bd;
+    dnnl_primitive_desc_t fpd, ipd, bpd;
+    dnnl_primitive_t fprim, iprim, bprim;
+    dnnl_memory_t fs, is, bs;
+    D(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, md, FTN_BN_EPS, flags));
+    TRY(make_prim(ex, C, &bd, NULL, &fpd, &fprim, &fs));
+    D(dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, md, FTN_BN_EPS, flags | dnnl_use_global_stats));
+    TRY(make_prim(ex, C, &bd, NULL, &ipd, &iprim, &is));
+
+    dnnl_memory_desc_t vmd;
+    TRY(md_vec(ex, C, &vmd, c));
+    dnnl_memory_t gamma, beta, rmean, rvar, bmean, bvar, ws = NULL;
+    TRY(new_mem(ex, C, &vmd, P(ex, op->weight), &gamma));
+    TRY(new_mem(ex, C, &vmd, P(ex, op->bias), &beta));
+    TRY(new_mem(ex, C, &vmd, P(ex, op->running_mean), &rmean));
+    TRY(new_mem(ex, C, &vmd, P(ex, op->running_var), &rvar));
+    TRY(new_mem(ex, C, &vmd, NULL, &bmean));
+    TRY(new_mem(ex, C, &vmd, NULL, &bvar));
+    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
+    if (wmd && dnnl_memory_desc_get_size(wmd) > 0) TRY(new_mem(ex, C, wmd, NULL, &ws));
+    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    TRY(set_tensor(ex, C, y, dst_md, NULL));
+    if (fuse) TRY(set_tensor(ex, C, g->ops[o + 1].out, dst_md, C->t[y].mem)); /* the fused ReLU's output */
+    dnnl_memory_t xin = C->t[x].mem;
+
+    argv a = { 0 };
+    arg(&a, DNNL_ARG_SRC, xin);
+    arg(&a, DNNL_ARG_SCALE, gamma);
+    arg(&a, DNNL_ARG_SHIFT, beta);
+    arg(&a, DNNL_ARG_MEAN, bmean);
+    arg(&a, DNNL_ARG_VARIANCE, bvar);
+    arg(&a, DNNL_ARG_DST, C->t[y].mem);
+    arg(&a, DNNL_ARG_WORKSPACE, ws);
+    TRY(push_prim(ex, C, &C->fwd_train, fprim, fs, &a));
+    step *s = push(ex, C, &C->fwd_train);
+    if (!s) return OOM();
+    s->kind = STEP_BN_RUNNING;
+    void *h;
+    D(dnnl_memory_get_data_handle(bmean, &h)); s->mean = h;
+    D(dnnl_memory_get_data_handle(bvar, &h)); s->var = h;
+
+    argv ia = { 0 };
+    arg(&ia, DNNL_ARG_SRC, xin);
+    arg(&ia, DNNL_ARG_SCALE, gamma);
+    arg(&ia, DNNL_ARG_SHIFT, beta);
+    arg(&ia, DNNL_ARG_MEAN, rmean);
+    arg(&ia, DNNL_ARG_VARIANCE, rvar);
+    arg(&ia, DNNL_ARG_DST, C->t[y].mem);
+    TRY(push_prim(ex, C, &C->fwd_infer, iprim, is, &ia));
+
+    /* backward */
+    steplist *bl = &C->bwd_op[o];
+    int gy = grad_out(ex, C, o);
+    TRY(ensure_diff(ex, C, gy));
+    D(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, dst_md, md, FTN_BN_EPS, flags));
+    TRY(make_prim(ex, C, &bd, fpd, &bpd, &bprim, &bs));
+    dnnl_memory_t dgamma, dbeta;
+    TRY(new_mem(ex, C, &vmd, G(ex, op->weight), &dgamma));
+    TRY(new_mem(ex, C, &vmd, G(ex, op->bias), &dbeta));
+    gslot gs;
+    TRY(grad_begin(ex, C, o, 0, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0), &gs));
+    argv b = { 0 };
+    arg(&b, DNNL_ARG_SRC, xin);
+    arg(&b, DNNL_ARG_MEAN, bmean);
+    arg(&b, DNNL_ARG_VARIANCE, bvar);
+    arg(&b, DNNL_ARG_SCALE, gamma);
+    arg(&b, DNNL_ARG_SHIFT, beta);
+    arg(&b, DNNL_ARG_DIFF_DST, C->t[gy].dmem);
+    arg(&b, DNNL_ARG_WORKSPACE, ws);
+    arg(&b, DNNL_ARG_DIFF_SRC, gs.target);
+    arg(&b, DNNL_ARG_DIFF_SCALE, dgamma);
+    arg(&b, DNNL_ARG_DIFF_SHIFT, dbeta);
+    TRY(push_prim(ex, C, bl, bprim, bs, &b));
+    return grad_end(ex, C, bl, &gs);
+}
+
+static ftn_status compile_eltwise(ftn_exec *ex, impl *C, int o)
+{
+    const ftn_op *op = &ex->g->ops[o];
+    int x = op->in[0], y = op->out;
+    dnnl_alg_kind_t alg = op->kind == FTN_OP_RELU ? dnnl_eltwise_relu_use_dst_for_bwd : dnnl_eltwise_logistic_use_dst_for_bwd;
+    const dnnl_memory_desc_t *md = &C->t[x].md;
+    if (C->fused_away[o]) {
+        /* the producer wrote ReLU(x) into x's buffer: y shares it */
+        if (!C->t[y].has_md) TRY(set_tensor(ex, C, y, md, C->t[x].mem));
+        if (C->fuse[o - 1] == FUSE_BN_RELU) return FTN_OK; /* BN's backward does ours */
+    } else {
+        dnnl_eltwise_desc_t ed;
+        dnnl_primitive_desc_t fpd;
+        dnnl_primitive_t fprim;
+        dnnl_memory_t fs;
+        D(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, alg, md, 0.f, 0.f));
+        TRY(make_prim(ex, C, &ed, NULL, &fpd, &fprim, &fs));
+        TRY(set_tensor(ex, C, y, dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), NULL));
+        argv a = { 0 };
+        arg(&a, DNNL_ARG_SRC, C->t[x].mem);
+        arg(&a, DNNL_ARG_DST, C->t[y].mem);
+        TRY(push_both(ex, C, fprim, fs, &a));
+    }
+    if (!C->t[y].needs_grad) return FTN_OK;
+    /* backward (needs a forward pd as hint: create one on the same md) */
+    dnnl_eltwise_desc_t ed;
+    dnnl_primitive_desc_t hpd, bpd;
+    D(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, alg, md, 0.f, 0.f));
+    D(dnnl_primitive_desc_create(&hpd, &ed, C->attr, C->eng, NULL));
+    TRY(keep_pd(ex, C, hpd));
+    D(dnnl_eltwise_backward_desc_init(&ed, alg, &C->t[y].md, &C->t[y].md, 0.f, 0.f));
+    dnnl_primitive_t bprim;
+    dnnl_memory_t bs;
+    TRY(make_prim(ex, C, &ed, hpd, &bpd, &bprim, &bs));
+    TRY(ensure_diff(ex, C, y));
+    steplist *bl = &C->bwd_op[o];
+    gslot gs;
+    TRY(grad_begin(ex, C, o, 0, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0), &gs));
+    argv b = { 0 };
+    arg(&b, DNNL_ARG_DST, C->t[y].mem);
+    arg(&b, DNNL_ARG_DIFF_DST, C->t[y].dmem);
+    arg(&b, DNNL_ARG_DIFF_SRC, gs.target);
+    TRY(push_prim(ex, C, bl, bprim, bs, &b));
+    return grad_end(ex, C, bl, &gs);
+}
+
+static ftn_status compile_pool_up(ftn_exec *ex, impl *C, int o)
+{
+    const ftn_graph *g = ex->g;
+    const ftn_op *op = &g->ops[o];
+    int x = op->in[0], y = op->out;
+    const dnnl_memory_desc_t *md = &C->t[x].md;
+    dnnl_memory_desc_t dst_any, dsrc_plain;
+    TRY(md_nchw(ex, C, &dst_any, g->tensors[y].shape, dnnl_format_tag_any));
+    (void)dsrc_plain;
+    dnnl_dims_t two = { 2, 2 }, zero = { 0, 0 };
+    float factors[2] = { 2.f, 2.f };
+    bool up = op->kind == FTN_OP_UP2X;
+    dnnl_alg_kind_t alg = up ? dnnl_resampling_nearest : op->kind == FTN_OP_MAXPOOL2 ? dnnl_pooling_max : dnnl_pooling_avg_exclude_padding;
+
+    dnnl_pooling_v2_desc_t pdsc;
+    dnnl_resampling_desc_t rdsc;
+    dnnl_primitive_desc_t fpd, bpd;
+    dnnl_primitive_t fprim, bprim;
+    dnnl_memory_t fs, bs, ws = NULL;
+    if (up) {
+        D(dnnl_resampling_forward_desc_init(&rdsc, dnnl_forward_training, alg, factors, md, &dst_any));
+        TRY(make_prim(ex, C, &rdsc, NULL, &fpd, &fprim, &fs));
+    } else {
+        D(dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_training, alg, md, &dst_any, two, two, zero, zero, zero));
+        TRY(make_prim(ex, C, &pdsc, NULL, &fpd, &fprim, &fs));
+        const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
+        if (wmd && dnnl_memory_desc_get_size(wmd) > 0) TRY(new_mem(ex, C, wmd, NULL, &ws));
+    }
+    const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    TRY(set_tensor(ex, C, y, dst_md, NULL));
+    argv a = { 0 };
+    arg(&a, DNNL_ARG_SRC, C->t[x].mem);
+    arg(&a, DNNL_ARG_DST, C->t[y].mem);
+    arg(&a, DNNL_ARG_WORKSPACE, ws);
+    TRY(push_both(ex, C, fprim, fs, &a));
+    if (!C->t[y].needs_grad) return FTN_OK;
+
+    if (up) {
+        D(dnnl_resampling_backward_desc_init(&rdsc, alg, factors, md, dst_md));
+        TRY(make_prim(ex, C, &rdsc, fpd, &bpd, &bprim, &bs));
+    } else {
+        D(dnnl_pooling_v2_backward_desc_init(&pdsc, alg, md, dst_md, two, two, zero, zero, zero));
+        TRY(make_prim(ex, C, &pdsc, fpd, &bpd, &bprim, &bs));
+    }
+    TRY(ensure_diff(ex, C, y));
+    steplist *bl = &C->bwd_op[o];
+    gslot gs;
+    TRY(grad_begin(ex, C, o, 0, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0), &gs));
+    argv b = { 0 };
+    arg(&b, DNNL_ARG_DIFF_DST, C->t[y].dmem);
+    arg(&b, DNNL_ARG_WORKSPACE, ws);
+    arg(&b, DNNL_ARG_DIFF_SRC, gs.target);
+    TRY(push_prim(ex, C, bl, bprim, bs, &b));
+    return grad_end(ex, C, bl, &gs);
+}
+
+/* Plain or channel-blocked (aBcd8b/16b, with padding) layouts, which chandot can address. */
+static bool chandot_ok(const dnnl_memory_desc_t *md)
+{
+    if (md->ndims != 4 || md->format_kind != dnnl_blocked || md->data_type != dnnl_f32) return false;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    return b->inner_nblks == 0 || (b->inner_nblks == 1 && b->inner_idxs[0] == 1);
+}
+
+static inline size_t chan_off(const dnnl_memory_desc_t *md, dnnl_dim_t n, dnnl_dim_t c, dnnl_dim_t h, dnnl_dim_t w)
+{
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    dnnl_dim_t B = b->inner_nblks ? b->inner_blks[0] : 1;
+    return (size_t)(md->offset0 + n * b->strides[0] + (c / B) * b->strides[1] + h * b->strides[2] + w * b->strides[3] + c % B);
+}
+
+/* dst[n,0,h,w] = Σ_c a[n,c,h,w]·b[n,c,h,w], any layouts chandot_ok accepts. */
+static void chandot(const float *a, const dnnl_memory_desc_t *am, const float *b, const dnnl_memory_desc_t *bm,
+                    float *dst, const dnnl_memory_desc_t *dm)
+{
+    dnnl_dim_t N = am->dims[0], Cc = am->dims[1], H = am->dims[2], W = am->dims[3];
+#pragma omp parallel for collapse(2) schedule(static)
+    for (dnnl_dim_t n = 0; n < N; n++)
+        for (dnnl_dim_t h = 0; h < H; h++)
+            for (dnnl_dim_t w = 0; w < W; w++) {
+                float acc = 0.f;
+                for (dnnl_dim_t c = 0; c < Cc; c++) acc += a[chan_off(am, n, c, h, w)] * b[chan_off(bm, n, c, h, w)];
+                dst[chan_off(dm, n, 0, h, w)] = acc;
+            }
+}
+
+static ftn_status compile_binary(ftn_exec *ex, impl *C, int o)
+{
+    const ftn_graph *g = ex->g;
+    const ftn_op *op = &g->ops[o];
+    int x0 = op->in[0], x1 = op->in[1], y = op->out;
+    bool mul = op->kind == FTN_OP_MUL;
+    dnnl_memory_desc_t dst_any;
+    TRY(md_nchw(ex, C, &dst_any, g->tensors[y].shape, dnnl_format_tag_any));
+    dnnl_binary_desc_t bd;
+    dnnl_primitive_desc_t fpd;
+    dnnl_primitive_t fprim;
+    dnnl_memory_t fs;
+    D(dnnl_binary_desc_init(&bd, mul ? dnnl_binary_mul : dnnl_binary_add, &C->t[x0].md, &C->t[x1].md, &dst_any));
+    TRY(make_prim(ex, C, &bd, NULL, &fpd, &fprim, &fs));
+    const dnnl_memory_desc_t *ymd = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
+    TRY(set_tensor(ex, C, y, ymd, NULL));
+    argv a = { 0 };
+    arg(&a, DNNL_ARG_SRC_0, C->t[x0].mem);
+    arg(&a, DNNL_ARG_SRC_1, C->t[x1].mem);
+    arg(&a, DNNL_ARG_DST, C->t[y].mem);
+    TRY(push_both(ex, C, fprim, fs, &a));
+    if (!C->t[y].needs_grad) return FTN_OK;
+
+    TRY(ensure_diff(ex, C, y));
+    steplist *bl = &C->bwd_op[o];
+    dnnl_memory_t dy = C->t[y].dmem;
+    if (!mul) {
+        for (int i = 0; i < 2; i++) {
+            int xi = op->in[i];
+            if (!C->t[xi].needs_grad) continue;
+            gslot gs;
+            TRY(grad_begin(ex, C, o, i, &C->t[xi].md, &gs));
+            TRY(reorder(ex, C, dy, gs.target, bl, NULL));
+            TRY(grad_end(ex, C, bl, &gs));
+        }
+        return FTN_OK;
+    }
+    /* y = x ⊙ a: dx = dy ⊙ a; da = Σ_c dy ⊙ x */
+    if (C->t[x0].needs_grad) {
+        gslot gs;
+        TRY(grad_begin(ex, C, o, 0, &C->t[x0].md, &gs));
+        dnnl_primitive_desc_t pd;
+        dnnl_primitive_t prim;
+        dnnl_memory_t sc;
+        D(dnnl_binary_desc_init(&bd, dnnl_binary_mul, ymd, &C->t[x1].md, &C->t[x0].md));
+        TRY(make_prim(ex, C, &bd, NULL, &pd, &prim, &sc));
+        argv b = { 0 };
+        arg(&b, DNNL_ARG_SRC_0, dy);
+        arg(&b, DNNL_ARG_SRC_1, C->t[x1].mem);
+        arg(&b, DNNL_ARG_DST, gs.target);
+        TRY(push_prim(ex, C, bl, prim, sc, &b));
+        TRY(grad_end(ex, C, bl, &gs));
+    }
+    if (C->t[x1].needs_grad && g->tensors[x0].shape.c == 1) {
+        /* nothing to reduce: da = dy ⊙ x */
+        gslot gs;
+        TRY(grad_begin(ex, C, o, 1, &C->t[x1].md, &gs));
+        dnnl_primitive_desc_t pd;
+        dnnl_primitive_t prim;
+        dnnl_memory_t sc;
+        D(dnnl_binary_desc_init(&bd, dnnl_binary_mul, ymd, &C->t[x0].md, &C->t[x1].md));
+        TRY(make_prim(ex, C, &bd, NULL, &pd, &prim, &sc));
+        argv b = { 0 };
+        arg(&b, DNNL_ARG_SRC_0, dy);
+        arg(&b, DNNL_ARG_SRC_1, C->t[x0].mem);
+        arg(&b, DNNL_ARG_DST, gs.target);
+        TRY(push_prim(ex, C, bl, prim, sc, &b));
+        TRY(grad_end(ex, C, bl, &gs));
+    } else if (C->t[x1].needs_grad && chandot_ok(ymd) && chandot_ok(&C->t[x0].md) && chandot_ok(&C->t[x1].md)) {
+        /* da = Σ_c dy ⊙ x in one pass (oneDNN 2.6 only has a reference reduction here) */
+        gslot gs;
+        TRY(grad_begin(ex, C, o, 1, &C->t[x1].md, &gs));
+        step *st = push(ex, C, bl);
+        if (!st) return OOM();
+        st->kind = STEP_CHANDOT;
+        st->nargs = 3;
+        st->args[0] = (dnnl_exec_arg_t){ 0, dy };
+        st->args[1] = (dnnl_exec_arg_t){ 0, C->t[x0].mem };
+        st->args[2] = (dnnl_exec_arg_t){ 0, gs.target };
+        TRY(grad_end(ex, C, bl, &gs));
+    } else if (C->t[x1].needs_grad) {
+        dnnl_memory_t prod;
+        TRY(new_mem(ex, C, ymd, NULL, &prod));
+        dnnl_primitive_desc_t pd, rpd;
+        dnnl_primitive_t prim, rprim;
+        dnnl_memory_t sc, rsc;
+        D(dnnl_binary_desc_init(&bd, dnnl_binary_mul, ymd, &C->t[x0].md, ymd));
+        TRY(make_prim(ex, C, &bd, NULL, &pd, &prim, &sc));
+        argv b = { 0 };
+        arg(&b, DNNL_ARG_SRC_0, dy);
+        arg(&b, DNNL_ARG_SRC_1, C->t[x0].mem);
+        arg(&b, DNNL_ARG_DST, prod);
+        TRY(push_prim(ex, C, bl, prim, sc, &b));
+        gslot gs;
+        TRY(grad_begin(ex, C, o, 1, &C->t[x1].md, &gs));
+        dnnl_reduction_desc_t rd;
+        D(dnnl_reduction_desc_init(&rd, dnnl_reduction_sum, ymd, &C->t[x1].md, 0.f, 0.f));
+        TRY(make_prim(ex, C, &rd, NULL, &rpd, &rprim, &rsc));
+        argv r = { 0 };
+        arg(&r, DNNL_ARG_SRC, prod);
+        arg(&r, DNNL_ARG_DST, gs.target);
+        TRY(push_prim(ex, C, bl, rprim, rsc, &r));
+        TRY(grad_end(ex, C, bl, &gs));
+    }
+    return FTN_OK;
+}
+
+static ftn_status compile_concat(ftn_exec *ex, impl *C, int o)
+{
+    const ftn_graph *g = ex->g;
+    const ftn_op *op = &g->ops[o];
+    int y = op->out;
+    dnnl_memory_desc_t srcs[FTN_MAX_OP_INPUTS], dst_any;
+    for (int i = 0; i < op->n_in; i++) srcs[i] = C->t[op->in[i]].md;
+    TRY(md_nchw(ex, C, &dst_any, g->tensors[y].shape, dnnl_format_tag_any));
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_memory_t sc;
+    D(dnnl_concat_primitive_desc_create(&pd, &dst_any, op->n_in, 1, srcs, C->attr, C->eng));
+    TRY(make_prim(ex, C, NULL, NULL, &pd, &prim, &sc));
+    const dnnl_memory_desc_t *ymd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    TRY(set_tensor(ex, C, y, ymd, NULL));
+    argv a = { 0 };
+    for (int i = 0; i < op->n_in; i++) arg(&a, DNNL_ARG_MULTIPLE_SRC + i, C->t[op->in[i]].mem);
+    arg(&a, DNNL_ARG_DST, C->t[y].mem);
+    TRY(push_both(ex, C, prim, sc, &a));
+    if (!C->t[y].needs_grad) return FTN_OK;
+
+    TRY(ensure_diff(ex, C, y));
+    steplist *bl = &C->bwd_op[o];
+    void *dyh;
+    D(dnnl_memory_get_data_handle(C->t[y].dmem, &dyh));
+    int off = 0;
+    for (int i = 0; i < op->n_in; i++) {
+        int xi = op->in[i];
+        ftn_shape s = g->tensors[xi].shape;
+        if (C->t[xi].needs_grad) {
+            dnnl_dims_t dims = { s.n, s.c, s.h, s.w }, offs = { 0, off, 0, 0 };
+            dnnl_memory_desc_t sub;
+            D(dnnl_memory_desc_init_submemory(&sub, ymd, dims, offs));
+            dnnl_memory_t subm;
+            TRY(new_mem(ex, C, &sub, dyh, &subm));
+            gslot gs;
+            TRY(grad_begin(ex, C, o, i, &C->t[xi].md, &gs));
+            TRY(reorder(ex, C, subm, gs.target, bl, NULL));
+            TRY(grad_end(ex, C, bl, &gs));
+        }
+        off += s.c;
+    }
+    return FTN_OK;
+}
+
+/* ---- plan --------------------------------------------------------------------------------- */
+
+static bool fusion_enabled(void)
+{
+    const char *e = getenv("FTUNET_DNNL_FUSE");
+    return !(e && e[0] == '0');
+}
+
+static bool is_output(const ftn_graph *g, int t)
+{
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == t) return true;
+    return false;
+}
+
+static ftn_status plan(ftn_exec *ex, impl *C)
+{
+    const ftn_graph *g = ex->g;
+    bool fuse_ok = fusion_enabled();
+    for (int o = 0; o < g->n_ops; o++) {
+        const ftn_op *op = &g->ops[o];
+        bool ng = op->weight >= 0;
+        for (int i = 0; i < op->n_in; i++) ng = ng || C->t[op->in[i]].needs_grad;
+        C->t[op->out].needs_grad = ng;
+        if (fuse_ok && (op->kind == FTN_OP_CONV || op->kind == FTN_OP_BN) && o + 1 < g->n_ops) {
+            const ftn_op *nx = &g->ops[o + 1];
+            if (nx->kind == FTN_OP_RELU && nx->in[0] == op->out && g->tensors[op->out].consumers == 1 &&
+                !is_output(g, op->out)) {
+                C->fuse[o] = op->kind == FTN_OP_CONV ? FUSE_CONV_RELU : FUSE_BN_RELU;
+                C->fused_away[o + 1] = true;
+            }
+        }
+    }
+    /* which backward contribution to each tensor comes first (backward runs ops in reverse) */
+    for (int k = 0; k < g->n_outputs; k++) C->t[g->outputs[k]].seen = true;
+    for (int o = g->n_ops - 1; o >= 0; o--) {
+        const ftn_op *op = &g->ops[o];
+        if (C->fused_away[o] && C->fuse[o - 1] == FUSE_BN_RELU) continue;
+        if (!C->t[op->out].needs_grad) continue;
+        for (int i = 0; i < op->n_in; i++) {
+            tens *T = &C->t[op->in[i]];
+            if (!T->needs_grad) continue;
+            C->first[o * FTN_MAX_OP_INPUTS + i] = !T->seen;
+            T->seen = true;
+        }
+    }
+    return FTN_OK;
+}
+
+static void free_impl(impl *C)
+{
+    if (!C) return;
+    for (int i = 0; i < C->n_prims; i++) dnnl_primitive_destroy(C->prims[i]);
+    for (int i = 0; i < C->n_pds; i++) dnnl_primitive_desc_destroy(C->pds[i]);
+    for (int i = 0; i < C->n_mems; i++) dnnl_memory_destroy(C->mems[i]);
+    for (int i = 0; i < C->n_bufs; i++) free(C->bufs[i]);
+    for (int i = 0; i < SH_COUNT; i++) free(C->shared[i]);
+    free(C->prims); free(C->pds); free(C->mems); free(C->bufs); free(C->defs);
+    free(C->fwd_train.v); free(C->fwd_infer.v); free(C->bwd_head.v);
+    if (C->bwd_op)
+        for (int o = 0; o < C->n_ops; o++) free(C->bwd_op[o].v);
+    free(C->bwd_op);
+    free(C->t); free(C->fuse); free(C->fused_away); free(C->first);
+    if (C->attr) dnnl_primitive_attr_destroy(C->attr);
+    if (C->stream) dnnl_stream_destroy(C->stream);
+    if (C->eng) dnnl_engine_destroy(C->eng);
+    free(C);
+}
+
+static void eng_destroy(ftn_exec *ex)
+{
+    free_impl(ex->impl);
+    ex->impl = NULL;
+}
+
+static ftn_status compile_all(ftn_exec *ex, impl *C)
+{
+    const ftn_graph *g = ex->g;
+    C->cur_op = -1;
+    D(dnnl_engine_create(&C->eng, dnnl_cpu, 0));
+    D(dnnl_stream_create(&C->stream, C->eng, dnnl_stream_default_flags));
+    D(dnnl_primitive_attr_create(&C->attr));
+    D(dnnl_primitive_attr_set_scratchpad_mode(C->attr, dnnl_scratchpad_mode_user));
+    TRY(plan(ex, C));
+
+    /* the network input, read in place */
+    dnnl_memory_desc_t md;
+    TRY(md_nchw(ex, C, &md, g->tensors[g->input].shape, dnnl_nchw));
+    C->t[g->input].md = md;
+    C->t[g->input].has_md = true;
+    TRY(new_mem(ex, C, &md, ex->input, &C->t[g->input].mem));
+
+    for (int o = 0; o < g->n_ops; o++) {
+        C->cur_op = o;
+        const ftn_op *op = &g->ops[o];
+        for (int i = 0; i < op->n_in; i++)
+            if (!C->t[op->in[i]].has_md) return ftn_fail(FTN_EINTERNAL, "oneDNN engine: op %d reads a tensor not yet produced", o);
+        switch (op->kind) {
+        case FTN_OP_CONV:
+        case FTN_OP_DECONV: TRY(compile_conv(ex, C, o)); break;
+        case FTN_OP_BN: TRY(compile_bn(ex, C, o)); break;
+        case FTN_OP_RELU:
+        case FTN_OP_SIGMOID: TRY(compile_eltwise(ex, C, o)); break;
+        case FTN_OP_MAXPOOL2:
+        case FTN_OP_AVGPOOL2:
+        case FTN_OP_UP2X: TRY(compile_pool_up(ex, C, o)); break;
+        case FTN_OP_ADD:
+        case FTN_OP_MUL: TRY(compile_binary(ex, C, o)); break;
+        case FTN_OP_CONCAT: TRY(compile_concat(ex, C, o)); break;
+        default: return ftn_fail(FTN_EUNSUPPORTED, "oneDNN engine: op %d has unknown kind %d", o, (int)op->kind);
+        }
+    }
+
+    /* boundary: outputs to NCHW after forward; output gradients in before backward */
+    C->cur_op = -1;
+    for (int k = 0; k < g->n_outputs; k++) {
+        int t = g->outputs[k];
+        dnnl_memory_t user, duser;
+        TRY(md_nchw(ex, C, &md, g->tensors[t].shape, dnnl_nchw));
+        TRY(new_mem(ex, C, &md, ex->outputs[k], &user));
+        TRY(reorder(ex, C, C->t[t].mem, user, &C->fwd_train, &C->fwd_infer));
+        if (C->t[t].needs_grad) {
+            TRY(ensure_diff(ex, C, t));
+            TRY(new_mem(ex, C, &md, ex->d_outputs[k], &duser));
+            TRY(reorder(ex, C, duser, C->t[t].dmem, &C->bwd_head, NULL));
+        }
+    }
+    /* gradients that nothing writes (a dead-end tensor) are zero */
+    for (int t = 0; t < g->n_tensors; t++) {
+        tens *T = &C->t[t];
+        if (T->needs_grad && !T->seen && T->dmem) {
+            step *s = push(ex, C, &C->bwd_head);
+            if (!s) return OOM();
+            s->kind = STEP_ZERO;
+            s->zero_mem = T->dmem;
+            s->zero_bytes = dnnl_memory_desc_get_size(&T->md);
+        }
+    }
+    /* shared buffers */
+    for (int i = 0; i < SH_COUNT; i++) {
+        if (!C->shared_size[i]) continue;
+        C->shared[i] = aligned_alloc(64, (C->shared_size[i] + 63) / 64 * 64);
+        if (!C->shared[i]) return OOM();
+    }
+    for (int i = 0; i < C->n_defs; i++) D(dnnl_memory_set_data_handle(C->defs[i].mem, C->shared[C->defs[i].which]));
+    return FTN_OK;
+}
+
+static ftn_status eng_compile(ftn_exec *ex)
+{
+    const ftn_graph *g = ex->g;
+    impl *C = calloc(1, sizeof *C);
+    if (!C) return ftn_fail(FTN_ENOMEM, "oneDNN engine: out of memory");
+    ex->impl = C;
+    C->n_ops = g->n_ops;
+    C->n_t = g->n_tensors;
+    C->t = calloc((size_t)g->n_tensors, sizeof *C->t);
+    C->bwd_op = calloc((size_t)g->n_ops + 1, sizeof *C->bwd_op);
+    C->fuse = calloc((size_t)g->n_ops + 1, sizeof *C->fuse);
+    C->fused_away = calloc((size_t)g->n_ops + 1, sizeof *C->fused_away);
+    C->first = calloc((size_t)(g->n_ops + 1) * FTN_MAX_OP_INPUTS, sizeof *C->first);
+    if (!C->t || !C->bwd_op || !C->fuse || !C->fused_away || !C->first)
+        return ftn_fail(FTN_ENOMEM, "oneDNN engine: out of memory");
+    return compile_all(ex, C); /* on failure the caller's destroy frees the partial state */
+}
+
+/* ---- running ------------------------------------------------------------------------------ */
+
+static ftn_status run(ftn_exec *ex, impl *C, const steplist *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        const step *s = &l->v[i];
+        if (s->kind == STEP_PRIM) {
+            dnnl_status_t st = dnnl_primitive_execute(s->prim, C->stream, s->nargs, s->args);
+            if (st != dnnl_success) return dfail(ex, s->op, "execute", st);
+        } else if (s->kind == STEP_BN_RUNNING) {
+            const ftn_op *op = &ex->g->ops[s->op];
+            ftn_shape sh = ex->g->tensors[op->in[0]].shape;
+            double m = (double)sh.n * sh.h * sh.w;
+            float unbias = m > 1 ? (float)(m / (m - 1)) : 1.f;
+            float *rm = P(ex, op->running_mean), *rv = P(ex, op->running_var);
+            for (int c = 0; c < sh.c; c++) {
+                rm[c] = FTN_BN_MOMENTUM * rm[c] + (1 - FTN_BN_MOMENTUM) * s->mean[c];
+                rv[c] = FTN_BN_MOMENTUM * rv[c] + (1 - FTN_BN_MOMENTUM) * s->var[c] * unbias;
+            }
+        } else if (s->kind == STEP_CHANDOT) {
+            void *p[3];
+            const dnnl_memory_desc_t *m[3];
+            for (int j = 0; j < 3; j++) {
+                dnnl_status_t st = dnnl_memory_get_data_handle(s->args[j].memory, &p[j]);
+                if (st == dnnl_success) st = dnnl_memory_get_memory_desc(s->args[j].memory, &m[j]);
+                if (st != dnnl_success) return dfail(ex, s->op, "channel sum", st);
+            }
+            chandot(p[0], m[0], p[1], m[1], p[2], m[2]);
+        } else {
+            void *h;
+            dnnl_status_t st = dnnl_memory_get_data_handle(s->zero_mem, &h);
+            if (st != dnnl_success) return dfail(ex, s->op, "zero", st);
+            memset(h, 0, s->zero_bytes);
+        }
+    }
+    return FTN_OK;
+}
+
+static ftn_status eng_forward(ftn_exec *ex, bool training)
+{
+    impl *C = ex->impl;
+    if (!C) return ftn_fail(FTN_EINVAL, "oneDNN engine: not compiled");
+    TRY(run(ex, C, training ? &C->fwd_train : &C->fwd_infer));
+    dnnl_status_t st = dnnl_stream_wait(C->stream);
+    return st == dnnl_success ? FTN_OK : dfail(ex, -1, "stream wait", st);
+}
+
+static ftn_status eng_backward(ftn_exec *ex)
+{
+    impl *C = ex->impl;
+    if (!C) return ftn_fail(FTN_EINVAL, "oneDNN engine: not compiled");
+    TRY(run(ex, C, &C->bwd_head));
+    for (int o = C->n_ops - 1; o >= 0; o--) TRY(run(ex, C, &C->bwd_op[o]));
+    dnnl_status_t st = dnnl_stream_wait(C->stream);
+    return st == dnnl_success ? FTN_OK : dfail(ex, -1, "stream wait", st);
+}
+
+const ftn_engine_vtable ftn_dnnl_engine = { eng_compile, eng_forward, eng_backward, eng_destroy };

@@ -508,6 +508,7 @@ def cmd_diff(args):
     a, _ = read_safetensors(args.a)
     b, _ = read_safetensors(args.b)
     bad = 0
+    scale = max((float(np.max(np.abs(v))) for v in a.values() if v.size), default=0.0)
     for k in sorted(set(a) | set(b)):
         if k not in a or k not in b:
             print(f"{k}: only in {'A' if k in a else 'B'}")
@@ -520,8 +521,8 @@ def cmd_diff(args):
         d = float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) if a[k].size else 0.0
         s = float(np.max(np.abs(a[k]))) if a[k].size else 0.0
         # a tensor whose true gradient is 0 (a conv bias before BN) holds only rounding noise:
-        # --atol sets the scale below which differences are measured absolutely
-        rel = d / max(s, args.atol) if max(s, args.atol) > 0 else d
+        # differences below --atol × (the largest value of any tensor) are measured against that
+        rel = d / max(s, args.atol * scale) if max(s, args.atol * scale) > 0 else d
         flag = "" if rel <= args.rtol else "  <-- exceeds"
         bad += bool(flag)
         print(f"{k:40s} max|a-b| {d:.3e}  max|a| {s:.3e}  rel {rel:.3e}{flag}")

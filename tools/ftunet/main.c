@@ -6,6 +6,7 @@
 
 static cli_command *const commands[] = {
     &cmd_init, &cmd_forward,
+    &cmd_eval, &cmd_predict, &cmd_stats, &cmd_synth, &cmd_report,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -14,7 +15,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: ftunet COMMAND [options]\n\n"
                "Lesion segmentation with the focal Tversky loss and attention U-Nets\n"
                "(Abraham & Khan, ISBI 2019), on the CPU.\n\ncommands:\n");
-    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+    for (size_t i = 0; i < N_COMMANDS; i++) /* the summary's first line */
+        fprintf(f, "  %-10s %.*s\n", commands[i]->name, (int)strcspn(commands[i]->summary, "\n"), commands[i]->summary);
     fprintf(f, "\n'ftunet COMMAND --help' describes each command's options.\n"
                "Environment: FTUNET_ENGINE=dnnl|ref selects the compute engine (default dnnl).\n");
 }

@@ -121,8 +121,9 @@ done:
 
 cli_command cmd_eval = {
     "eval", "CHECKPOINT DATA [--threshold T] [--resize MODE] [--run RUN [--split test]] [-o DIR]",
-    "Score a checkpoint on a data set as the paper does: per image at its original resolution\n"
-    "(prediction upsampled nearest), DSC, precision, recall and IoU with smooth 1, mean ± std.\n"
+    "Score a checkpoint on a data set at each image's original resolution.\n"
+    "As the paper: prediction upsampled nearest to the original size, threshold, smooth 1,\n"
+    "DSC, precision, recall and IoU per image, mean ± population std.\n"
     "Writes DIR/metrics.csv (one line per image) and DIR/summary.json.",
     options, run,
 };

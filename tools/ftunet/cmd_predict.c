@@ -111,7 +111,7 @@ done:
 
 cli_command cmd_predict = {
     "predict", "CHECKPOINT IMAGE... -o DIR [--overlay] [--probabilities] [--threshold T]",
-    "Segment images: DIR/STEM_mask.png (0/255) at each image's original size, optionally\n"
-    "STEM_overlay.png and STEM_prob.npy.",
+    "Segment images with a checkpoint, at each image's original size.\n"
+    "Writes DIR/STEM_mask.png (0/255), optionally STEM_overlay.png and STEM_prob.npy.",
     options, run,
 };

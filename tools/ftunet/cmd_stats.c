@@ -60,7 +60,8 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_stats = {
     "stats", "DATA [--skip-bad] [--mask-suffix S]",
-    "Describe a data set (a folder images/+masks/ or original/+gt/, a CSV of image,mask lines, or\n"
-    "images.npy+masks.npy): count, layout, size ranges, lesion-area fraction mean ± std.",
+    "Describe a data set: count, layout, size ranges, lesion-area fraction mean ± std.\n"
+    "DATA: a folder images/+masks/ or original/+gt/, a CSV of image,mask lines, or\n"
+    "images.npy+masks.npy.",
     options, run,
 };

@@ -40,7 +40,8 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_synth = {
     "synth", "--kind ultrasound|dermoscopy -n N -o DIR [--seed S] [--size WxH]",
-    "Write a synthetic data set: DIR/images/NNNN.png and DIR/masks/NNNN.png (0/255), the same\n"
-    "files for the same kind, seed and size.",
+    "Write a synthetic lesion-segmentation data set (images/ + masks/).\n"
+    "DIR/images/NNNN.png and DIR/masks/NNNN.png (0/255); the same files for the same kind,\n"
+    "seed and size.",
     options, run,
 };

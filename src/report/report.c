@@ -594,7 +594,8 @@ static void section_predictions(sbuf *b, const char *run_dir, const cJSON *confi
                         int tmp = order[j];
                         order[j] = order[j - 1], order[j - 1] = tmp;
                     }
-                int nb = n < N_SHOW ? n : N_SHOW, nw = n - nb < N_SHOW ? n - nb : N_SHOW;
+                /* fewer than 2·N_SHOW cases: split them, best half first */
+                int nb = (n + 1) / 2 < N_SHOW ? (n + 1) / 2 : N_SHOW, nw = n - nb < N_SHOW ? n - nb : N_SHOW;
                 for (int i = 0; i < nb; i++) sel[ns] = idx[order[i]], selm[ns] = pc.m[order[i]], lab[ns++] = "Best (highest DSC)";
                 for (int i = 0; i < nw; i++)
                     sel[ns] = idx[order[n - 1 - i]], selm[ns] = pc.m[order[n - 1 - i]], lab[ns++] = "Worst (lowest DSC)";

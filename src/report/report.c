@@ -201,8 +201,8 @@ static double nice_step(double range)
     return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
 }
 
-#define CW 560
-#define CH 330
+#define CW 515
+#define CH 320
 #define ML 62
 #define MR 18
 #define MT 34
@@ -289,7 +289,7 @@ static void svg_chart(sbuf *b, const char *title, const char *xlabel, const char
                 sb_puts(b, "</title></circle>\n");
             }
         /* legend, top right */
-        double ly = MT + 14 + 18 * k, lx = ML + pw - 150;
+        double ly = MT + 14 + 18 * k, lx = ML + pw - 165;
         sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>", lx, ly - 4,
                   lx + 22, ly - 4, s[k].color, s[k].dashed ? " stroke-dasharray=\"6 4\"" : "");
         sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"legend\">", lx + 28, ly);
@@ -640,7 +640,7 @@ static const char *style =
     "section{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:16px 20px;margin:0 0 18px}\n"
     "table{border-collapse:collapse;font-size:.92rem}th,td{padding:5px 12px;border-bottom:1px solid #eef0f3;"
     "text-align:left;vertical-align:top}\n"
-    "table.kv{columns:2}table.kv th{color:#4b5563;font-weight:600;white-space:nowrap}"
+    "table.kv th{color:#4b5563;font-weight:600;white-space:nowrap}"
     "table.kv td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}\n"
     "table.metrics td{font-variant-numeric:tabular-nums;text-align:right}"
     "table.metrics thead th{background:#f3f4f6}\n"

@@ -222,6 +222,16 @@ int main(void)
     CHECK(strstr(ftn_last_error(), "out of range") != NULL, "%s", ftn_last_error());
     CHECK(ftn_evaluate(m, &ds, NULL, 0, 1.5f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, 1, &r) == FTN_EINVAL);
     CHECK(ftn_eval_write(&r, csv, NULL) == FTN_OK); /* an empty result writes just the header */
+    /* the test folder of a run is created; ids with commas and quotes are quoted */
+    {
+        char *ids[1] = { "a,\"b\"" };
+        ftn_metrics pm[1] = { ftn_metrics_compute(NULL, NULL, 0, 0.5f) };
+        ftn_eval_result q = { 1, ids, pm, pm[0], pm[0], 0.5f };
+        CHECK_OK(ftn_eval_write(&q, tl_path(dir, "run/test/metrics.csv"), tl_path(dir, "run/test/summary.json")));
+        CHECK_OK(ftn_read_file(tl_path(dir, "run/test/metrics.csv"), 1 << 20, &text, &size));
+        CHECK(strstr((char *)text, "\n\"a,\"\"b\"\"\",1.000000,") != NULL, "%s", (char *)text);
+        free(text);
+    }
 
     test_overlay();
     test_encoders(dir);

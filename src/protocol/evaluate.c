@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "model.h"
+#include "protocol/run_folder.h"
 
 ftn_status ftn_preprocess_image(const ftn_image *img, int channels, int height, int width, ftn_resize_mode mode,
                                 float *chw)
@@ -227,7 +228,10 @@ static ftn_status write_csv(const ftn_eval_result *r, const char *path)
         const char *id = r->ids[i] ? r->ids[i] : "";
         if (strpbrk(id, ",\"\n\r")) {
             sb_add(&b, "\"", 1);
-            for (const char *q = id; *q; q++) sb_add(&b, q, 1), *q == '"' ? sb_add(&b, "\"", 1) : (void)0;
+            for (const char *q = id; *q; q++) {
+                sb_add(&b, q, 1);
+                if (*q == '"') sb_add(&b, "\"", 1); /* "" inside quotes */
+            }
             sb_add(&b, "\"", 1);
         } else {
             sb_add(&b, id, strlen(id));
@@ -281,11 +285,28 @@ static ftn_status write_json(const ftn_eval_result *r, const char *path)
     return st;
 }
 
+/* the folder of path, created if missing (RUN/test at the end of training) */
+static ftn_status make_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return FTN_OK;
+    char dir[4096];
+    if ((size_t)(slash - path) >= sizeof dir) return ftn_fail(FTN_EINVAL, "%s: path too long", path);
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    return ftn_mkdirs(dir);
+}
+
 ftn_status ftn_eval_write(const ftn_eval_result *r, const char *csv_path, const char *json_path)
 {
     if (!r || (r->n > 0 && (!r->ids || !r->per_image))) return ftn_fail(FTN_EINVAL, "evaluation write: no result");
-    if (csv_path) FTN_TRY(write_csv(r, csv_path));
-    if (json_path) FTN_TRY(write_json(r, json_path));
+    if (csv_path) {
+        FTN_TRY(make_parent(csv_path));
+        FTN_TRY(write_csv(r, csv_path));
+    }
+    if (json_path) {
+        FTN_TRY(make_parent(json_path));
+        FTN_TRY(write_json(r, json_path));
+    }
     return FTN_OK;
 }
 

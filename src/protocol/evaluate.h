@@ -41,7 +41,8 @@ ftn_status ftn_evaluate_each(ftn_model *m, const ftn_dataset *ds, const int *idx
 
 /* metrics.csv: header "id,dsc,precision,recall,iou", one line per image (ids quoted when they
  * hold a comma or a quote); summary.json: {"n", "threshold", "mean": {dsc, precision, recall,
- * iou}, "std": {...}}. Either path may be NULL. Both written atomically. */
+ * iou}, "std": {...}}. Either path may be NULL. Missing parent folders are created; both files are
+ * written atomically. */
 ftn_status ftn_eval_write(const ftn_eval_result *r, const char *csv_path, const char *json_path);
 void ftn_eval_result_free(ftn_eval_result *r);
 

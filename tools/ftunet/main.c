@@ -5,6 +5,8 @@
 #include "commands.h"
 
 static cli_command *const commands[] = {
+    &cmd_synth, &cmd_stats,
+    &cmd_eval, &cmd_predict, &cmd_report,
     &cmd_init, &cmd_forward, &cmd_grads,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -14,10 +16,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: ftunet COMMAND [options]\n\n"
                "Lesion segmentation with the focal Tversky loss and attention U-Nets\n"
                "(Abraham & Khan, ISBI 2019), on the CPU.\n\ncommands:\n");
-    for (size_t i = 0; i < N_COMMANDS; i++) {
-        const char *sum = commands[i]->summary; /* its first line */
-        fprintf(f, "  %-10s %.*s\n", commands[i]->name, (int)strcspn(sum, "\n"), sum);
-    }
+    for (size_t i = 0; i < N_COMMANDS; i++) /* the summary's first line */
+        fprintf(f, "  %-10s %.*s\n", commands[i]->name, (int)strcspn(commands[i]->summary, "\n"), commands[i]->summary);
     fprintf(f, "\n'ftunet COMMAND --help' describes each command's options.\n"
                "Environment: FTUNET_ENGINE=dnnl|ref selects the compute engine (default dnnl).\n");
 }

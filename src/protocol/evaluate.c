@@ -1,0 +1,352 @@
+#include "protocol/evaluate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "model.h"
+#include "protocol/run_folder.h"
+
+ftn_status ftn_preprocess_image(const ftn_image *img, int channels, int height, int width, ftn_resize_mode mode,
+                                float *chw)
+{
+    if (!img || !img->data || !chw || img->width <= 0 || img->height <= 0 || (img->channels != 1 && img->channels != 3) ||
+        (channels != 1 && channels != 3) || height <= 0 || width <= 0)
+        return ftn_fail(FTN_EINVAL, "preprocess: bad image or size");
+    size_t np = (size_t)img->width * img->height, hw = (size_t)height * width;
+    float *conv = malloc(sizeof(float) * np * (size_t)channels);
+    float *rs = malloc(sizeof(float) * hw * (size_t)channels);
+    ftn_status st = FTN_OK;
+    if (!conv || !rs) {
+        st = ftn_fail(FTN_ENOMEM, "preprocess: out of memory for a %dx%d image", img->width, img->height);
+        goto done;
+    }
+    ftn_convert_channels(img->data, img->height, img->width, img->channels, conv, channels);
+    if ((st = ftn_resize(conv, img->height, img->width, channels, rs, height, width, mode)) != FTN_OK) goto done;
+    for (size_t p = 0; p < hw; p++)
+        for (int c = 0; c < channels; c++) chw[(size_t)c * hw + p] = rs[p * channels + c];
+done:
+    free(conv);
+    free(rs);
+    return st;
+}
+
+ftn_status ftn_predict_image(ftn_session *s, const ftn_image *img, ftn_resize_mode mode, float **prob)
+{
+    if (!s || !img || !prob) return ftn_fail(FTN_EINVAL, "predict: missing argument");
+    *prob = NULL;
+    ftn_shape in = ftn_model_input_shape(s->model);
+    size_t per = (size_t)in.c * in.h * in.w;
+    float *x = calloc((size_t)s->batch * per, sizeof(float));
+    float *p = malloc(sizeof(float) * (size_t)(img->width > 0 ? img->width : 1) * (size_t)(img->height > 0 ? img->height : 1));
+    ftn_status st = FTN_OK;
+    if (!x || !p) {
+        st = ftn_fail(FTN_ENOMEM, "predict: out of memory");
+        goto fail;
+    }
+    if ((st = ftn_preprocess_image(img, in.c, in.h, in.w, mode, x)) != FTN_OK) goto fail;
+    if ((st = ftn_session_forward(s, x, 0)) != FTN_OK) goto fail;
+    ftn_shape os;
+    const float *out = ftn_session_output(s, ftn_model_output_count(s->model) - 1, &os);
+    if (!out || os.c != 1) {
+        st = ftn_fail(FTN_EINTERNAL, "predict: the network's last output is not a 1-channel map");
+        goto fail;
+    }
+    if ((st = ftn_upsample_nearest_prob(out, os.h, os.w, p, img->height, img->width)) != FTN_OK) goto fail;
+    free(x);
+    *prob = p;
+    return FTN_OK;
+fail:
+    free(x);
+    free(p);
+    return st;
+}
+
+ftn_status ftn_evaluate_each(ftn_model *m, const ftn_dataset *ds, const int *idx, int n, ftn_resize_mode mode,
+                             ftn_engine engine, int batch, ftn_eval_fn fn, void *user)
+{
+    if (!m || !ds || !fn) return ftn_fail(FTN_EINVAL, "evaluate: missing argument");
+    if (!idx) n = ds->count;
+    if (n <= 0) return ftn_fail(FTN_EINVAL, "evaluate: %s: no samples to evaluate", ds->path);
+    if (batch <= 0) return ftn_fail(FTN_EINVAL, "evaluate: batch %d must be positive", batch);
+    for (int k = 0; k < n; k++) {
+        int si = idx ? idx[k] : k;
+        if (si < 0 || si >= ds->count)
+            return ftn_fail(FTN_EINVAL, "evaluate: %s: sample index %d out of range (%d samples)", ds->path, si, ds->count);
+    }
+    if (batch > n) batch = n;
+    ftn_shape in = ftn_model_input_shape(m);
+    size_t per = (size_t)in.c * in.h * in.w;
+    ftn_session *s = NULL;
+    FTN_TRY(ftn_session_create(m, batch, engine, &s));
+    float *x = calloc((size_t)batch * per, sizeof(float));
+    ftn_image *ims = calloc((size_t)batch, sizeof *ims), *msk = calloc((size_t)batch, sizeof *msk);
+    ftn_status *sts = calloc((size_t)batch, sizeof *sts);
+    char(*msgs)[512] = calloc((size_t)batch, sizeof *msgs);
+    float *prob = NULL;
+    size_t prob_cap = 0;
+    ftn_status st = FTN_OK;
+    if (!x || !ims || !msk || !sts || !msgs) {
+        st = ftn_fail(FTN_ENOMEM, "evaluate: out of memory");
+        goto done;
+    }
+    for (int k0 = 0; k0 < n && st == FTN_OK; k0 += batch) {
+        int cnt = n - k0 < batch ? n - k0 : batch;
+#pragma omp parallel for schedule(dynamic)
+        for (int j = 0; j < cnt; j++) {
+            int si = idx ? idx[k0 + j] : k0 + j;
+            sts[j] = ftn_dataset_load(ds, si, &ims[j], &msk[j]);
+            if (sts[j] == FTN_OK) sts[j] = ftn_preprocess_image(&ims[j], in.c, in.h, in.w, mode, x + (size_t)j * per);
+            if (sts[j] != FTN_OK) snprintf(msgs[j], sizeof msgs[j], "%s", ftn_last_error());
+        }
+        for (int j = 0; j < cnt && st == FTN_OK; j++)
+            if (sts[j] != FTN_OK) st = ftn_fail(sts[j], "%s", msgs[j]);
+        /* a short last batch: the unused slots keep earlier images, which is harmless in inference */
+        if (st == FTN_OK) st = ftn_session_forward(s, x, 0);
+        ftn_shape os = { 0, 0, 0, 0 };
+        const float *out = st == FTN_OK ? ftn_session_output(s, ftn_model_output_count(m) - 1, &os) : NULL;
+        if (st == FTN_OK && (!out || os.c != 1))
+            st = ftn_fail(FTN_EINTERNAL, "evaluate: the network's last output is not a 1-channel map");
+        for (int j = 0; j < cnt && st == FTN_OK; j++) {
+            size_t np = (size_t)ims[j].width * ims[j].height;
+            if (np > prob_cap) {
+                float *np_buf = realloc(prob, np * sizeof(float));
+                if (!np_buf) {
+                    st = ftn_fail(FTN_ENOMEM, "evaluate: out of memory");
+                    break;
+                }
+                prob = np_buf;
+                prob_cap = np;
+            }
+            st = ftn_upsample_nearest_prob(out + (size_t)j * os.h * os.w, os.h, os.w, prob, ims[j].height, ims[j].width);
+            if (st == FTN_OK) st = fn(user, k0 + j, idx ? idx[k0 + j] : k0 + j, &ims[j], &msk[j], prob);
+        }
+        for (int j = 0; j < cnt; j++) {
+            ftn_image_free(&ims[j]);
+            ftn_image_free(&msk[j]);
+        }
+    }
+done:
+    free(prob);
+    free(x);
+    free(ims);
+    free(msk);
+    free(sts);
+    free(msgs);
+    ftn_session_free(s);
+    return st;
+}
+
+typedef struct eval_ctx {
+    ftn_eval_result *r;
+    const ftn_dataset *ds;
+} eval_ctx;
+
+static ftn_status eval_one(void *user, int k, int sample, const ftn_image *image, const ftn_image *mask, const float *prob)
+{
+    eval_ctx *c = user;
+    if (mask->width != image->width || mask->height != image->height)
+        return ftn_fail(FTN_EFORMAT, "%s: mask size %dx%d differs from the image's %dx%d",
+                        c->ds->samples[sample].image_path, mask->width, mask->height, image->width, image->height);
+    c->r->per_image[k] = ftn_metrics_compute(prob, mask->data, (size_t)image->width * image->height, c->r->threshold);
+    c->r->ids[k] = strdup(c->ds->samples[sample].id);
+    if (!c->r->ids[k]) return ftn_fail(FTN_ENOMEM, "evaluate: out of memory");
+    return FTN_OK;
+}
+
+ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int n, float threshold,
+                        ftn_resize_mode mode, ftn_engine engine, int batch, ftn_eval_result *out)
+{
+    if (!out) return ftn_fail(FTN_EINVAL, "evaluate: missing result");
+    memset(out, 0, sizeof *out);
+    if (!m || !ds) return ftn_fail(FTN_EINVAL, "evaluate: missing model or dataset");
+    if (!idx) n = ds->count;
+    if (n <= 0) return ftn_fail(FTN_EINVAL, "evaluate: %s: no samples to evaluate", ds->path);
+    if (!(threshold >= 0 && threshold <= 1)) return ftn_fail(FTN_EINVAL, "evaluate: threshold %g is not in [0, 1]", threshold);
+    ftn_eval_result r;
+    memset(&r, 0, sizeof r);
+    r.n = n;
+    r.threshold = threshold;
+    r.ids = calloc((size_t)n, sizeof *r.ids);
+    r.per_image = calloc((size_t)n, sizeof *r.per_image);
+    if (!r.ids || !r.per_image) {
+        ftn_eval_result_free(&r);
+        return ftn_fail(FTN_ENOMEM, "evaluate: out of memory for %d results", n);
+    }
+    eval_ctx c = { &r, ds };
+    ftn_status st = ftn_evaluate_each(m, ds, idx, n, mode, engine, batch, eval_one, &c);
+    if (st != FTN_OK) {
+        ftn_eval_result_free(&r);
+        return st;
+    }
+    ftn_metrics_mean_std(r.per_image, n, &r.mean, &r.std);
+    *out = r;
+    return FTN_OK;
+}
+
+void ftn_eval_result_free(ftn_eval_result *r)
+{
+    if (!r) return;
+    if (r->ids)
+        for (int i = 0; i < r->n; i++) free(r->ids[i]);
+    free(r->ids);
+    free(r->per_image);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- files -------------------------------------------------------------------------------- */
+
+typedef struct sbuf { char *p; size_t len, cap; int oom; } sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q) { b->oom = 1; return; }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static ftn_status write_csv(const ftn_eval_result *r, const char *path)
+{
+    sbuf b = { 0 };
+    const char *head = "id,dsc,precision,recall,iou\n";
+    sb_add(&b, head, strlen(head));
+    for (int i = 0; i < r->n; i++) {
+        const char *id = r->ids[i] ? r->ids[i] : "";
+        if (strpbrk(id, ",\"\n\r")) {
+            sb_add(&b, "\"", 1);
+            for (const char *q = id; *q; q++) {
+                sb_add(&b, q, 1);
+                if (*q == '"') sb_add(&b, "\"", 1); /* "" inside quotes */
+            }
+            sb_add(&b, "\"", 1);
+        } else {
+            sb_add(&b, id, strlen(id));
+        }
+        char line[160];
+        const ftn_metrics *m = &r->per_image[i];
+        int len = snprintf(line, sizeof line, ",%.6f,%.6f,%.6f,%.6f\n", m->dsc, m->precision, m->recall, m->iou);
+        sb_add(&b, line, (size_t)len);
+    }
+    if (b.oom) {
+        free(b.p);
+        return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+    }
+    const void *chunks[1] = { b.p };
+    size_t sizes[1] = { b.len };
+    ftn_status st = ftn_write_file_atomic(path, chunks, sizes, 1);
+    free(b.p);
+    return st;
+}
+
+static cJSON *metrics_json(const ftn_metrics *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "dsc", m->dsc);
+    cJSON_AddNumberToObject(o, "precision", m->precision);
+    cJSON_AddNumberToObject(o, "recall", m->recall);
+    cJSON_AddNumberToObject(o, "iou", m->iou);
+    return o;
+}
+
+static ftn_status write_json(const ftn_eval_result *r, const char *path)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *mean = metrics_json(&r->mean), *std = metrics_json(&r->std);
+    if (!root || !mean || !std) {
+        cJSON_Delete(root), cJSON_Delete(mean), cJSON_Delete(std);
+        return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+    }
+    cJSON_AddNumberToObject(root, "n", r->n);
+    cJSON_AddNumberToObject(root, "threshold", (double)r->threshold);
+    cJSON_AddItemToObject(root, "mean", mean);
+    cJSON_AddItemToObject(root, "std", std);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+    const void *chunks[2] = { text, "\n" };
+    size_t sizes[2] = { strlen(text), 1 };
+    ftn_status st = ftn_write_file_atomic(path, chunks, sizes, 2);
+    cJSON_free(text);
+    return st;
+}
+
+/* the folder of path, created if missing (RUN/test at the end of training) */
+static ftn_status make_parent(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return FTN_OK;
+    char dir[4096];
+    if ((size_t)(slash - path) >= sizeof dir) return ftn_fail(FTN_EINVAL, "%s: path too long", path);
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    return ftn_mkdirs(dir);
+}
+
+ftn_status ftn_eval_write(const ftn_eval_result *r, const char *csv_path, const char *json_path)
+{
+    if (!r || (r->n > 0 && (!r->ids || !r->per_image))) return ftn_fail(FTN_EINVAL, "evaluation write: no result");
+    if (csv_path) {
+        FTN_TRY(make_parent(csv_path));
+        FTN_TRY(write_csv(r, csv_path));
+    }
+    if (json_path) {
+        FTN_TRY(make_parent(json_path));
+        FTN_TRY(write_json(r, json_path));
+    }
+    return FTN_OK;
+}
+
+/* ---- overlays ------------------------------------------------------------------------------- */
+
+static int inside(const float *map, float thr, int w, int h, int x, int y)
+{
+    return x >= 0 && y >= 0 && x < w && y < h && map[(size_t)y * w + x] > thr;
+}
+
+static int contour(const float *map, float thr, int w, int h, int x, int y)
+{
+    return inside(map, thr, w, h, x, y) && (!inside(map, thr, w, h, x - 1, y) || !inside(map, thr, w, h, x + 1, y) ||
+                                            !inside(map, thr, w, h, x, y - 1) || !inside(map, thr, w, h, x, y + 1));
+}
+
+static uint8_t to_u8(float v)
+{
+    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    return (uint8_t)lrintf(v * 255.0f);
+}
+
+void ftn_overlay_rgb(const ftn_image *img, const float *pred, float threshold, const float *gt, uint8_t *rgb)
+{
+    if (!img || !img->data || !rgb) return;
+    int w = img->width, h = img->height, c = img->channels;
+    static const float pc[3] = { FTN_OVERLAY_PRED_R, FTN_OVERLAY_PRED_G, FTN_OVERLAY_PRED_B };
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t p = (size_t)y * w + x;
+            uint8_t *o = rgb + 3 * p;
+            for (int k = 0; k < 3; k++) o[k] = to_u8(img->data[p * c + (c == 3 ? k : 0)]);
+            if (pred && pred[p] > threshold) {
+                if (contour(pred, threshold, w, h, x, y)) {
+                    o[0] = FTN_OVERLAY_PRED_R, o[1] = FTN_OVERLAY_PRED_G, o[2] = FTN_OVERLAY_PRED_B;
+                } else {
+                    for (int k = 0; k < 3; k++)
+                        o[k] = (uint8_t)lrintf((1 - FTN_OVERLAY_TINT) * o[k] + FTN_OVERLAY_TINT * pc[k]);
+                }
+            }
+            if (gt && contour(gt, 0.5f, w, h, x, y)) o[0] = FTN_OVERLAY_GT_R, o[1] = FTN_OVERLAY_GT_G, o[2] = FTN_OVERLAY_GT_B;
+        }
+}

@@ -1,0 +1,708 @@
+#include "report/report.h"
+
+#include <math.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "protocol/evaluate.h"
+#include "protocol/run_folder.h"
+
+/* ---- base64 and in-memory PNG ---------------------------------------------------------------- */
+
+char *ftn_base64_encode(const uint8_t *data, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+    if (!out) return NULL;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8 | data[i + 2];
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63], *o++ = tab[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)data[i] << 16;
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = '=', *o++ = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)data[i] << 16 | (uint32_t)data[i + 1] << 8;
+        *o++ = tab[v >> 18], *o++ = tab[(v >> 12) & 63], *o++ = tab[(v >> 6) & 63], *o++ = '=';
+    }
+    *o = 0;
+    return out;
+}
+
+typedef struct png_mem {
+    uint8_t *p;
+    size_t len, cap;
+    char msg[200];
+} png_mem;
+
+static void mem_write(png_structp png, png_bytep d, size_t n)
+{
+    png_mem *m = png_get_io_ptr(png);
+    if (m->len + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 8192;
+        while (cap < m->len + n) cap *= 2;
+        uint8_t *q = realloc(m->p, cap);
+        if (!q) png_error(png, "out of memory");
+        m->p = q;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->len, d, n);
+    m->len += n;
+}
+
+static void mem_flush(png_structp png) { (void)png; }
+
+static void mem_error(png_structp png, png_const_charp msg)
+{
+    png_mem *m = png_get_error_ptr(png);
+    snprintf(m->msg, sizeof m->msg, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void mem_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
+ftn_status ftn_png_encode(int width, int height, int channels, const uint8_t *data, uint8_t **png_out, size_t *size)
+{
+    if (!data || !png_out || !size || width <= 0 || height <= 0 || channels < 1 || channels > 4)
+        return ftn_fail(FTN_EINVAL, "PNG encode: bad arguments (%dx%d, %d channels)", width, height, channels);
+    *png_out = NULL;
+    *size = 0;
+    png_mem *m = calloc(1, sizeof *m);
+    if (!m) return ftn_fail(FTN_ENOMEM, "PNG encode: out of memory");
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, m, mem_error, mem_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        if (png) png_destroy_write_struct(&png, NULL);
+        free(m);
+        return ftn_fail(FTN_ENOMEM, "PNG encode: cannot create a PNG writer");
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        ftn_status s = ftn_fail(FTN_EINTERNAL, "PNG encode: %s", m->msg);
+        free(m->p);
+        free(m);
+        return s;
+    }
+    static const int types[5] = { 0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                  PNG_COLOR_TYPE_RGB_ALPHA };
+    png_set_write_fn(png, m, mem_write, mem_flush);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, types[channels], PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < height; y++) png_write_row(png, data + (size_t)y * width * channels);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    *png_out = m->p;
+    *size = m->len;
+    free(m);
+    return FTN_OK;
+}
+
+/* ---- a growing string ------------------------------------------------------------------------ */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_put(sbuf *b, const char *s, size_t n)
+{
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = 0;
+}
+
+static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char small[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof small) {
+        sb_put(b, small, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->oom = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_put(b, big, (size_t)n);
+    free(big);
+}
+
+static void sb_esc(sbuf *b, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': sb_puts(b, "&amp;"); break;
+        case '<': sb_puts(b, "&lt;"); break;
+        case '>': sb_puts(b, "&gt;"); break;
+        case '"': sb_puts(b, "&quot;"); break;
+        default: sb_put(b, s, 1);
+        }
+    }
+}
+
+static void note(sbuf *b, const char *fmt, const char *arg)
+{
+    sb_puts(b, "<p class=\"note\">");
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, fmt, arg ? arg : "");
+    sb_esc(b, tmp);
+    sb_puts(b, "</p>\n");
+}
+
+/* ---- SVG charts ------------------------------------------------------------------------------ */
+
+typedef struct series {
+    const char *name, *color;
+    const double *x, *y;
+    int n;
+    int dashed;
+    const char *const *tips; /* optional tooltip per point */
+} series;
+
+static double nice_step(double range)
+{
+    if (!(range > 0)) return 1;
+    double raw = range / 5, mag = pow(10, floor(log10(raw))), f = raw / mag;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+}
+
+#define CW 515
+#define CH 320
+#define ML 62
+#define MR 18
+#define MT 34
+#define MB 52
+
+static void svg_chart(sbuf *b, const char *title, const char *xlabel, const char *ylabel, const series *s, int ns,
+                      double x0, double x1, double y0, double y1, int integer_x)
+{
+    /* NaN limits: from the data */
+    double dx0 = INFINITY, dx1 = -INFINITY, dy0 = INFINITY, dy1 = -INFINITY;
+    for (int k = 0; k < ns; k++)
+        for (int i = 0; i < s[k].n; i++) {
+            if (!isfinite(s[k].x[i]) || !isfinite(s[k].y[i])) continue;
+            dx0 = fmin(dx0, s[k].x[i]), dx1 = fmax(dx1, s[k].x[i]);
+            dy0 = fmin(dy0, s[k].y[i]), dy1 = fmax(dy1, s[k].y[i]);
+        }
+    if (!isfinite(dx0)) dx0 = 0, dx1 = 1, dy0 = 0, dy1 = 1;
+    if (isnan(x0)) x0 = dx0;
+    if (isnan(x1)) x1 = dx1;
+    if (isnan(y0) || isnan(y1)) {
+        double pad = (dy1 - dy0) * 0.08;
+        if (pad <= 0) pad = fabs(dy1) * 0.1 + 0.05;
+        if (isnan(y0)) y0 = dy0 - pad;
+        if (isnan(y1)) y1 = dy1 + pad;
+    }
+    if (x1 <= x0) x1 = x0 + 1;
+    if (y1 <= y0) y1 = y0 + 1;
+    double xs = nice_step(x1 - x0), ys = nice_step(y1 - y0);
+    if (integer_x && xs < 1) xs = 1;
+    /* extend the y range to whole ticks */
+    y0 = floor(y0 / ys + 1e-9) * ys;
+    y1 = ceil(y1 / ys - 1e-9) * ys;
+    const double pw = CW - ML - MR, ph = CH - MT - MB;
+#define PX(v) (ML + ((v) - x0) / (x1 - x0) * pw)
+#define PY(v) (MT + (1 - ((v) - y0) / (y1 - y0)) * ph)
+    sb_printf(b, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"", CW, CH,
+              CW, CH);
+    sb_esc(b, title);
+    sb_puts(b, "\">\n<text x=\"12\" y=\"20\" class=\"ct\">");
+    sb_esc(b, title);
+    sb_puts(b, "</text>\n");
+    sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%g\" height=\"%g\" class=\"plot\"/>\n", ML, MT, pw, ph);
+    for (double v = ceil(x0 / xs - 1e-9) * xs; v <= x1 + 1e-9 * xs; v += xs) {
+        double px = PX(v);
+        sb_printf(b, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", px, MT, px, MT + ph);
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%g</text>\n", px, MT + ph + 16,
+                  fabs(v) < 1e-12 ? 0.0 : v);
+    }
+    for (double v = y0; v <= y1 + 1e-9 * ys; v += ys) {
+        double py = PY(v);
+        sb_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", ML, py, ML + pw, py);
+        sb_printf(b, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.4g</text>\n", ML - 6, py + 4,
+                  fabs(v) < 1e-12 ? 0.0 : v);
+    }
+    sb_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">", ML + pw / 2, CH - 12);
+    sb_esc(b, xlabel);
+    sb_printf(b, "</text>\n<text transform=\"translate(16 %.1f) rotate(-90)\" class=\"axis\" text-anchor=\"middle\">",
+              MT + ph / 2);
+    sb_esc(b, ylabel);
+    sb_puts(b, "</text>\n");
+    for (int k = 0; k < ns; k++) {
+        /* the line, broken at missing values */
+        int open = 0;
+        for (int i = 0; i < s[k].n; i++) {
+            int ok = isfinite(s[k].x[i]) && isfinite(s[k].y[i]);
+            if (ok && !open) {
+                sb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"", s[k].color,
+                          s[k].dashed ? " stroke-dasharray=\"6 4\"" : "");
+                open = 1;
+            }
+            if (ok) sb_printf(b, "%.1f,%.1f ", PX(s[k].x[i]), PY(s[k].y[i]));
+            if (open && (!ok || i == s[k].n - 1)) {
+                sb_puts(b, "\"/>\n");
+                open = 0;
+            }
+        }
+        if (s[k].n <= 40 || s[k].tips)
+            for (int i = 0; i < s[k].n; i++) {
+                if (!isfinite(s[k].x[i]) || !isfinite(s[k].y[i])) continue;
+                sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\">", PX(s[k].x[i]), PY(s[k].y[i]), s[k].color);
+                sb_puts(b, "<title>");
+                if (s[k].tips) sb_esc(b, s[k].tips[i]);
+                else sb_printf(b, "%s: %g, %.4g", s[k].name, s[k].x[i], s[k].y[i]);
+                sb_puts(b, "</title></circle>\n");
+            }
+        /* legend, top right */
+        double ly = MT + 14 + 18 * k, lx = ML + pw - 165;
+        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"%s/>", lx, ly - 4,
+                  lx + 22, ly - 4, s[k].color, s[k].dashed ? " stroke-dasharray=\"6 4\"" : "");
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"legend\">", lx + 28, ly);
+        sb_esc(b, s[k].name);
+        sb_puts(b, "</text>\n");
+    }
+    sb_puts(b, "</svg>\n");
+#undef PX
+#undef PY
+}
+
+/* ---- sections -------------------------------------------------------------------------------- */
+
+static void section_config(sbuf *b, const char *run_dir, const cJSON *config, const char *err)
+{
+    sb_puts(b, "<section><h2>Configuration</h2>\n");
+    if (!config) {
+        note(b, "No configuration: %s", err);
+        sb_puts(b, "</section>\n");
+        return;
+    }
+    (void)run_dir;
+    sb_puts(b, "<table class=\"kv\"><tbody>\n");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, config)
+    {
+        sb_puts(b, "<tr><th>");
+        sb_esc(b, e->string);
+        sb_puts(b, "</th><td>");
+        if (cJSON_IsString(e)) {
+            sb_esc(b, e->valuestring);
+        } else if (cJSON_IsArray(e)) {
+            int n = cJSON_GetArraySize(e);
+            if (!strcmp(e->string, "train") || !strcmp(e->string, "val") || !strcmp(e->string, "test")) {
+                sb_printf(b, "%d sample%s", n, n == 1 ? "" : "s");
+            } else {
+                char *t = cJSON_PrintUnformatted(e);
+                sb_esc(b, t ? t : "");
+                cJSON_free(t);
+            }
+        } else {
+            char *t = cJSON_PrintUnformatted(e);
+            sb_esc(b, t ? t : "");
+            cJSON_free(t);
+        }
+        sb_puts(b, "</td></tr>\n");
+    }
+    sb_puts(b, "</tbody></table>\n</section>\n");
+}
+
+static void section_metrics(sbuf *b, const char *run_dir)
+{
+    sb_puts(b, "<section><h2>Test metrics</h2>\n");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/test/summary.json", run_dir);
+    uint8_t *data;
+    size_t size;
+    if (ftn_read_file(path, 16u << 20, &data, &size) != FTN_OK) {
+        note(b, "No test metrics yet (%s).", ftn_last_error());
+        sb_puts(b, "</section>\n");
+        return;
+    }
+    cJSON *j = cJSON_ParseWithLength((const char *)data, size);
+    free(data);
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(j, "mean"), *std = cJSON_GetObjectItemCaseSensitive(j, "std");
+    if (!cJSON_IsObject(mean)) {
+        note(b, "%s is not a summary (no \"mean\" object).", path);
+        cJSON_Delete(j);
+        sb_puts(b, "</section>\n");
+        return;
+    }
+    sb_printf(b, "<p>%d test images at their original resolution, threshold %g, smooth 1; mean ± population std "
+                 "over images.</p>\n",
+              (int)ftn_run_config_num(j, "n", 0), ftn_run_config_num(j, "threshold", 0.5));
+    sb_puts(b, "<table class=\"metrics\"><thead><tr><th>metric</th><th>mean</th><th>std</th></tr></thead><tbody>\n");
+    static const char *const keys[4] = { "dsc", "precision", "recall", "iou" };
+    static const char *const names[4] = { "DSC", "precision", "recall", "IoU" };
+    for (int k = 0; k < 4; k++) {
+        double mu = ftn_run_config_num(mean, keys[k], NAN), sd = ftn_run_config_num(std, keys[k], NAN);
+        sb_printf(b, "<tr><th>%s</th><td>%.4f</td><td>± %.4f</td></tr>\n", names[k], mu, sd);
+    }
+    sb_puts(b, "</tbody></table>\n</section>\n");
+    cJSON_Delete(j);
+}
+
+/* log.csv → columns by header name */
+static void section_curves(sbuf *b, const char *run_dir)
+{
+    sb_puts(b, "<section><h2>Training curves</h2>\n");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/log.csv", run_dir);
+    uint8_t *data;
+    size_t size;
+    if (ftn_read_file(path, 64u << 20, &data, &size) != FTN_OK) {
+        note(b, "No training log (%s).", ftn_last_error());
+        sb_puts(b, "</section>\n");
+        return;
+    }
+    enum { EPOCH, TRAIN, VAL, DSC, NCOL };
+    static const char *const want[NCOL] = { "epoch", "train_loss", "val_loss", "val_dsc" };
+    int col[NCOL] = { -1, -1, -1, -1 };
+    int cap = 0, n = 0;
+    for (size_t i = 0; i < size; i++) cap += data[i] == '\n';
+    cap += 1;
+    double *v[NCOL];
+    for (int k = 0; k < NCOL; k++) v[k] = malloc(sizeof(double) * (size_t)cap);
+    char *save = NULL, *line = strtok_r((char *)data, "\r\n", &save);
+    if (line) { /* header */
+        int c = 0;
+        for (char *f = line, *end; f; f = end ? end + 1 : NULL, c++) {
+            end = strchr(f, ',');
+            size_t len = end ? (size_t)(end - f) : strlen(f);
+            for (int k = 0; k < NCOL; k++)
+                if (strlen(want[k]) == len && !strncmp(f, want[k], len)) col[k] = c;
+        }
+        line = strtok_r(NULL, "\r\n", &save);
+    }
+    int ok = v[0] && v[1] && v[2] && v[3] && col[EPOCH] >= 0 && col[TRAIN] >= 0;
+    for (; ok && line; line = strtok_r(NULL, "\r\n", &save)) {
+        if (!*line) continue;
+        for (int k = 0; k < NCOL; k++) v[k][n] = NAN;
+        int c = 0;
+        for (char *f = line, *end; f; f = end ? end + 1 : NULL, c++) {
+            end = strchr(f, ',');
+            for (int k = 0; k < NCOL; k++)
+                if (col[k] == c) {
+                    char *e;
+                    double x = strtod(f, &e);
+                    if (e != f) v[k][n] = x;
+                }
+        }
+        n++;
+    }
+    if (!ok) {
+        note(b, "%s has no epoch and train_loss columns.", path);
+    } else if (n == 0) {
+        note(b, "%s has no epochs yet.", path);
+    } else {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (isfinite(v[DSC][i]) && (best < 0 || v[DSC][i] > v[DSC][best])) best = i;
+        sb_printf(b, "<p>%d epoch%s", n, n == 1 ? "" : "s");
+        if (best >= 0) sb_printf(b, "; best validation DSC %.4f at epoch %g", v[DSC][best], v[EPOCH][best]);
+        sb_puts(b, ".</p>\n<div class=\"charts\">\n");
+        series loss[2] = { { "train loss", "#2563eb", v[EPOCH], v[TRAIN], n, 0, NULL },
+                           { "validation loss", "#dc2626", v[EPOCH], v[VAL], n, 1, NULL } };
+        svg_chart(b, "Loss", "epoch", "loss", loss, col[VAL] >= 0 ? 2 : 1, NAN, NAN, NAN, NAN, 1);
+        if (col[DSC] >= 0) {
+            series dsc[1] = { { "validation DSC", "#059669", v[EPOCH], v[DSC], n, 0, NULL } };
+            svg_chart(b, "Validation DSC", "epoch", "DSC", dsc, 1, NAN, NAN, NAN, NAN, 1);
+        } else {
+            note(b, "%s has no val_dsc column.", path);
+        }
+        sb_puts(b, "</div>\n");
+    }
+    for (int k = 0; k < NCOL; k++) free(v[k]);
+    free(data);
+    sb_puts(b, "</section>\n");
+}
+
+/* ---- test-set predictions: PR curve and best / worst overlays ---------------------------------- */
+
+#define N_THR 19
+#define N_SHOW 3
+
+typedef struct pr_ctx {
+    float threshold;
+    double p[N_THR], r[N_THR], d[N_THR];
+    double *dsc; /* per image, at the run's threshold */
+    ftn_metrics *m;
+} pr_ctx;
+
+static float thr_k(int k) { return 0.05f * (float)(k + 1); }
+
+static ftn_status pr_one(void *user, int k, int sample, const ftn_image *image, const ftn_image *mask, const float *prob)
+{
+    (void)sample;
+    pr_ctx *c = user;
+    size_t np = (size_t)image->width * image->height;
+    if (mask->width != image->width || mask->height != image->height)
+        return ftn_fail(FTN_EFORMAT, "report: mask and image sizes differ for test image %d", k);
+    for (int t = 0; t < N_THR; t++) {
+        ftn_metrics m = ftn_metrics_compute(prob, mask->data, np, thr_k(t));
+        c->p[t] += m.precision, c->r[t] += m.recall, c->d[t] += m.dsc;
+    }
+    c->m[k] = ftn_metrics_compute(prob, mask->data, np, c->threshold);
+    c->dsc[k] = c->m[k].dsc;
+    return FTN_OK;
+}
+
+typedef struct ov_ctx {
+    float threshold;
+    sbuf *b;
+    const ftn_dataset *ds;
+    const ftn_metrics *m; /* per selected case */
+    const char *const *label;
+} ov_ctx;
+
+static ftn_status ov_one(void *user, int k, int sample, const ftn_image *image, const ftn_image *mask, const float *prob)
+{
+    ov_ctx *c = user;
+    size_t np = (size_t)image->width * image->height;
+    uint8_t *rgb = malloc(np * 3), *png = NULL;
+    size_t size = 0;
+    if (!rgb) return ftn_fail(FTN_ENOMEM, "report: out of memory");
+    ftn_overlay_rgb(image, prob, c->threshold, mask->data, rgb);
+    ftn_status st = ftn_png_encode(image->width, image->height, 3, rgb, &png, &size);
+    free(rgb);
+    if (st != FTN_OK) return st;
+    char *b64 = ftn_base64_encode(png, size);
+    free(png);
+    if (!b64) return ftn_fail(FTN_ENOMEM, "report: out of memory");
+    if (k == 0 || strcmp(c->label[k], c->label[k - 1])) {
+        if (k) sb_puts(c->b, "</div>\n");
+        sb_puts(c->b, "<h3>");
+        sb_esc(c->b, c->label[k]);
+        sb_puts(c->b, "</h3>\n<div class=\"cases\">\n");
+    }
+    sb_printf(c->b, "<figure><img alt=\"overlay\" width=\"%d\" height=\"%d\" src=\"data:image/png;base64,", image->width,
+              image->height);
+    sb_puts(c->b, b64);
+    free(b64);
+    sb_puts(c->b, "\"><figcaption><b>");
+    sb_esc(c->b, c->ds->samples[sample].id);
+    sb_printf(c->b, "</b> %dx%d<br>DSC %.3f · precision %.3f · recall %.3f</figcaption></figure>\n", image->width,
+              image->height, c->m[k].dsc, c->m[k].precision, c->m[k].recall);
+    return FTN_OK;
+}
+
+static void section_predictions(sbuf *b, const char *run_dir, const cJSON *config, ftn_engine engine)
+{
+    sb_puts(b, "<section><h2>Precision–recall on the test set</h2>\n");
+    sbuf cases = { 0 };
+    sb_puts(&cases, "<section><h2>Best and worst test cases</h2>\n");
+    char ckpt[4200];
+    struct stat st;
+    ftn_model *m = NULL;
+    ftn_dataset ds;
+    int have_ds = 0, *idx = NULL, n = 0;
+    pr_ctx pc;
+    memset(&pc, 0, sizeof pc);
+    char why[1200] = "";
+    snprintf(ckpt, sizeof ckpt, "%s/best.safetensors", run_dir);
+    if (stat(ckpt, &st) != 0) snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", run_dir);
+    if (!config) {
+        snprintf(why, sizeof why, "no config.json, so no data set or test split");
+    } else if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(config, "test")) ||
+               cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(config, "test")) == 0) {
+        snprintf(why, sizeof why, "config.json lists no test samples");
+    } else if (stat(ckpt, &st) != 0) {
+        snprintf(why, sizeof why, "no checkpoint (best.safetensors or last.safetensors) in %s", run_dir);
+    } else if (ftn_model_load(ckpt, &m) != FTN_OK) {
+        snprintf(why, sizeof why, "%s", ftn_last_error());
+    } else if (ftn_run_dataset_open(run_dir, config, &ds) != FTN_OK) {
+        snprintf(why, sizeof why, "%s", ftn_last_error());
+    } else if ((have_ds = 1, ftn_run_split_indices(config, "test", &ds, &idx, &n)) != FTN_OK) {
+        snprintf(why, sizeof why, "%s", ftn_last_error());
+    }
+    if (!why[0]) {
+        ftn_resize_mode mode = FTN_RESIZE_NEAREST;
+        const char *rs = ftn_run_config_str(config, "resize", "nearest");
+        if (ftn_resize_parse(rs, &mode) != FTN_OK) mode = FTN_RESIZE_NEAREST;
+        int batch = (int)ftn_run_config_num(config, "batch", 8);
+        if (batch < 1 || batch > 64) batch = 8;
+        pc.threshold = (float)ftn_run_config_num(config, "threshold", FTN_METRIC_THRESHOLD);
+        pc.dsc = malloc(sizeof(double) * (size_t)n);
+        pc.m = malloc(sizeof(ftn_metrics) * (size_t)n);
+        if (!pc.dsc || !pc.m) snprintf(why, sizeof why, "out of memory");
+        else if (ftn_evaluate_each(m, &ds, idx, n, mode, engine, batch, pr_one, &pc) != FTN_OK)
+            snprintf(why, sizeof why, "%s", ftn_last_error());
+        if (!why[0]) {
+            double x[N_THR], y[N_THR], t[N_THR], d[N_THR];
+            char tipbuf[N_THR][96];
+            const char *tips[N_THR];
+            for (int k = 0; k < N_THR; k++) {
+                x[k] = pc.r[k] / n, y[k] = pc.p[k] / n, d[k] = pc.d[k] / n, t[k] = thr_k(k);
+                snprintf(tipbuf[k], sizeof tipbuf[k], "threshold %.2f: precision %.3f, recall %.3f, DSC %.3f", t[k], y[k],
+                         x[k], d[k]);
+                tips[k] = tipbuf[k];
+            }
+            sb_printf(b, "<p>Predictions of <code>");
+            sb_esc(b, strrchr(ckpt, '/') + 1);
+            sb_printf(b, "</code> on the %d test images at their original resolution; per-image precision and recall "
+                         "(smooth 1) averaged over images, at thresholds 0.05, 0.10, …, 0.95.</p>\n<div class=\"charts\">\n",
+                      n);
+            series pr[1] = { { "thresholds 0.05…0.95", "#7c3aed", x, y, N_THR, 0, tips } };
+            svg_chart(b, "Precision–recall", "recall", "precision", pr, 1, 0, 1, 0, 1, 0);
+            series ds_[1] = { { "mean DSC", "#059669", t, d, N_THR, 0, tips } };
+            svg_chart(b, "DSC against threshold", "threshold", "DSC", ds_, 1, 0, 1, 0, 1, 0);
+            sb_puts(b, "</div>\n");
+
+            /* best and worst by DSC at the run's threshold: a second pass over at most 6 images */
+            int *order = malloc(sizeof(int) * (size_t)n);
+            int sel[2 * N_SHOW];
+            ftn_metrics selm[2 * N_SHOW];
+            const char *lab[2 * N_SHOW];
+            int ns = 0;
+            if (order) {
+                for (int i = 0; i < n; i++) order[i] = i;
+                for (int i = 1; i < n; i++) /* insertion sort, DSC descending, stable */
+                    for (int j = i; j > 0 && pc.dsc[order[j]] > pc.dsc[order[j - 1]]; j--) {
+                        int tmp = order[j];
+                        order[j] = order[j - 1], order[j - 1] = tmp;
+                    }
+                /* fewer than 2·N_SHOW cases: split them, best half first */
+                int nb = (n + 1) / 2 < N_SHOW ? (n + 1) / 2 : N_SHOW, nw = n - nb < N_SHOW ? n - nb : N_SHOW;
+                for (int i = 0; i < nb; i++) sel[ns] = idx[order[i]], selm[ns] = pc.m[order[i]], lab[ns++] = "Best (highest DSC)";
+                for (int i = 0; i < nw; i++)
+                    sel[ns] = idx[order[n - 1 - i]], selm[ns] = pc.m[order[n - 1 - i]], lab[ns++] = "Worst (lowest DSC)";
+                free(order);
+            }
+            sb_printf(&cases,
+                      "<p>Threshold %g. <span class=\"sw pred\"></span> prediction (tinted, outlined) "
+                      "<span class=\"sw gt\"></span> ground truth (outline).</p>\n",
+                      (double)pc.threshold);
+            ov_ctx oc = { pc.threshold, &cases, &ds, selm, lab };
+            if (ns == 0) note(&cases, "No cases to show%s.", "");
+            else if (ftn_evaluate_each(m, &ds, sel, ns, mode, engine, ns, ov_one, &oc) != FTN_OK)
+                note(&cases, "Overlays failed: %s", ftn_last_error());
+            else sb_puts(&cases, "</div>\n");
+        }
+    }
+    if (why[0]) {
+        note(b, "No precision–recall curve: %s.", why);
+        note(&cases, "No overlays: %s.", why);
+    }
+    sb_puts(b, "</section>\n");
+    sb_puts(&cases, "</section>\n");
+    if (cases.oom) b->oom = 1;
+    else sb_put(b, cases.p, cases.len);
+    free(cases.p);
+    free(pc.dsc);
+    free(pc.m);
+    free(idx);
+    if (have_ds) ftn_dataset_free(&ds);
+    ftn_model_free(m);
+}
+
+static const char *style =
+    "<style>\n"
+    ":root{color-scheme:light}\n"
+    "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;color:#1f2937;"
+    "background:#f8fafc;margin:0;line-height:1.45}\n"
+    "main{max-width:1160px;margin:0 auto;padding:24px 28px 48px}\n"
+    "h1{font-size:1.6rem;margin:0 0 4px}h2{font-size:1.2rem;margin:0 0 12px;border-bottom:1px solid #e5e7eb;"
+    "padding-bottom:6px}h3{font-size:1rem;margin:16px 0 8px;color:#374151}\n"
+    ".sub{color:#6b7280;margin:0 0 20px}\n"
+    "section{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:16px 20px;margin:0 0 18px}\n"
+    "table{border-collapse:collapse;font-size:.92rem}th,td{padding:5px 12px;border-bottom:1px solid #eef0f3;"
+    "text-align:left;vertical-align:top}\n"
+    "table.kv th{color:#4b5563;font-weight:600;white-space:nowrap}"
+    "table.kv td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}\n"
+    "table.metrics td{font-variant-numeric:tabular-nums;text-align:right}"
+    "table.metrics thead th{background:#f3f4f6}\n"
+    ".note{color:#92400e;background:#fffbeb;border:1px solid #fde68a;border-radius:6px;padding:8px 12px}\n"
+    ".charts{display:flex;flex-wrap:wrap;gap:16px}\n"
+    "svg.chart{background:#fff;max-width:100%;height:auto}"
+    "svg .plot{fill:#fcfcfd;stroke:#d1d5db}svg .grid{stroke:#eceef1}"
+    "svg text{font-family:inherit;fill:#4b5563}svg .tick{font-size:11px}svg .axis{font-size:12px}"
+    "svg .legend{font-size:12px}svg .ct{font-size:14px;font-weight:600;fill:#1f2937}\n"
+    ".cases{display:flex;flex-wrap:wrap;gap:14px}figure{margin:0;width:240px}"
+    "figure img{width:240px;height:auto;image-rendering:pixelated;border:1px solid #d1d5db;border-radius:4px;"
+    "display:block}\n"
+    "figcaption{font-size:.82rem;color:#4b5563;margin-top:4px}\n"
+    ".sw{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:-1px;margin:0 4px 0 10px}"
+    ".sw.pred{background:rgb(255,48,32)}.sw.gt{background:rgb(0,230,64)}\n"
+    "code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}\n"
+    "</style>\n";
+
+ftn_status ftn_report_write(const char *run_dir, ftn_engine engine)
+{
+    if (!run_dir || !*run_dir) return ftn_fail(FTN_EINVAL, "report: no run folder");
+    struct stat st;
+    if (stat(run_dir, &st) != 0 || !S_ISDIR(st.st_mode)) return ftn_fail(FTN_EIO, "%s: not a run folder", run_dir);
+    cJSON *config = NULL;
+    char cerr[1100] = "";
+    if (ftn_run_config_read(run_dir, &config) != FTN_OK) snprintf(cerr, sizeof cerr, "%s", ftn_last_error());
+    sbuf b = { 0 };
+    sb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>ftunet report: ");
+    sb_esc(&b, run_dir);
+    sb_puts(&b, "</title>\n");
+    sb_puts(&b, style);
+    sb_puts(&b, "</head><body><main>\n<h1>Training run report</h1>\n<p class=\"sub\"><code>");
+    sb_esc(&b, run_dir);
+    sb_puts(&b, "</code>");
+    if (config) {
+        sb_puts(&b, " · ");
+        sb_esc(&b, ftn_run_config_str(config, "model", "?"));
+        sb_puts(&b, " · loss ");
+        sb_esc(&b, ftn_run_config_str(config, "loss", "?"));
+        sb_puts(&b, " · data <code>");
+        sb_esc(&b, ftn_run_config_str(config, "data", "?"));
+        sb_puts(&b, "</code>");
+    }
+    sb_puts(&b, "</p>\n");
+    section_metrics(&b, run_dir);
+    section_curves(&b, run_dir);
+    section_predictions(&b, run_dir, config, engine);
+    section_config(&b, run_dir, config, cerr);
+    sb_puts(&b, "<p class=\"sub\">Written by ftunet 0.1.0 (engine ");
+    sb_esc(&b, ftn_engine_name(engine));
+    sb_puts(&b, ").</p>\n</main></body></html>\n");
+    cJSON_Delete(config);
+    if (b.oom) {
+        free(b.p);
+        return ftn_fail(FTN_ENOMEM, "%s/report.html: out of memory", run_dir);
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/report.html", run_dir);
+    const void *chunks[1] = { b.p };
+    size_t sizes[1] = { b.len };
+    ftn_status s = ftn_write_file_atomic(path, chunks, sizes, 1);
+    free(b.p);
+    return s;
+}

@@ -1,0 +1,114 @@
+#!/bin/sh
+# ftunet synth / init / eval / predict / stats / report on a tiny synthetic set, and their errors.
+# usage: sh tests/cli_eval.sh PATH/TO/ftunet SCRATCH_DIR
+set -u
+FT=$1
+T=$2
+export FTUNET_ENGINE=ref
+rm -rf "$T" && mkdir -p "$T" || exit 1
+fails=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+# run CMD... and require success
+must() { if "$@" >"$T/out" 2>"$T/err"; then :; else bad "$* (exit $?): $(cat "$T/err")"; fi; }
+# an error: non-zero exit, exactly one line on stderr starting "ftunet: ", nothing half-written
+fails_cleanly() {
+    what=$1; shift
+    if "$@" >"$T/out" 2>"$T/err"; then bad "$what: succeeded"; return; fi
+    n=$(wc -l <"$T/err")
+    if [ "$n" -eq 1 ] && head -c 8 "$T/err" | grep -q '^ftunet: '; then ok "$what: $(cat "$T/err")"
+    else bad "$what: stderr was: $(cat "$T/err")"; fi
+}
+# PNG width and height from the IHDR chunk
+png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }'; }
+
+must "$FT" synth --kind ultrasound -n 6 -o "$T/data" --seed 5 --size 64x48
+[ "$(ls "$T/data/images" | wc -l)" -eq 6 ] && [ "$(png_size "$T/data/images/0003.png")" = 64x48 ] && ok synth || bad "synth files"
+must "$FT" synth --kind dermoscopy -n 2 -o "$T/derm" --size 40x30
+[ "$(png_size "$T/derm/masks/0001.png")" = 40x30 ] && ok "synth dermoscopy" || bad "synth dermoscopy"
+mkdir -p "$T/run"
+must "$FT" init --model attn-unet-mi-ds --size 32x32 --seed 2 -o "$T/run/best.safetensors"
+
+# eval: every sample, default output folder next to the checkpoint
+must "$FT" eval "$T/run/best.safetensors" "$T/data" --batch 4 --threads 2
+grep -q 'DSC .* ± ' "$T/out" && grep -q 'IoU' "$T/out" && ok "eval prints mean ± std" || bad "eval output: $(cat "$T/out")"
+[ "$(wc -l <"$T/run/eval-data/metrics.csv")" -eq 7 ] && head -1 "$T/run/eval-data/metrics.csv" | grep -qx 'id,dsc,precision,recall,iou' \
+    && ok "eval metrics.csv" || bad "eval metrics.csv"
+grep -q '"n":[[:space:]]*6' "$T/run/eval-data/summary.json" && ok "eval summary.json" || bad "summary.json: $(cat "$T/run/eval-data/summary.json")"
+
+# a run folder as training leaves it; eval --run scores only its test ids
+cat >"$T/run/config.json" <<JSON
+{"model": "attn-unet-mi-ds", "channels": 1, "height": 32, "width": 32, "loss": "ftl", "alpha": 0.7, "beta": 0.3,
+ "gamma": 1.3333, "epochs": 5, "batch": 4, "lr": 0.01, "momentum": 0.9, "decay": 1e-6, "optimizer": "sgd",
+ "seed": 2, "resize": "nearest", "threshold": 0.5, "test_split": 0.25, "val_split": 0.15, "data": "$T/data",
+ "mask_suffix": "", "train": ["0000", "0001"], "val": ["0003"], "test": ["0002", "0004", "0005"]}
+JSON
+cat >"$T/run/log.csv" <<CSV
+epoch,lr,train_loss,val_loss,val_dsc,seconds
+1,0.01,0.91,0.93,0.21,1.5
+2,0.01,0.84,0.88,0.34,1.4
+3,0.01,0.77,0.83,0.41,1.4
+4,0.01,0.72,0.81,0.47,1.5
+5,0.01,0.69,0.80,0.46,1.4
+CSV
+must "$FT" eval "$T/run/best.safetensors" "$T/data" --run "$T/run" -o "$T/run/test"
+grep -q '3 images, split test' "$T/out" && [ "$(wc -l <"$T/run/test/metrics.csv")" -eq 4 ] && \
+    [ "$(sed -n 2p "$T/run/test/metrics.csv" | cut -d, -f1)" = 0002 ] && ok "eval --run: the test ids" || bad "eval --run: $(cat "$T/out")"
+
+# predict: masks at the original size, overlay and probabilities
+must "$FT" predict "$T/run/best.safetensors" "$T/data/images/0000.png" "$T/derm/images/0001.png" -o "$T/pred" --overlay --probabilities
+[ "$(png_size "$T/pred/0000_mask.png")" = 64x48 ] && [ "$(png_size "$T/pred/0000_overlay.png")" = 64x48 ] && \
+    [ "$(png_size "$T/pred/0001_mask.png")" = 40x30 ] && ok "predict sizes" || bad "predict sizes"
+[ "$(od -An -tu1 -j25 -N1 "$T/pred/0000_mask.png" | tr -d ' ')" = 0 ] && [ "$(od -An -tu1 -j25 -N1 "$T/pred/0000_overlay.png" | tr -d ' ')" = 2 ] \
+    && ok "predict: grey mask, RGB overlay" || bad "predict colour types"
+# .npy: 128-byte header + 64·48 float32
+[ "$(wc -c <"$T/pred/0000_prob.npy")" -eq $((128 + 64 * 48 * 4)) ] && ok "predict probabilities" || bad "prob.npy size"
+
+# stats
+must "$FT" stats "$T/data"
+grep -q 'samples: *6' "$T/out" && grep -q 'width: *64 .. 64' "$T/out" && grep -q 'lesion area: .* ± ' "$T/out" \
+    && ok stats || bad "stats: $(cat "$T/out")"
+
+# report
+must "$FT" report "$T/run"
+R=$T/run/report.html
+for s in 'Test metrics' 'Training curves' '<svg' 'Precision–recall' 'Best (highest DSC)' 'Worst (lowest DSC)' \
+         'data:image/png;base64,' 'Configuration' 'gamma'; do
+    grep -q "$s" "$R" || { bad "report lacks '$s'"; rfail=1; }
+done
+grep -q -e 'src="http' -e 'href="http' -e 'url(' "$R" && { bad "report has external resources"; rfail=1; }
+[ "${rfail:-0}" -eq 0 ] && ok "report sections"
+# a run without a test folder or log still gets a report, saying what is missing
+mkdir -p "$T/run2" && cp "$T/run/config.json" "$T/run2/"
+must "$FT" report "$T/run2"
+grep -q 'No test metrics yet' "$T/run2/report.html" && grep -q 'No training log' "$T/run2/report.html" && \
+    grep -q 'No precision' "$T/run2/report.html" && ok "report with parts missing" || bad "report with parts missing"
+
+# errors
+fails_cleanly "eval: missing checkpoint" "$FT" eval "$T/nope.safetensors" "$T/data"
+fails_cleanly "eval: missing data" "$FT" eval "$T/run/best.safetensors" "$T/nodata"
+fails_cleanly "eval: bad option" "$FT" eval --bogus "$T/run/best.safetensors" "$T/data"
+fails_cleanly "eval: bad threshold" "$FT" eval "$T/run/best.safetensors" "$T/data" --threshold 2
+fails_cleanly "eval: bad resize" "$FT" eval "$T/run/best.safetensors" "$T/data" --resize cubic
+fails_cleanly "eval: --split without --run" "$FT" eval "$T/run/best.safetensors" "$T/data" --split test
+fails_cleanly "predict: missing image" "$FT" predict "$T/run/best.safetensors" "$T/none.png" -o "$T/pred2"
+fails_cleanly "predict: no -o" "$FT" predict "$T/run/best.safetensors" "$T/data/images/0000.png"
+fails_cleanly "stats: missing data" "$FT" stats "$T/nodata"
+fails_cleanly "synth: bad kind" "$FT" synth --kind xray -n 2 -o "$T/x"
+fails_cleanly "synth: bad size" "$FT" synth -n 2 -o "$T/x" --size 64
+fails_cleanly "report: missing run" "$FT" report "$T/norun"
+# a corrupt image: an error naming it, or skipped with --skip-bad
+cp -r "$T/data" "$T/bad"
+head -c 60 "$T/data/images/0001.png" >"$T/bad/images/0001.png"
+fails_cleanly "eval: corrupt image" "$FT" eval "$T/run/best.safetensors" "$T/bad" -o "$T/badeval"
+grep -q '0001.png' "$T/err" || bad "the error does not name the corrupt file"
+[ -e "$T/badeval/metrics.csv" ] && bad "a failed eval wrote metrics"
+fails_cleanly "predict: corrupt image" "$FT" predict "$T/run/best.safetensors" "$T/bad/images/0001.png" -o "$T/pred3"
+must "$FT" eval "$T/run/best.safetensors" "$T/bad" --skip-bad -o "$T/badeval"
+grep -q '5 images' "$T/out" && ok "eval --skip-bad" || bad "eval --skip-bad: $(cat "$T/out")"
+must "$FT" stats "$T/bad" --skip-bad
+grep -q 'samples: *5' "$T/out" && grep -q 'skipped: *1' "$T/out" && grep -q '0001.png' "$T/out" && ok "stats --skip-bad" \
+    || bad "stats --skip-bad: $(cat "$T/out")"
+
+echo "$fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,31 @@
+/* ftunet report: (re)write RUN/report.html. */
+#include "commands.h"
+
+#include <stdio.h>
+
+#include "report/report.h"
+
+static cli_option options[] = {
+    { "engine", 0, "dnnl|ref", "compute engine for the test-set predictions (default: $FTUNET_ENGINE or dnnl)", NULL },
+    { "threads", 't', "N", "threads (default: all cores)", NULL },
+    { 0 },
+};
+
+static int run(cli_command *cmd, int argc, char **argv)
+{
+    if (argc != 1) return cli_error("report", "expected one RUN folder (see ftunet report --help)");
+    ftn_engine engine;
+    if (cli_engine_threads(cmd, &engine)) return 1;
+    if (ftn_report_write(argv[0], engine)) return cli_lib_error("report");
+    printf("%s/report.html\n", argv[0]);
+    return 0;
+}
+
+cli_command cmd_report = {
+    "report", "RUN",
+    "Write RUN/report.html, a self-contained report of a training run.\n"
+    "Configuration, test metrics, loss and validation-DSC curves, a precision-recall curve over\n"
+    "thresholds on the test set, and overlays of the best and worst test cases. Parts whose\n"
+    "inputs are missing are left out, saying so.",
+    options, run,
+};

@@ -1,0 +1,67 @@
+/* ftunet stats: describe a data set. */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "data/dataset.h"
+
+static cli_option options[] = {
+    { "mask-suffix", 0, "SUFFIX", "an extra mask-name suffix tried first (e.g. _gt)", NULL },
+    { "skip-bad", 0, NULL, "drop unreadable or unpaired samples (every file is decoded) and list them", NULL },
+    { "max-pixels", 0, "N", "largest width x height accepted per image (default 100000000)", NULL },
+    { "threads", 't', "N", "threads (default: all cores)", NULL },
+    { 0 },
+};
+
+
+static int open_dataset(cli_command *cmd, const char *path, ftn_dataset *ds)
+{
+    ftn_dataset_options o = { cli_get(cmd, "mask-suffix"), cli_get(cmd, "skip-bad") != NULL, 0, 0 };
+    o.verify = o.skip_bad;
+    int maxp = 0;
+    if (cli_int(cmd, "max-pixels", 1, 2000000000, &maxp)) return 1;
+    o.max_pixels = (size_t)maxp;
+    if (ftn_dataset_open(path, &o, ds)) return cli_lib_error("stats");
+    return 0;
+}
+
+static int run(cli_command *cmd, int argc, char **argv)
+{
+    if (argc != 1) return cli_error("stats", "expected one DATA argument (see ftunet stats --help)");
+    int threads = 0;
+    if (cli_int(cmd, "threads", 1, 1024, &threads)) return 1;
+    ftn_set_threads(threads);
+    ftn_dataset ds;
+    if (open_dataset(cmd, argv[0], &ds)) return 1;
+    int rc = 0;
+    ftn_dataset_summary s;
+    if (ds.count == 0) {
+        rc = cli_error("stats", "%s: no usable samples", argv[0]);
+    } else if (ftn_dataset_stats(&ds, &s)) {
+        rc = cli_lib_error("stats");
+    } else {
+        printf("data:        %s\n", ds.path);
+        printf("layout:      %s\n", ftn_dataset_layout_name(ds.layout));
+        printf("samples:     %d (%d greyscale, %d colour)\n", s.count, s.grey_images, s.colour_images);
+        printf("width:       %d .. %d\n", s.min_width, s.max_width);
+        printf("height:      %d .. %d\n", s.min_height, s.max_height);
+        printf("lesion area: %.4f ± %.4f of the image (min %.4f, max %.4f; population std)\n", s.lesion_mean,
+               s.lesion_std, s.lesion_min, s.lesion_max);
+        printf("empty masks: %d\n", s.empty_masks);
+    }
+    if (ds.n_skipped) {
+        printf("skipped:     %d\n", ds.n_skipped);
+        for (int i = 0; i < ds.n_skipped; i++) printf("  %s\n", ds.skipped[i]);
+    }
+    ftn_dataset_free(&ds);
+    return rc;
+}
+
+cli_command cmd_stats = {
+    "stats", "DATA [--skip-bad] [--mask-suffix S]",
+    "Describe a data set: count, layout, size ranges, lesion-area fraction mean ± std.\n"
+    "DATA: a folder images/+masks/ or original/+gt/, a CSV of image,mask lines, or\n"
+    "images.npy+masks.npy.",
+    options, run,
+};

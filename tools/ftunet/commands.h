@@ -5,5 +5,8 @@
 
 extern cli_command cmd_init;
 extern cli_command cmd_forward;
+extern cli_command cmd_train;
+extern cli_command cmd_cv;
+extern cli_command cmd_ablation;
 
 #endif

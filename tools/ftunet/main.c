@@ -6,6 +6,7 @@
 
 static cli_command *const commands[] = {
     &cmd_init, &cmd_forward,
+    &cmd_train, &cmd_cv, &cmd_ablation,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -116,6 +116,19 @@ static uint64_t epoch_seed(uint64_t seed, int epoch)
     return ftn_rng_next(&r);
 }
 
+/* The shortest decimal that reads back as the same float, so config.json shows 0.01, not
+ * 0.00999999977648258. */
+static double short_float(float f)
+{
+    char buf[32];
+    for (int prec = 6; prec < 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        if ((float)strtod(buf, NULL) == f) return strtod(buf, NULL);
+    }
+    snprintf(buf, sizeof buf, "%.9g", (double)f);
+    return strtod(buf, NULL);
+}
+
 static cJSON *ids_json(const ftn_dataset *ds, const int *idx, int n)
 {
     cJSON *a = cJSON_CreateArray();
@@ -131,23 +144,22 @@ static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const
     cJSON_AddNumberToObject(j, "height", c->height);
     cJSON_AddNumberToObject(j, "width", c->width);
     cJSON_AddStringToObject(j, "loss", ftn_loss_name(c->loss.kind));
-    cJSON_AddNumberToObject(j, "alpha", c->loss.alpha);
-    cJSON_AddNumberToObject(j, "beta", c->loss.beta);
-    cJSON_AddNumberToObject(j, "gamma", c->loss.gamma);
+    cJSON_AddNumberToObject(j, "alpha", short_float(c->loss.alpha));
+    cJSON_AddNumberToObject(j, "beta", short_float(c->loss.beta));
+    cJSON_AddNumberToObject(j, "gamma", short_float(c->loss.gamma));
     cJSON_AddNumberToObject(j, "epochs", c->epochs);
     cJSON_AddNumberToObject(j, "batch", c->batch);
-    cJSON_AddNumberToObject(j, "lr", c->opt.lr);
-    cJSON_AddNumberToObject(j, "momentum", c->opt.momentum);
-    cJSON_AddNumberToObject(j, "decay", c->opt.decay);
+    cJSON_AddNumberToObject(j, "lr", short_float(c->opt.lr));
+    cJSON_AddNumberToObject(j, "momentum", short_float(c->opt.momentum));
+    cJSON_AddNumberToObject(j, "decay", short_float(c->opt.decay));
     cJSON_AddStringToObject(j, "optimizer", c->opt.kind == FTN_OPT_ADAM ? "adam" : "sgd");
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
     cJSON_AddStringToObject(j, "resize", ftn_resize_name(c->resize));
-    cJSON_AddNumberToObject(j, "threshold", c->threshold);
+    cJSON_AddNumberToObject(j, "threshold", short_float(c->threshold));
     cJSON_AddNumberToObject(j, "test_split", c->test_split);
     cJSON_AddNumberToObject(j, "val_split", c->val_split);
     cJSON_AddStringToObject(j, "data", data_abs);
-    if (c->mask_suffix) cJSON_AddStringToObject(j, "mask_suffix", c->mask_suffix);
-    else cJSON_AddNullToObject(j, "mask_suffix");
+    cJSON_AddStringToObject(j, "mask_suffix", c->mask_suffix ? c->mask_suffix : ""); /* "": none */
     cJSON_AddItemToObject(j, "train", ids_json(ds, sp->train, sp->n_train));
     cJSON_AddItemToObject(j, "val", ids_json(ds, sp->val, sp->n_val));
     cJSON_AddItemToObject(j, "test", ids_json(ds, sp->test, sp->n_test));
@@ -574,7 +586,7 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
             FTN_TRY(ftn_optimizer_save(c->m, join(p, dir, "last.optim.safetensors")));
             char line[256];
             double secs = now_s() - t_epoch;
-            int len = snprintf(line, sizeof line, "%d,%.9g,%.6f,%.6f,%.6f,%.3f\n", e + 1, lr, loss_sum / sp->n_train,
+            int len = snprintf(line, sizeof line, "%d,%.9g,%.6f,%.6f,%.6f,%.3f\n", e + 1, short_float(lr), loss_sum / sp->n_train,
                                vloss, vdsc, secs);
             if (text_add(&c->log, line, (size_t)len)) return ftn_fail(FTN_ENOMEM, "train: out of memory");
             FTN_TRY(write_text(join(p, dir, "log.csv"), &c->log));

@@ -26,7 +26,7 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (sum.n_val) printf(" (val DSC %.4f)", sum.best_val_dsc);
     printf("\n");
     if (sum.n_test)
-        printf("test (%d images): DSC %.4f ± %.4f  precision %.4f ± %.4f  recall %.4f ± %.4f\nreport: written in %s/\n",
+        printf("test (%d images): DSC %.4f ± %.4f  precision %.4f ± %.4f  recall %.4f ± %.4f\nreport: %s/report.html\n",
                sum.n_test, sum.test_mean.dsc, sum.test_std.dsc, sum.test_mean.precision, sum.test_std.precision,
                sum.test_mean.recall, sum.test_std.recall, dir);
     else

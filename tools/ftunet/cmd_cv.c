@@ -21,6 +21,14 @@ static cJSON *metrics_json(const ftn_metrics *m)
     return j;
 }
 
+/* 0.7f as 0.7 in JSON */
+static double short_float(float f)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)f);
+    return strtod(b, NULL);
+}
+
 int cv_run(const char *what, const ftn_train_config *base, const char *dir, int folds, int repeats, ftn_metrics *mean,
            ftn_metrics *std)
 {
@@ -63,9 +71,9 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
         cJSON_AddNumberToObject(j, folds > 0 ? "folds" : "repeats", runs);
         cJSON_AddStringToObject(j, "model", base->model);
         cJSON_AddStringToObject(j, "loss", ftn_loss_name(base->loss.kind));
-        cJSON_AddNumberToObject(j, "alpha", base->loss.alpha);
-        cJSON_AddNumberToObject(j, "beta", base->loss.beta);
-        cJSON_AddNumberToObject(j, "gamma", base->loss.gamma);
+        cJSON_AddNumberToObject(j, "alpha", short_float(base->loss.alpha));
+        cJSON_AddNumberToObject(j, "beta", short_float(base->loss.beta));
+        cJSON_AddNumberToObject(j, "gamma", short_float(base->loss.gamma));
         cJSON_AddItemToObject(j, "runs", arr);
         for (int r = 0; r < runs; r++) {
             char name[32];

@@ -11,5 +11,8 @@ extern cli_command cmd_predict;
 extern cli_command cmd_stats;
 extern cli_command cmd_synth;
 extern cli_command cmd_report;
+extern cli_command cmd_train;
+extern cli_command cmd_cv;
+extern cli_command cmd_ablation;
 
 #endif

@@ -6,6 +6,7 @@
 
 static cli_command *const commands[] = {
     &cmd_synth, &cmd_stats,
+    &cmd_train, &cmd_cv, &cmd_ablation,
     &cmd_eval, &cmd_predict, &cmd_report,
     &cmd_init, &cmd_forward, &cmd_grads,
 };

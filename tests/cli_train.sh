@@ -1,0 +1,81 @@
+#!/bin/sh
+# ftunet train / cv / ablation end to end on a tiny synthetic set (reference engine, 32x32), and
+# their errors. usage: sh tests/cli_train.sh PATH/TO/ftunet SCRATCH_DIR
+set -u
+FT=$1
+T=$2
+export FTUNET_ENGINE=ref
+rm -rf "$T" && mkdir -p "$T" || exit 1
+fails=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+must() { if "$@" >"$T/out" 2>"$T/err"; then :; else bad "$* (exit $?): $(cat "$T/err")"; fi; }
+# an error: non-zero exit and exactly one line on stderr starting "ftunet: "
+fails_cleanly() {
+    what=$1; shift
+    if "$@" >"$T/out" 2>"$T/err"; then bad "$what: succeeded"; return; fi
+    n=$(wc -l <"$T/err")
+    if [ "$n" -eq 1 ] && head -c 8 "$T/err" | grep -q '^ftunet: '; then ok "$what: $(cat "$T/err")"
+    else bad "$what: stderr was: $(cat "$T/err")"; fi
+}
+lines() { wc -l <"$1" | tr -d ' '; }
+
+# option errors need no data
+mkdir -p "$T/nodata"
+fails_cleanly "train: no -o" "$FT" train "$T/nodata"
+fails_cleanly "train: bad --size" "$FT" train "$T/nodata" -o "$T/x" --size 30x30
+fails_cleanly "train: bad --loss" "$FT" train "$T/nodata" -o "$T/x" --loss focal
+fails_cleanly "train: --alpha with dl" "$FT" train "$T/nodata" -o "$T/x" --loss dl --alpha 0.3
+fails_cleanly "train: bad --optimizer" "$FT" train "$T/nodata" -o "$T/x" --optimizer rmsprop
+fails_cleanly "train: bad --epochs" "$FT" train "$T/nodata" -o "$T/x" --epochs 0
+fails_cleanly "train: --resume --overwrite" "$FT" train "$T/nodata" -o "$T/x" --resume --overwrite
+fails_cleanly "train: unknown option" "$FT" train "$T/nodata" -o "$T/x" --frobnicate
+fails_cleanly "train: missing data" "$FT" train "$T/missing" -o "$T/x"
+fails_cleanly "cv: no --folds/--repeats" "$FT" cv "$T/nodata" -o "$T/x"
+fails_cleanly "cv: both" "$FT" cv "$T/nodata" -o "$T/x" --folds 2 --repeats 2
+fails_cleanly "ablation: bad --rows" "$FT" ablation "$T/nodata" -o "$T/x" --rows 0,9
+
+must "$FT" synth --kind ultrasound -n 8 -o "$T/data" --seed 3 --size 48x40
+
+# train: 2 epochs at 32x32; 8 images = 2 test, 1 validation, 5 training
+TR="--model attn-unet --size 32x32 --epochs 2 --batch 4 --threads 2"
+must "$FT" train "$T/data" -o "$T/run" $TR
+R=$T/run
+for f in config.json log.csv state.json best.safetensors last.safetensors last.optim.safetensors test/metrics.csv test/summary.json; do
+    [ -s "$R/$f" ] || bad "run folder lacks $f"
+done
+[ "$(lines "$R/log.csv")" -eq 3 ] && head -1 "$R/log.csv" | grep -qx 'epoch,lr,train_loss,val_loss,val_dsc,seconds' \
+    && ok "log.csv" || bad "log.csv: $(cat "$R/log.csv")"
+grep -q '"test":' "$R/config.json" && grep -q '"mask_suffix":' "$R/config.json" && grep -q '"model":[[:space:]]*"attn-unet"' "$R/config.json" \
+    && ok "config.json" || bad "config.json"
+grep -q 'test (2 images): DSC .* ± ' "$T/out" && grep -q 'report: ' "$T/out" && ok "train prints the test metrics" || bad "train output: $(cat "$T/out")"
+
+# an existing run is not replaced by accident; --resume with more epochs continues it
+fails_cleanly "train: existing run" "$FT" train "$T/data" -o "$R" $TR
+must "$FT" train "$T/data" -o "$R" $TR --epochs 3 --resume
+[ "$(lines "$R/log.csv")" -eq 4 ] && grep -q '3 epochs (1 trained now)' "$T/out" && ok "resume to 3 epochs" || bad "resume: $(cat "$T/out")"
+fails_cleanly "train: resume with other options" "$FT" train "$T/data" -o "$R" $TR --epochs 3 --resume --lr 0.1
+must "$FT" train "$T/data" -o "$R" $TR --overwrite
+[ "$(lines "$R/log.csv")" -eq 3 ] && ok "overwrite" || bad "overwrite"
+
+# the checkpoint works with the other commands
+must "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/evalout"
+[ -s "$T/evalout/summary.json" ] && ok "eval of the best checkpoint" || bad "eval"
+must "$FT" predict "$R/best.safetensors" "$T/data/images/0000.png" -o "$T/pred"
+[ -s "$T/pred/0000_mask.png" ] && ok "predict" || bad "predict"
+
+# cv: 2 folds of 1 epoch; a rerun reuses the finished folds
+CV="--model attn-unet --size 32x32 --epochs 1 --batch 4 --threads 2"
+must "$FT" cv "$T/data" -o "$T/cv" --folds 2 $CV
+[ -s "$T/cv/fold-1/test/summary.json" ] && [ -s "$T/cv/fold-2/test/summary.json" ] && [ -s "$T/cv/summary.json" ] \
+    && grep -q '| DSC | Precision | Recall |' "$T/out" && ok "cv" || bad "cv: $(cat "$T/out")"
+must "$FT" cv "$T/data" -o "$T/cv" --folds 2 $CV
+[ "$(grep -c 'finished already' "$T/err")" -eq 2 ] && ok "cv reuses finished folds" || bad "cv rerun: $(cat "$T/err")"
+
+# ablation: one row (attn-unet + DL), 1 repeat
+must "$FT" ablation "$T/data" -o "$T/abl" --rows 4 --epochs 1 --batch 4 --size 32x32 --threads 2
+grep -q '| Attn U-Net | DL | .* ± .* | 0.615 ± 0.020 |' "$T/abl/TABLE.md" && [ -s "$T/abl/attn-unet-dl/fold-1/test/summary.json" ] \
+    && ok "ablation TABLE.md" || bad "ablation: $(cat "$T/abl/TABLE.md" 2>/dev/null) $(cat "$T/err")"
+
+[ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
+[ "$fails" -eq 0 ]

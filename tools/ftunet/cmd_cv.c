@@ -1,0 +1,139 @@
+/* ftunet cv: K-fold or repeated random-split cross-validation of the training protocol. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "commands.h"
+#include "data/dataset.h"
+#include "data/split.h"
+#include "io/atomic_file.h"
+#include "train_opts.h"
+
+static cJSON *metrics_json(const ftn_metrics *m)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "dsc", m->dsc);
+    cJSON_AddNumberToObject(j, "precision", m->precision);
+    cJSON_AddNumberToObject(j, "recall", m->recall);
+    cJSON_AddNumberToObject(j, "iou", m->iou);
+    return j;
+}
+
+/* 0.7f as 0.7 in JSON */
+static double short_float(float f)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%.7g", (double)f);
+    return strtod(b, NULL);
+}
+
+int cv_run(const char *what, const ftn_train_config *base, const char *dir, int folds, int repeats, ftn_metrics *mean,
+           ftn_metrics *std)
+{
+    ftn_dataset ds;
+    ftn_dataset_options dopt = { .mask_suffix = base->mask_suffix, .skip_bad = base->skip_bad };
+    if (ftn_dataset_open(base->data, &dopt, &ds)) return cli_lib_error(what);
+    int n = ds.count, runs = folds > 0 ? folds : repeats, rc = 0;
+    ftn_dataset_free(&ds);
+    ftn_metrics *per = calloc((size_t)runs, sizeof *per);
+    ftn_train_summary *sums = calloc((size_t)runs, sizeof *sums);
+    if (!per || !sums) { free(per); free(sums); return cli_error(what, "out of memory"); }
+    for (int r = 0; r < runs && !rc; r++) {
+        char fold_dir[4096], summary[4200], prefix[64];
+        snprintf(fold_dir, sizeof fold_dir, "%s/fold-%d", dir, r + 1);
+        snprintf(summary, sizeof summary, "%s/test/summary.json", fold_dir);
+        snprintf(prefix, sizeof prefix, "%s %d/%d  ", folds > 0 ? "fold" : "repeat", r + 1, runs);
+        struct stat st;
+        if (!base->overwrite && !stat(summary, &st) && !ftn_train_read_summary(fold_dir, &sums[r])) {
+            fprintf(stderr, "%sfinished already: %s\n", prefix, fold_dir);
+        } else {
+            ftn_split sp;
+            ftn_status s = folds > 0 ? ftn_split_kfold(n, folds, r, base->val_split, base->seed, &sp)
+                                     : ftn_split_repeat(n, base->test_split, base->val_split, base->seed, r, &sp);
+            if (s) { rc = cli_lib_error(what); break; }
+            ftn_train_config cfg = *base;
+            cfg.split = &sp;
+            cfg.run_dir = fold_dir;
+            cfg.seed = base->seed + (uint64_t)r; /* initialisation and shuffles differ per fold */
+            if (folds > 0) cfg.test_split = 1.0 / folds;
+            cfg.resume = !base->overwrite;
+            if (ftn_train_run(&cfg, train_progress, prefix, &sums[r])) rc = cli_lib_error(what);
+            ftn_split_free(&sp);
+        }
+        per[r] = sums[r].test_mean;
+    }
+    if (!rc) {
+        ftn_metrics_mean_std(per, runs, mean, std);
+        cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();
+        cJSON_AddStringToObject(j, "scheme", folds > 0 ? "kfold" : "repeat");
+        cJSON_AddNumberToObject(j, folds > 0 ? "folds" : "repeats", runs);
+        cJSON_AddStringToObject(j, "model", base->model);
+        cJSON_AddStringToObject(j, "loss", ftn_loss_name(base->loss.kind));
+        cJSON_AddNumberToObject(j, "alpha", short_float(base->loss.alpha));
+        cJSON_AddNumberToObject(j, "beta", short_float(base->loss.beta));
+        cJSON_AddNumberToObject(j, "gamma", short_float(base->loss.gamma));
+        cJSON_AddItemToObject(j, "runs", arr);
+        for (int r = 0; r < runs; r++) {
+            char name[32];
+            snprintf(name, sizeof name, "fold-%d", r + 1);
+            cJSON *f = metrics_json(&per[r]);
+            cJSON_AddStringToObject(f, "dir", name);
+            cJSON_AddNumberToObject(f, "n_test", sums[r].n_test);
+            cJSON_AddNumberToObject(f, "best_epoch", sums[r].best_epoch);
+            cJSON_AddItemToArray(arr, f);
+        }
+        cJSON_AddItemToObject(j, "mean", metrics_json(mean));
+        cJSON_AddItemToObject(j, "std", metrics_json(std)); /* population std over folds (numpy) */
+        char *text = cJSON_Print(j), path[4200];
+        cJSON_Delete(j);
+        snprintf(path, sizeof path, "%s/summary.json", dir);
+        const void *chunks[2] = { text, "\n" };
+        size_t sizes[2] = { text ? strlen(text) : 0, 1 };
+        if (!text) rc = cli_error(what, "out of memory");
+        else if (ftn_write_file_atomic(path, chunks, sizes, 2)) rc = cli_lib_error(what);
+        free(text);
+    }
+    free(per);
+    free(sums);
+    return rc;
+}
+
+static cli_option options[] = {
+    { "output", 'o', "DIR", "folder of the folds (DIR/fold-N) and DIR/summary.json", NULL },
+    { "folds", 'k', "K", "K-fold cross-validation (the test parts partition the data)", NULL },
+    { "repeats", 'r', "R", "R repeated random splits (--test-split each), the paper's 5 repetitions", NULL },
+    TRAIN_MODEL_OPTIONS,
+    TRAIN_PROTOCOL_OPTIONS,
+    { 0 },
+};
+
+static int run(cli_command *cmd, int argc, char **argv)
+{
+    if (argc != 1) return cli_error("cv", "expected one DATA argument (see ftunet cv --help)");
+    const char *dir = cli_get(cmd, "output");
+    if (!dir) return cli_error("cv", "missing -o DIR");
+    int folds = 0, repeats = 0;
+    if (cli_int(cmd, "folds", 2, 1000, &folds) || cli_int(cmd, "repeats", 1, 1000, &repeats)) return 1;
+    if ((folds > 0) == (repeats > 0)) return cli_error("cv", "give exactly one of --folds K and --repeats R");
+    ftn_train_config cfg;
+    if (train_opts_parse(cmd, &cfg)) return 1;
+    cfg.data = argv[0];
+    ftn_metrics mean, std;
+    if (cv_run("cv", &cfg, dir, folds, repeats, &mean, &std)) return 1;
+    printf("%s (%s + %s, %d %s)\n", dir, cfg.model, ftn_loss_name(cfg.loss.kind), folds ? folds : repeats,
+           folds ? "folds" : "repeats");
+    printf("| DSC | Precision | Recall |\n|---|---|---|\n| %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f |\n", mean.dsc, std.dsc,
+           mean.precision, std.precision, mean.recall, std.recall);
+    printf("summary: %s/summary.json\n", dir);
+    return 0;
+}
+
+cli_command cmd_cv = {
+    "cv", "DATA -o DIR (--folds K | --repeats R) [train options]",
+    "Cross-validate the training protocol: each fold is a run folder DIR/fold-N (finished folds are\n"
+    "reused, an interrupted one resumed); prints the mean ± std over folds of the per-fold mean test\n"
+    "DSC, precision and recall and writes DIR/summary.json.",
+    options, run,
+};

@@ -1,0 +1,43 @@
+/* ftunet train: the paper's protocol on one split, in a resumable run folder. */
+#include <stdio.h>
+
+#include "commands.h"
+#include "train_opts.h"
+
+static cli_option options[] = {
+    { "output", 'o', "RUN", "run folder (created; an existing run needs --resume or --overwrite)", NULL },
+    TRAIN_MODEL_OPTIONS,
+    TRAIN_PROTOCOL_OPTIONS,
+    { 0 },
+};
+
+static int run(cli_command *cmd, int argc, char **argv)
+{
+    if (argc != 1) return cli_error("train", "expected one DATA argument (see ftunet train --help)");
+    const char *dir = cli_get(cmd, "output");
+    if (!dir) return cli_error("train", "missing -o RUN");
+    ftn_train_config cfg;
+    if (train_opts_parse(cmd, &cfg)) return 1;
+    cfg.data = argv[0];
+    cfg.run_dir = dir;
+    ftn_train_summary sum;
+    if (ftn_train_run(&cfg, train_progress, NULL, &sum)) return cli_lib_error("train");
+    printf("%s: %d epochs (%d trained now), best epoch %d", dir, sum.epochs_done, sum.n_trained_now, sum.best_epoch);
+    if (sum.n_val) printf(" (val DSC %.4f)", sum.best_val_dsc);
+    printf("\n");
+    if (sum.n_test)
+        printf("test (%d images): DSC %.4f ± %.4f  precision %.4f ± %.4f  recall %.4f ± %.4f\nreport: %s/report.html\n",
+               sum.n_test, sum.test_mean.dsc, sum.test_std.dsc, sum.test_mean.precision, sum.test_std.precision,
+               sum.test_mean.recall, sum.test_std.recall, dir);
+    else
+        printf("no test images (--test-split 0); best checkpoint: %s/best.safetensors\n", dir);
+    return 0;
+}
+
+cli_command cmd_train = {
+    "train", "DATA -o RUN [options]",
+    "Train a network with the paper's protocol (defaults: its BUS setup) and evaluate the checkpoint\n"
+    "with the best validation DSC on the held-out test images. RUN gets config.json, log.csv,\n"
+    "best/last checkpoints, state.json (for --resume), test/ and the report.",
+    options, run,
+};

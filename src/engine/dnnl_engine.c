@@ -1034,10 +1034,32 @@ static ftn_status eng_compile(ftn_exec *ex)
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-static ftn_status run(ftn_exec *ex, impl *C, const steplist *l)
+static ftn_status run_step(ftn_exec *ex, impl *C, const step *s);
+
+/* Runs a step list; with profiling on, times each step (waiting for the stream) and charges it
+ * to its op's kind in `pass` (0 forward, 1 backward). A fused ReLU is charged to its producer. */
+static ftn_status run(ftn_exec *ex, impl *C, const steplist *l, int pass)
 {
+    if (!ex->profile) {
+        for (int i = 0; i < l->n; i++) TRY(run_step(ex, C, &l->v[i]));
+        return FTN_OK;
+    }
     for (int i = 0; i < l->n; i++) {
         const step *s = &l->v[i];
+        double t0 = omp_get_wtime();
+        TRY(run_step(ex, C, s));
+        dnnl_status_t st = dnnl_stream_wait(C->stream);
+        if (st != dnnl_success) return dfail(ex, s->op, "stream wait", st);
+        int k = s->op >= 0 && s->op < ex->g->n_ops ? (int)ex->g->ops[s->op].kind : FTN_OP_KIND_COUNT;
+        ex->prof_s[pass][k] += omp_get_wtime() - t0;
+        ex->prof_n[pass][k]++;
+    }
+    return FTN_OK;
+}
+
+static ftn_status run_step(ftn_exec *ex, impl *C, const step *s)
+{
+    {
         if (s->kind == STEP_PRIM) {
             dnnl_status_t st = dnnl_primitive_execute(s->prim, C->stream, s->nargs, s->args);
             if (st != dnnl_success) return dfail(ex, s->op, "execute", st);
@@ -1074,7 +1096,7 @@ static ftn_status eng_forward(ftn_exec *ex, bool training)
 {
     impl *C = ex->impl;
     if (!C) return ftn_fail(FTN_EINVAL, "oneDNN engine: not compiled");
-    TRY(run(ex, C, training ? &C->fwd_train : &C->fwd_infer));
+    TRY(run(ex, C, training ? &C->fwd_train : &C->fwd_infer, 0));
     dnnl_status_t st = dnnl_stream_wait(C->stream);
     return st == dnnl_success ? FTN_OK : dfail(ex, -1, "stream wait", st);
 }
@@ -1083,8 +1105,8 @@ static ftn_status eng_backward(ftn_exec *ex)
 {
     impl *C = ex->impl;
     if (!C) return ftn_fail(FTN_EINVAL, "oneDNN engine: not compiled");
-    TRY(run(ex, C, &C->bwd_head));
-    for (int o = C->n_ops - 1; o >= 0; o--) TRY(run(ex, C, &C->bwd_op[o]));
+    TRY(run(ex, C, &C->bwd_head, 1));
+    for (int o = C->n_ops - 1; o >= 0; o--) TRY(run(ex, C, &C->bwd_op[o], 1));
     dnnl_status_t st = dnnl_stream_wait(C->stream);
     return st == dnnl_success ? FTN_OK : dfail(ex, -1, "stream wait", st);
 }

@@ -11,5 +11,6 @@ extern cli_command cmd_predict;
 extern cli_command cmd_stats;
 extern cli_command cmd_synth;
 extern cli_command cmd_report;
+extern cli_command cmd_bench;
 
 #endif

@@ -7,7 +7,7 @@
 static cli_command *const commands[] = {
     &cmd_synth, &cmd_stats,
     &cmd_eval, &cmd_predict, &cmd_report,
-    &cmd_init, &cmd_forward, &cmd_grads,
+    &cmd_init, &cmd_forward, &cmd_grads, &cmd_bench,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

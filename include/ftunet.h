@@ -145,6 +145,22 @@ ftn_status ftn_model_step(ftn_model *m, const ftn_optimizer_config *opt);
 ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
                           const ftn_loss_config *loss_cfg, const ftn_optimizer_config *opt, float *loss);
 
+/* ---- profiling ------------------------------------------------------------------------------ */
+/* Where a session's time goes: seconds and executions per op kind ("conv", "bn", …; "boundary"
+ * for the reorders at the network's input and outputs) and pass. Only the oneDNN engine times;
+ * with timing on it waits for every primitive, so totals are slightly above untimed runs. */
+typedef struct ftn_profile_entry {
+    const char *kind;   /* static string */
+    int backward;       /* 0 forward (training or inference), 1 backward */
+    double seconds;
+    long calls;
+} ftn_profile_entry;
+/* on != 0 turns timing on and clears what was accumulated; 0 turns it off (no cost when off). */
+void ftn_session_set_profile(ftn_session *s, int on);
+/* Writes up to cap entries with calls > 0 (forward first, then backward, in op-kind order) and
+ * returns how many there are in all. */
+int ftn_session_profile(const ftn_session *s, ftn_profile_entry *out, int cap);
+
 #ifdef __cplusplus
 }
 #endif

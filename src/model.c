@@ -267,3 +267,21 @@ ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
     return ftn_model_step(s->model, opt);
 }
 
+
+/* ---- profiling -------------------------------------------------------------------------------- */
+void ftn_session_set_profile(ftn_session *s, int on) { ftn_exec_set_profile(s->exec, on != 0); }
+
+int ftn_session_profile(const ftn_session *s, ftn_profile_entry *out, int cap)
+{
+    const ftn_exec *ex = s->exec;
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k <= FTN_OP_KIND_COUNT; k++) {
+            if (!ex->prof_n[pass][k]) continue;
+            if (n < cap)
+                out[n] = (ftn_profile_entry){ k < FTN_OP_KIND_COUNT ? ftn_op_kind_name((ftn_op_kind)k) : "boundary",
+                                              pass, ex->prof_s[pass][k], ex->prof_n[pass][k] };
+            n++;
+        }
+    return n;
+}

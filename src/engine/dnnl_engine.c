@@ -90,6 +90,8 @@ typedef struct impl {
     dnnl_memory_t *mems; int n_mems, cap_mems;
     void **bufs; int n_bufs, cap_bufs;
     deferred *defs; int n_defs, cap_defs;
+    deferred *dviews; int n_dviews, cap_dviews; /* gradient memories; .which: the tensor */
+    size_t diff_bytes, diff_bytes_unshared;      /* gradient buffers after / before sharing */
     size_t shared_size[SH_COUNT];
     void *shared[SH_COUNT];
     int cur_op; /* for error messages during compile */
@@ -286,10 +288,23 @@ static ftn_status set_tensor(ftn_exec *ex, impl *C, int t, const dnnl_memory_des
     return new_mem(ex, C, md, NULL, &C->t[t].mem);
 }
 
+/* A memory over tensor t's gradient buffer (md: its own or a sub-memory of it). Gradient
+ * buffers are assigned at the end of compile (assign_diffs), shared between tensors whose
+ * gradients are never live at the same time in backward. */
+static ftn_status diff_view(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, int t, dnnl_memory_t *out)
+{
+    if (!grow((void **)&C->mems, &C->cap_mems, C->n_mems + 1, sizeof *C->mems)) return OOM();
+    if (!grow((void **)&C->dviews, &C->cap_dviews, C->n_dviews + 1, sizeof *C->dviews)) return OOM();
+    D(dnnl_memory_create(out, md, C->eng, DNNL_MEMORY_NONE));
+    C->mems[C->n_mems++] = *out;
+    C->dviews[C->n_dviews++] = (deferred){ *out, t };
+    return FTN_OK;
+}
+
 static ftn_status ensure_diff(ftn_exec *ex, impl *C, int t)
 {
     if (C->t[t].dmem) return FTN_OK;
-    return new_mem(ex, C, &C->t[t].md, NULL, &C->t[t].dmem);
+    return diff_view(ex, C, &C->t[t].md, t, &C->t[t].dmem);
 }
 
 /* ---- gradient contributions --------------------------------------------------------------- */
@@ -844,8 +859,6 @@ static ftn_status compile_concat(ftn_exec *ex, impl *C, int o)
 
     TRY(ensure_diff(ex, C, y));
     steplist *bl = &C->bwd_op[o];
-    void *dyh;
-    D(dnnl_memory_get_data_handle(C->t[y].dmem, &dyh));
     int off = 0;
     for (int i = 0; i < op->n_in; i++) {
         int xi = op->in[i];
@@ -855,7 +868,7 @@ static ftn_status compile_concat(ftn_exec *ex, impl *C, int o)
             dnnl_memory_desc_t sub;
             D(dnnl_memory_desc_init_submemory(&sub, ymd, dims, offs));
             dnnl_memory_t subm;
-            TRY(new_mem(ex, C, &sub, dyh, &subm));
+            TRY(diff_view(ex, C, &sub, y, &subm));
             gslot gs;
             TRY(grad_begin(ex, C, o, i, &C->t[xi].md, &gs));
             TRY(reorder(ex, C, subm, gs.target, bl, NULL));
@@ -923,7 +936,7 @@ static void free_impl(impl *C)
     for (int i = 0; i < C->n_mems; i++) dnnl_memory_destroy(C->mems[i]);
     for (int i = 0; i < C->n_bufs; i++) free(C->bufs[i]);
     for (int i = 0; i < SH_COUNT; i++) free(C->shared[i]);
-    free(C->prims); free(C->pds); free(C->mems); free(C->bufs); free(C->defs);
+    free(C->prims); free(C->pds); free(C->mems); free(C->bufs); free(C->defs); free(C->dviews);
     free(C->fwd_train.v); free(C->fwd_infer.v); free(C->bwd_head.v);
     if (C->bwd_op)
         for (int o = 0; o < C->n_ops; o++) free(C->bwd_op[o].v);
@@ -939,6 +952,87 @@ static void eng_destroy(ftn_exec *ex)
 {
     free_impl(ex->impl);
     ex->impl = NULL;
+}
+
+/* Liveness of the gradient buffers: backward runs bwd_head, then bwd_op[n-1] … bwd_op[0]; a
+ * tensor's gradient is live from the first to the last step that names any view of it. Buffers
+ * go to tensors in order of first use; a tensor takes a buffer whose last occupant is done
+ * (the smallest big enough, else the largest, grown), or a new one. */
+static int diff_owner(const impl *C, dnnl_memory_t m)
+{
+    for (int i = 0; i < C->n_dviews; i++)
+        if (C->dviews[i].mem == m) return C->dviews[i].which;
+    return -1;
+}
+
+static void mark_use(const impl *C, dnnl_memory_t m, int pos, int *first, int *last)
+{
+    if (!m) return;
+    int t = diff_owner(C, m);
+    if (t < 0) return;
+    if (first[t] < 0) first[t] = pos;
+    last[t] = pos;
+}
+
+static ftn_status assign_diffs(ftn_exec *ex, impl *C)
+{
+    int nt = C->n_t;
+    int *first = malloc((size_t)nt * sizeof *first), *last = malloc((size_t)nt * sizeof *last);
+    int *order = malloc((size_t)nt * sizeof *order), *blk = malloc((size_t)nt * sizeof *blk);
+    size_t *bsize = calloc((size_t)nt, sizeof *bsize);
+    int *bend = malloc((size_t)nt * sizeof *bend);
+    void **bptr = calloc((size_t)nt, sizeof *bptr);
+    ftn_status st = FTN_OK;
+    if (!first || !last || !order || !blk || !bsize || !bend || !bptr) { st = OOM(); goto done; }
+    for (int t = 0; t < nt; t++) first[t] = last[t] = -1, blk[t] = -1;
+    int pos = 0;
+    for (int li = -1; li < C->n_ops; li++) {
+        const steplist *l = li < 0 ? &C->bwd_head : &C->bwd_op[C->n_ops - 1 - li];
+        for (int i = 0; i < l->n; i++, pos++) {
+            const step *sp = &l->v[i];
+            for (int j = 0; j < sp->nargs; j++) mark_use(C, sp->args[j].memory, pos, first, last);
+            if (sp->kind == STEP_ZERO) mark_use(C, sp->zero_mem, pos, first, last);
+        }
+    }
+    int n = 0;
+    for (int t = 0; t < nt; t++) {
+        if (!C->t[t].dmem) continue;
+        if (first[t] < 0) first[t] = last[t] = 0; /* never touched: any buffer will do */
+        order[n++] = t;
+        C->diff_bytes_unshared += dnnl_memory_desc_get_size(&C->t[t].md);
+    }
+    for (int a = 1; a < n; a++) /* insertion sort by first use */
+        for (int b = a; b > 0 && first[order[b - 1]] > first[order[b]]; b--) {
+            int tmp = order[b]; order[b] = order[b - 1]; order[b - 1] = tmp;
+        }
+    int nb = 0;
+    for (int a = 0; a < n; a++) {
+        int t = order[a];
+        size_t need = dnnl_memory_desc_get_size(&C->t[t].md);
+        int best = -1, largest = -1;
+        for (int b = 0; b < nb; b++) {
+            if (bend[b] >= first[t]) continue;
+            if (bsize[b] >= need && (best < 0 || bsize[b] < bsize[best])) best = b;
+            if (largest < 0 || bsize[b] > bsize[largest]) largest = b;
+        }
+        if (best < 0) best = largest;
+        if (best < 0) { best = nb++; bsize[best] = 0; }
+        if (bsize[best] < need) bsize[best] = need;
+        bend[best] = last[t];
+        blk[t] = best;
+    }
+    for (int b = 0; b < nb; b++) {
+        bptr[b] = new_buf(C, bsize[b]);
+        if (!bptr[b]) { st = OOM(); goto done; }
+        C->diff_bytes += bsize[b];
+    }
+    for (int i = 0; i < C->n_dviews; i++) {
+        dnnl_status_t ds = dnnl_memory_set_data_handle(C->dviews[i].mem, bptr[blk[C->dviews[i].which]]);
+        if (ds != dnnl_success) { st = dfail(ex, -1, "set gradient buffer", ds); goto done; }
+    }
+done:
+    free(first); free(last); free(order); free(blk); free(bsize); free(bend); free(bptr);
+    return st;
 }
 
 static ftn_status compile_all(ftn_exec *ex, impl *C)
@@ -1004,6 +1098,7 @@ static ftn_status compile_all(ftn_exec *ex, impl *C)
             s->zero_bytes = dnnl_memory_desc_get_size(&T->md);
         }
     }
+    TRY(assign_diffs(ex, C));
     /* shared buffers */
     for (int i = 0; i < SH_COUNT; i++) {
         if (!C->shared_size[i]) continue;
@@ -1034,10 +1129,32 @@ static ftn_status eng_compile(ftn_exec *ex)
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-static ftn_status run(ftn_exec *ex, impl *C, const steplist *l)
+static ftn_status run_step(ftn_exec *ex, impl *C, const step *s);
+
+/* Runs a step list; with profiling on, times each step (waiting for the stream) and charges it
+ * to its op's kind in `pass` (0 forward, 1 backward). A fused ReLU is charged to its producer. */
+static ftn_status run(ftn_exec *ex, impl *C, const steplist *l, int pass)
 {
+    if (!ex->profile) {
+        for (int i = 0; i < l->n; i++) TRY(run_step(ex, C, &l->v[i]));
+        return FTN_OK;
+    }
     for (int i = 0; i < l->n; i++) {
         const step *s = &l->v[i];
+        double t0 = omp_get_wtime();
+        TRY(run_step(ex, C, s));
+        dnnl_status_t st = dnnl_stream_wait(C->stream);
+        if (st != dnnl_success) return dfail(ex, s->op, "stream wait", st);
+        int k = s->op >= 0 && s->op < ex->g->n_ops ? (int)ex->g->ops[s->op].kind : FTN_OP_KIND_COUNT;
+        ex->prof_s[pass][k] += omp_get_wtime() - t0;
+        ex->prof_n[pass][k]++;
+    }
+    return FTN_OK;
+}
+
+static ftn_status run_step(ftn_exec *ex, impl *C, const step *s)
+{
+    {
         if (s->kind == STEP_PRIM) {
             dnnl_status_t st = dnnl_primitive_execute(s->prim, C->stream, s->nargs, s->args);
             if (st != dnnl_success) return dfail(ex, s->op, "execute", st);
@@ -1074,7 +1191,7 @@ static ftn_status eng_forward(ftn_exec *ex, bool training)
 {
     impl *C = ex->impl;
     if (!C) return ftn_fail(FTN_EINVAL, "oneDNN engine: not compiled");
-    TRY(run(ex, C, training ? &C->fwd_train : &C->fwd_infer));
+    TRY(run(ex, C, training ? &C->fwd_train : &C->fwd_infer, 0));
     dnnl_status_t st = dnnl_stream_wait(C->stream);
     return st == dnnl_success ? FTN_OK : dfail(ex, -1, "stream wait", st);
 }
@@ -1083,8 +1200,8 @@ static ftn_status eng_backward(ftn_exec *ex)
 {
     impl *C = ex->impl;
     if (!C) return ftn_fail(FTN_EINVAL, "oneDNN engine: not compiled");
-    TRY(run(ex, C, &C->bwd_head));
-    for (int o = C->n_ops - 1; o >= 0; o--) TRY(run(ex, C, &C->bwd_op[o]));
+    TRY(run(ex, C, &C->bwd_head, 1));
+    for (int o = C->n_ops - 1; o >= 0; o--) TRY(run(ex, C, &C->bwd_op[o], 1));
     dnnl_status_t st = dnnl_stream_wait(C->stream);
     return st == dnnl_success ? FTN_OK : dfail(ex, -1, "stream wait", st);
 }

@@ -1,5 +1,6 @@
 /* Engine-neutral part of an executable graph: the NCHW buffers at the network's boundary. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "engine/graph.h"
@@ -43,4 +44,13 @@ ftn_status ftn_exec_create(const ftn_graph *g, float *params, float *grads, ftn_
     }
     *out = ex;
     return FTN_OK;
+}
+
+void ftn_exec_set_profile(ftn_exec *ex, bool on)
+{
+    if (on) {
+        memset(ex->prof_s, 0, sizeof ex->prof_s);
+        memset(ex->prof_n, 0, sizeof ex->prof_n);
+    }
+    ex->profile = on;
 }

@@ -119,6 +119,12 @@ struct ftn_exec {
     float *d_outputs[FTN_MAX_OUTPUTS];   /* owned, gradients of the loss w.r.t. the outputs */
     const ftn_engine_vtable *vt;
     void *impl;                          /* the engine's own state */
+    /* Optional per-op timing (see ftn_exec_set_profile): seconds and executions per op kind
+     * and pass; index FTN_OP_KIND_COUNT collects the boundary (input/output reorders). Engines
+     * that do not time leave them zero. */
+    bool profile;
+    double prof_s[2][FTN_OP_KIND_COUNT + 1];
+    long prof_n[2][FTN_OP_KIND_COUNT + 1];
 };
 
 extern const ftn_engine_vtable ftn_ref_engine;
@@ -127,6 +133,8 @@ extern const ftn_engine_vtable ftn_dnnl_engine;
 /* Allocates the boundary buffers, then calls the engine's compile. */
 ftn_status ftn_exec_create(const ftn_graph *g, float *params, float *grads, ftn_engine engine, ftn_exec **out);
 void ftn_exec_free(ftn_exec *ex);
+/* Turns per-op timing on (and clears the accumulated times) or off. Off costs nothing. */
+void ftn_exec_set_profile(ftn_exec *ex, bool on);
 
 #define FTN_BN_EPS 1e-3f
 #define FTN_BN_MOMENTUM 0.99f

@@ -14,5 +14,6 @@ extern cli_command cmd_report;
 extern cli_command cmd_train;
 extern cli_command cmd_cv;
 extern cli_command cmd_ablation;
+extern cli_command cmd_bench;
 
 #endif

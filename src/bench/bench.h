@@ -1,0 +1,59 @@
+/* Throughput and memory measurements behind `ftunet bench`: the machine's fp32 peak through a
+ * oneDNN matmul, and training / inference speed, effective GFLOP/s and peak resident memory of
+ * one network at one size and batch. */
+#ifndef FTN_BENCH_H
+#define FTN_BENCH_H
+
+#include <stdbool.h>
+
+#include "ftunet.h"
+
+#define FTN_BENCH_MAX_PROFILE 32
+
+/* Best-of-`reps` GFLOP/s of an n×n×n fp32 matmul (oneDNN, plain layouts, the current threads),
+ * after one warm-up. */
+ftn_status ftn_bench_peak_gflops(int n, int reps, double *gflops);
+
+/* OpenMP threads in use by both engines. */
+int ftn_bench_threads(void);
+
+/* Resets the process's peak-RSS mark (Linux: writes 5 to /proc/self/clear_refs). false when the
+ * kernel does not allow it; the peak then covers the whole process so far. */
+bool ftn_bench_reset_peak_rss(void);
+/* VmHWM from /proc/self/status in MiB (peak resident set since start or the last reset); < 0
+ * when unavailable. */
+double ftn_bench_peak_rss_mib(void);
+
+typedef struct ftn_bench_config {
+    const char *model;
+    int channels, height, width, batch;
+    int steps;          /* timed training steps (after one warm-up) and timed inference forwards */
+    ftn_engine engine;
+    bool profile;       /* time the training steps per op kind (separate, extra steps) */
+} ftn_bench_config;
+
+typedef struct ftn_bench_result {
+    double forward_flops;        /* per image, ftn_model_forward_flops */
+    size_t params;
+    double train_ips, infer_ips; /* images per second over the timed steps */
+    double train_step_s;         /* mean seconds per training step */
+    double infer_batch_s;        /* mean seconds per inference forward */
+    double train_gflops, infer_gflops; /* effective: ips × forward FLOPs (× 3 for training) / 1e9 */
+    /* mean seconds per training step in each part (separately timed steps) */
+    double t_forward, t_loss, t_backward, t_update;
+    double rss_session_mib;      /* VmHWM after creating the model and session */
+    double rss_infer_mib;        /* VmHWM after the inference phase */
+    double rss_train_mib;        /* VmHWM after the training phase */
+    bool rss_reset;              /* the peak was reset before this model (per-model peaks) */
+    float last_loss;
+    /* with cfg.profile: per op kind and pass, mean seconds per training step */
+    ftn_profile_entry profile[FTN_BENCH_MAX_PROFILE];
+    int n_profile;
+} ftn_bench_result;
+
+/* Creates the model (Glorot init, seed 1) and a session, runs inference then training on
+ * synthetic data (uniform images, disc masks), and fills *r. Inference is measured first, on the
+ * same session, then training (focal Tversky loss, the paper's SGD). */
+ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r);
+
+#endif

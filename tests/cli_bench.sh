@@ -1,0 +1,44 @@
+#!/bin/sh
+# ftunet bench on a tiny size: the JSON has every field with positive numbers, --profile names
+# conv, and bad options fail cleanly.
+# usage: sh tests/cli_bench.sh PATH/TO/ftunet SCRATCH_DIR
+set -u
+FT=$1
+T=$2
+rm -rf "$T" && mkdir -p "$T" || exit 1
+fails=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+
+if "$FT" bench --size 32x32 --batch 2 --steps 1 --peak-size 512 --json "$T/out.json" --profile >"$T/out" 2>"$T/err"; then
+    ok "bench ran"
+else
+    bad "bench failed: $(cat "$T/err")"
+fi
+cat "$T/out"
+# "key": <number> with the number > 0 (cJSON writes one key per line)
+positive() {
+    v=$(awk -v k="\"$1\":" '$1 == k { print $2; exit }' "$T/out.json" | tr -d ',')
+    if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v + 0 > 0) }'; then ok "$1 = $v"; else bad "$1 missing or not positive ('$v')"; fi
+}
+for k in peak_gflops threads height width batch steps params forward_gflop_per_image \
+         train_images_per_s train_step_s train_gflops train_peak_ratio \
+         infer_images_per_s infer_batch_s infer_gflops infer_peak_ratio \
+         peak_rss_session_mib peak_rss_infer_mib peak_rss_train_mib forward_s backward_s; do
+    positive "$k"
+done
+grep -q '"model":[[:space:]]*"attn-unet-mi-ds"' "$T/out.json" && ok "json model" || bad "json lacks the model name"
+grep -q '"op":[[:space:]]*"conv"' "$T/out.json" && ok "json profile has conv" || bad "json profile lacks conv"
+grep -q 'forward *conv' "$T/out" && grep -q 'backward *conv' "$T/out" && ok "profile mentions conv" || bad "--profile output lacks conv"
+grep -q 'fp32 peak' "$T/out" && ok "peak printed" || bad "no peak line"
+
+# errors: one line on stderr, non-zero exit
+for args in "--model nosuch" "--size 30x30" "--batch 0"; do
+    # shellcheck disable=SC2086
+    if "$FT" bench $args --peak-size 64 >"$T/o2" 2>"$T/e2"; then bad "bench $args succeeded"
+    elif [ "$(wc -l <"$T/e2")" -eq 1 ]; then ok "bench $args: $(cat "$T/e2")"
+    else bad "bench $args: stderr: $(cat "$T/e2")"; fi
+done
+
+[ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
+echo "all passed"

@@ -1,0 +1,163 @@
+/* ftunet bench: the machine's fp32 peak, then training and inference throughput, effective
+ * GFLOP/s against that peak and peak memory of each requested network. */
+#include "commands.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+
+static cli_option options[] = {
+    { "model", 'm', "NAME|all", "network to measure (default attn-unet-mi-ds); 'all' for the four", NULL },
+    { "models", 0, "NAME|all", "the same as --model", NULL },
+    { "size", 0, "HxW", "single-channel input size (default 128x128)", NULL },
+    { "rgb", 0, NULL, "also measure 192x256 with 3 channels (the paper's second data set)", NULL },
+    { "batch", 'b', "N", "images per step (default 16)", NULL },
+    { "steps", 0, "N", "timed steps after one warm-up (default 3)", NULL },
+    { "peak-size", 0, "N", "matmul size for the fp32 peak (default 2048)", NULL },
+    { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
+    { "threads", 't', "N", "threads (default: all cores)", NULL },
+    { "json", 0, "FILE", "also write the results as JSON", NULL },
+    { "profile", 0, NULL, "print where a training step's time goes, by op kind and pass", NULL },
+    { 0 },
+};
+
+static void print_profile(const ftn_bench_result *r)
+{
+    double total = r->t_forward + r->t_loss + r->t_backward + r->t_update;
+    printf("  profile (mean per training step, %.3f s; timed per primitive):\n", total);
+    printf("    %-9s %-10s %9s %7s %6s\n", "pass", "op", "ms", "%step", "calls");
+    for (int i = 0; i < r->n_profile; i++) {
+        const ftn_profile_entry *e = &r->profile[i];
+        printf("    %-9s %-10s %9.2f %6.1f%% %6ld\n", e->backward ? "backward" : "forward", e->kind,
+               e->seconds * 1e3, total > 0 ? 100 * e->seconds / total : 0, e->calls);
+    }
+    printf("    %-9s %-10s %9.2f %6.1f%%\n", "step", "forward", r->t_forward * 1e3, total > 0 ? 100 * r->t_forward / total : 0);
+    printf("    %-9s %-10s %9.2f %6.1f%%\n", "step", "loss", r->t_loss * 1e3, total > 0 ? 100 * r->t_loss / total : 0);
+    printf("    %-9s %-10s %9.2f %6.1f%%\n", "step", "backward", r->t_backward * 1e3, total > 0 ? 100 * r->t_backward / total : 0);
+    printf("    %-9s %-10s %9.2f %6.1f%%\n", "step", "sgd", r->t_update * 1e3, total > 0 ? 100 * r->t_update / total : 0);
+    if (!r->n_profile) printf("    (this engine does not time its ops)\n");
+}
+
+static cJSON *result_json(const ftn_bench_config *c, const ftn_bench_result *r, double peak)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", c->model);
+    cJSON_AddNumberToObject(o, "channels", c->channels);
+    cJSON_AddNumberToObject(o, "height", c->height);
+    cJSON_AddNumberToObject(o, "width", c->width);
+    cJSON_AddNumberToObject(o, "batch", c->batch);
+    cJSON_AddNumberToObject(o, "steps", c->steps);
+    cJSON_AddNumberToObject(o, "params", (double)r->params);
+    cJSON_AddNumberToObject(o, "forward_gflop_per_image", r->forward_flops * 1e-9);
+    cJSON_AddNumberToObject(o, "train_images_per_s", r->train_ips);
+    cJSON_AddNumberToObject(o, "train_step_s", r->train_step_s);
+    cJSON_AddNumberToObject(o, "train_gflops", r->train_gflops);
+    cJSON_AddNumberToObject(o, "train_peak_ratio", r->train_gflops / peak);
+    cJSON_AddNumberToObject(o, "infer_images_per_s", r->infer_ips);
+    cJSON_AddNumberToObject(o, "infer_batch_s", r->infer_batch_s);
+    cJSON_AddNumberToObject(o, "infer_gflops", r->infer_gflops);
+    cJSON_AddNumberToObject(o, "infer_peak_ratio", r->infer_gflops / peak);
+    cJSON_AddNumberToObject(o, "peak_rss_session_mib", r->rss_session_mib);
+    cJSON_AddNumberToObject(o, "peak_rss_infer_mib", r->rss_infer_mib);
+    cJSON_AddNumberToObject(o, "peak_rss_train_mib", r->rss_train_mib);
+    cJSON_AddBoolToObject(o, "peak_rss_reset_per_model", r->rss_reset);
+    cJSON_AddNumberToObject(o, "loss", r->last_loss);
+    if (c->profile) {
+        cJSON *p = cJSON_AddObjectToObject(o, "profile");
+        cJSON_AddNumberToObject(p, "forward_s", r->t_forward);
+        cJSON_AddNumberToObject(p, "loss_s", r->t_loss);
+        cJSON_AddNumberToObject(p, "backward_s", r->t_backward);
+        cJSON_AddNumberToObject(p, "sgd_s", r->t_update);
+        cJSON *ops = cJSON_AddArrayToObject(p, "ops");
+        for (int i = 0; i < r->n_profile; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "pass", r->profile[i].backward ? "backward" : "forward");
+            cJSON_AddStringToObject(e, "op", r->profile[i].kind);
+            cJSON_AddNumberToObject(e, "seconds", r->profile[i].seconds);
+            cJSON_AddNumberToObject(e, "calls", (double)r->profile[i].calls);
+            cJSON_AddItemToArray(ops, e);
+        }
+    }
+    return o;
+}
+
+static int run(cli_command *cmd, int argc, char **argv)
+{
+    (void)argv;
+    if (argc) return cli_error("bench", "no positional arguments expected (see ftunet bench --help)");
+    int h = 128, w = 128, batch = 16, steps = 3, peak_n = 2048;
+    ftn_engine engine;
+    if (cli_size(cmd, "size", &h, &w) || cli_int(cmd, "batch", 1, 4096, &batch) ||
+        cli_int(cmd, "steps", 1, 100000, &steps) || cli_int(cmd, "peak-size", 16, 16384, &peak_n) ||
+        cli_engine_threads(cmd, &engine))
+        return 1;
+    const char *sel = cli_get(cmd, "model");
+    if (!sel) sel = cli_get(cmd, "models");
+    if (!sel) sel = "attn-unet-mi-ds";
+    const char *const *names = ftn_model_names();
+    const char *models[8];
+    int n_models = 0;
+    if (!strcmp(sel, "all")) {
+        for (int i = 0; names[i] && n_models < 8; i++) models[n_models++] = names[i];
+    } else {
+        for (int i = 0; names[i]; i++)
+            if (!strcmp(names[i], sel)) models[n_models++] = names[i];
+        if (!n_models) return cli_error("bench", "--model %s: unknown network (unet, attn-unet, attn-unet-ds, attn-unet-mi-ds or all)", sel);
+    }
+    struct { int c, h, w; } sizes[2] = { { 1, h, w }, { 3, 192, 256 } };
+    int n_sizes = cli_get(cmd, "rgb") ? 2 : 1;
+    bool profile = cli_get(cmd, "profile") != NULL;
+
+    double peak;
+    if (ftn_bench_peak_gflops(peak_n, 3, &peak)) return cli_lib_error("bench");
+    int threads = ftn_bench_threads();
+    printf("ftunet bench: engine %s, %d thread%s, batch %d, %d timed step%s (after 1 warm-up)\n",
+           ftn_engine_name(engine), threads, threads == 1 ? "" : "s", batch, steps, steps == 1 ? "" : "s");
+    printf("fp32 peak: %.1f GFLOP/s (oneDNN matmul %dx%dx%d, best of 3)\n", peak, peak_n, peak_n, peak_n);
+    printf("memory: peak resident set (VmHWM, /proc/self/status) after the training phase, reset per model\n\n");
+    printf("%-16s %-11s %9s %9s %8s %6s %9s %8s %6s %8s\n", "model", "input", "GF/img", "train/s", "GF/s", "%peak",
+           "infer/s", "GF/s", "%peak", "RSS MiB");
+
+    cJSON *root = cJSON_CreateObject(), *arr = NULL;
+    cJSON_AddStringToObject(root, "engine", ftn_engine_name(engine));
+    cJSON_AddNumberToObject(root, "threads", threads);
+    cJSON_AddNumberToObject(root, "peak_gflops", peak);
+    cJSON_AddNumberToObject(root, "peak_matmul_size", peak_n);
+    cJSON_AddStringToObject(root, "memory_metric", "VmHWM after each phase, reset via /proc/self/clear_refs per model");
+    arr = cJSON_AddArrayToObject(root, "results");
+    int rc = 0;
+    for (int si = 0; si < n_sizes && !rc; si++)
+        for (int mi = 0; mi < n_models && !rc; mi++) {
+            ftn_bench_config cfg = { models[mi], sizes[si].c, sizes[si].h, sizes[si].w, batch, steps, engine, profile };
+            ftn_bench_result r;
+            if (ftn_bench_model(&cfg, &r)) { rc = cli_lib_error("bench"); break; }
+            char input[32];
+            snprintf(input, sizeof input, "%dx%dx%d", cfg.channels, cfg.height, cfg.width);
+            printf("%-16s %-11s %9.3f %9.2f %8.1f %5.1f%% %9.2f %8.1f %5.1f%% %8.0f\n", cfg.model, input,
+                   r.forward_flops * 1e-9, r.train_ips, r.train_gflops, 100 * r.train_gflops / peak, r.infer_ips,
+                   r.infer_gflops, 100 * r.infer_gflops / peak, r.rss_train_mib);
+            if (profile) print_profile(&r);
+            fflush(stdout);
+            cJSON_AddItemToArray(arr, result_json(&cfg, &r, peak));
+        }
+    const char *jpath = cli_get(cmd, "json");
+    if (!rc && jpath) {
+        char *text = cJSON_Print(root);
+        FILE *f = text ? fopen(jpath, "w") : NULL;
+        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) rc = cli_error("bench", "%s: cannot write", jpath);
+        if (f && fclose(f) && !rc) rc = cli_error("bench", "%s: cannot write", jpath);
+        free(text);
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
+cli_command cmd_bench = {
+    "bench", "[--model NAME|all] [--size HxW] [--rgb] [--batch N] [--steps N] [--json FILE] [--profile]",
+    "Measure training and inference throughput, effective GFLOP/s against the machine's fp32\n"
+    "peak (a oneDNN matmul) and peak memory, on synthetic data.",
+    options, run,
+};

@@ -25,8 +25,12 @@
  *   BN → ReLU (dnnl_fuse_norm_relu, whose backward absorbs the ReLU's). Only when the
  *   pre-ReLU tensor has no other reader and is not a network output. FTUNET_DNNL_FUSE=0
  *   turns them off (for testing).
- * - Memory: one scratchpad (user mode) shared by all primitives, sized to the largest; two
- *   shared gradient temporaries; per-tensor activation and gradient buffers.
+ * - Memory: every buffer the engine owns (activations, converted copies, workspaces, reordered
+ *   weights, gradients, the scratchpad and two gradient temporaries, each sized to its largest
+ *   user) is pooled: after compile, buffers never live at the same time (in the training
+ *   sequence forward + backward, and in the inference forward) share memory (assign_pool).
+ *   So an activation that backward does not read dies after its last forward reader, and a
+ *   ReLU output that only a concat reads is re-copied from the concat for its backward.
  */
 #include <oneapi/dnnl/dnnl.h>
 #include <stdbool.h>
@@ -61,6 +65,10 @@ typedef struct tens {
     bool has_md;
     dnnl_memory_t mem;   /* data */
     dnnl_memory_t dmem;  /* gradient (same md), created on first need */
+    int dvb;             /* the gradient's pooled buffer (vbuf index), -1 until needed */
+    int vb;              /* the data's pooled buffer, -1 if not pooled */
+    dnnl_memory_t bwcopy; /* a ReLU output read only by a concat: its backward reads this copy,
+                             refreshed from the concat's output in the concat's backward */
     dnnl_memory_t tmem;  /* view of the shared gradient temporary with this md */
     dnnl_primitive_t acc; /* dmem += tmem */
     bool needs_grad;     /* some parameter upstream of it: backward propagates into it */
@@ -70,7 +78,12 @@ typedef struct tens {
 enum { FUSE_NONE, FUSE_CONV_RELU, FUSE_BN_RELU };
 enum { SH_SCRATCH, SH_GTMP, SH_GTMP2, SH_COUNT };
 
-typedef struct deferred { dnnl_memory_t mem; int which; } deferred;
+/* Pooled buffers: every buffer the engine owns (activations, converted copies, workspaces,
+ * reordered weights, gradients, gradient temporaries, scratchpad) is a virtual buffer whose
+ * memory objects get their data handle at the end of compile, when virtual buffers that are
+ * never live at the same time share one real buffer. */
+typedef struct vbuf { size_t size; int ft, lt, fi, li; int blk, next; } vbuf;
+typedef struct bind { dnnl_memory_t mem; int vb; } bind;
 
 typedef struct impl {
     dnnl_engine_t eng;
@@ -89,11 +102,11 @@ typedef struct impl {
     dnnl_primitive_t *prims; int n_prims, cap_prims;
     dnnl_memory_t *mems; int n_mems, cap_mems;
     void **bufs; int n_bufs, cap_bufs;
-    deferred *defs; int n_defs, cap_defs;
-    deferred *dviews; int n_dviews, cap_dviews; /* gradient memories; .which: the tensor */
-    size_t diff_bytes, diff_bytes_unshared;      /* gradient buffers after / before sharing */
-    size_t shared_size[SH_COUNT];
-    void *shared[SH_COUNT];
+    vbuf *vb; int n_vb, cap_vb;
+    bind *binds; int n_binds, cap_binds;
+    int sh_vb[SH_COUNT];                      /* the shared temporaries' vbufs, -1 if none */
+    void **pool; int n_pool;                  /* the real buffers */
+    size_t pool_bytes, pool_bytes_unshared;   /* after / before sharing */
     int cur_op; /* for error messages during compile */
 } impl;
 
@@ -161,30 +174,50 @@ static ftn_status keep_pd(ftn_exec *ex, impl *C, dnnl_primitive_desc_t pd)
     return FTN_OK;
 }
 
-/* A memory object over `handle` (NULL: allocate a buffer of the md's size). */
+static int new_vbuf(impl *C, size_t size)
+{
+    if (!grow((void **)&C->vb, &C->cap_vb, C->n_vb + 1, sizeof *C->vb)) return -1;
+    C->vb[C->n_vb] = (vbuf){ size, -1, -1, -1, -1, -1, -1 };
+    return C->n_vb++;
+}
+
+/* A memory object over md whose buffer is vbuf vb (which grows to fit md). */
+static ftn_status bound_mem(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, int vb, dnnl_memory_t *out)
+{
+    if (vb < 0) return OOM();
+    if (!grow((void **)&C->mems, &C->cap_mems, C->n_mems + 1, sizeof *C->mems)) return OOM();
+    if (!grow((void **)&C->binds, &C->cap_binds, C->n_binds + 1, sizeof *C->binds)) return OOM();
+    D(dnnl_memory_create(out, md, C->eng, DNNL_MEMORY_NONE));
+    C->mems[C->n_mems++] = *out;
+    C->binds[C->n_binds++] = (bind){ *out, vb };
+    size_t sz = dnnl_memory_desc_get_size(md);
+    if (sz > C->vb[vb].size) C->vb[vb].size = sz;
+    return FTN_OK;
+}
+
+/* A memory object over `handle` (NULL: a pooled buffer of the md's size). */
 static ftn_status new_mem(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out)
 {
+    if (!handle) return bound_mem(ex, C, md, new_vbuf(C, dnnl_memory_desc_get_size(md)), out);
     if (!grow((void **)&C->mems, &C->cap_mems, C->n_mems + 1, sizeof *C->mems)) return OOM();
-    if (!handle) {
-        handle = new_buf(C, dnnl_memory_desc_get_size(md));
-        if (!handle) return OOM();
-    }
     D(dnnl_memory_create(out, md, C->eng, handle));
     C->mems[C->n_mems++] = *out;
     return FTN_OK;
 }
 
-/* A memory object whose buffer is one of the shared ones, allocated at the end of compile. */
+/* A memory object over a private (never shared), zeroed buffer. */
+static ftn_status private_mem(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, dnnl_memory_t *out)
+{
+    void *h = new_buf(C, dnnl_memory_desc_get_size(md));
+    if (!h) return OOM();
+    return new_mem(ex, C, md, h, out);
+}
+
+/* A memory object over one of the shared temporaries (sized to the largest user). */
 static ftn_status shared_mem(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, int which, dnnl_memory_t *out)
 {
-    if (!grow((void **)&C->mems, &C->cap_mems, C->n_mems + 1, sizeof *C->mems)) return OOM();
-    if (!grow((void **)&C->defs, &C->cap_defs, C->n_defs + 1, sizeof *C->defs)) return OOM();
-    D(dnnl_memory_create(out, md, C->eng, DNNL_MEMORY_NONE));
-    C->mems[C->n_mems++] = *out;
-    C->defs[C->n_defs++] = (deferred){ *out, which };
-    size_t sz = dnnl_memory_desc_get_size(md);
-    if (sz > C->shared_size[which]) C->shared_size[which] = sz;
-    return FTN_OK;
+    if (C->sh_vb[which] < 0) C->sh_vb[which] = new_vbuf(C, 0);
+    return bound_mem(ex, C, md, C->sh_vb[which], out);
 }
 
 /* Creates the primitive descriptor (registered) and its primitive (registered); `scratch` gets
@@ -285,20 +318,18 @@ static ftn_status set_tensor(ftn_exec *ex, impl *C, int t, const dnnl_memory_des
     C->t[t].md = *md;
     C->t[t].has_md = true;
     if (alias) { C->t[t].mem = alias; return FTN_OK; }
-    return new_mem(ex, C, md, NULL, &C->t[t].mem);
+    C->t[t].vb = new_vbuf(C, dnnl_memory_desc_get_size(md));
+    return bound_mem(ex, C, md, C->t[t].vb, &C->t[t].mem);
 }
 
-/* A memory over tensor t's gradient buffer (md: its own or a sub-memory of it). Gradient
- * buffers are assigned at the end of compile (assign_diffs), shared between tensors whose
- * gradients are never live at the same time in backward. */
+/* A memory over tensor t's gradient buffer (md: its own or a sub-memory of it), pooled. */
 static ftn_status diff_view(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, int t, dnnl_memory_t *out)
 {
-    if (!grow((void **)&C->mems, &C->cap_mems, C->n_mems + 1, sizeof *C->mems)) return OOM();
-    if (!grow((void **)&C->dviews, &C->cap_dviews, C->n_dviews + 1, sizeof *C->dviews)) return OOM();
-    D(dnnl_memory_create(out, md, C->eng, DNNL_MEMORY_NONE));
-    C->mems[C->n_mems++] = *out;
-    C->dviews[C->n_dviews++] = (deferred){ *out, t };
-    return FTN_OK;
+    if (C->t[t].dvb < 0) {
+        C->t[t].dvb = new_vbuf(C, dnnl_memory_desc_get_size(&C->t[t].md));
+        if (C->t[t].dvb < 0) return OOM();
+    }
+    return bound_mem(ex, C, md, C->t[t].dvb, out);
 }
 
 static ftn_status ensure_diff(ftn_exec *ex, impl *C, int t)
@@ -371,6 +402,13 @@ static ftn_status input_as(ftn_exec *ex, impl *C, int o, int i, const dnnl_memor
     if (md_eq(want, &T->md)) { *out = T->mem; return FTN_OK; }
     TRY(new_mem(ex, C, want, NULL, out));
     return reorder(ex, C, T->mem, *out, &C->fwd_train, &C->fwd_infer);
+}
+
+static bool is_output(const ftn_graph *g, int t)
+{
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == t) return true;
+    return false;
 }
 
 /* ---- per-op compilation ------------------------------------------------------------------- */
@@ -537,13 +575,16 @@ static ftn_status compile_bn(ftn_exec *ex, impl *C, int o)
     TRY(new_mem(ex, C, &vmd, P(ex, op->bias), &beta));
     TRY(new_mem(ex, C, &vmd, P(ex, op->running_mean), &rmean));
     TRY(new_mem(ex, C, &vmd, P(ex, op->running_var), &rvar));
-    TRY(new_mem(ex, C, &vmd, NULL, &bmean));
-    TRY(new_mem(ex, C, &vmd, NULL, &bvar));
+    TRY(private_mem(ex, C, &vmd, &bmean)); /* read through raw pointers by STEP_BN_RUNNING */
+    TRY(private_mem(ex, C, &vmd, &bvar));
     const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
     if (wmd && dnnl_memory_desc_get_size(wmd) > 0) TRY(new_mem(ex, C, wmd, NULL, &ws));
     const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
     TRY(set_tensor(ex, C, y, dst_md, NULL));
-    if (fuse) TRY(set_tensor(ex, C, g->ops[o + 1].out, dst_md, C->t[y].mem)); /* the fused ReLU's output */
+    if (fuse) { /* the fused ReLU's output */
+        TRY(set_tensor(ex, C, g->ops[o + 1].out, dst_md, C->t[y].mem));
+        C->t[g->ops[o + 1].out].vb = C->t[y].vb;
+    }
     dnnl_memory_t xin = C->t[x].mem;
 
     argv a = { 0 };
@@ -606,6 +647,7 @@ static ftn_status compile_eltwise(ftn_exec *ex, impl *C, int o)
     if (C->fused_away[o]) {
         /* the producer wrote ReLU(x) into x's buffer: y shares it */
         if (!C->t[y].has_md) TRY(set_tensor(ex, C, y, md, C->t[x].mem));
+        C->t[y].vb = C->t[x].vb;
         if (C->fuse[o - 1] == FUSE_BN_RELU) return FTN_OK; /* BN's backward does ours */
     } else {
         dnnl_eltwise_desc_t ed;
@@ -635,8 +677,22 @@ static ftn_status compile_eltwise(ftn_exec *ex, impl *C, int o)
     steplist *bl = &C->bwd_op[o];
     gslot gs;
     TRY(grad_begin(ex, C, o, 0, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0), &gs));
+    /* A ReLU whose output only a concat reads: rather than keeping the output alive from
+     * forward to backward next to the concat's copy of it, backward reads a copy taken from
+     * the concat's output (compile_concat adds that reorder to the concat's backward). */
+    dnnl_memory_t ydst = C->t[y].mem;
+    if (op->kind == FTN_OP_RELU && C->t[y].vb >= 0 && ex->g->tensors[y].consumers == 1 && !is_output(ex->g, y)) {
+        int cons = -1;
+        for (int q = o + 1; q < ex->g->n_ops && cons < 0; q++)
+            for (int i = 0; i < ex->g->ops[q].n_in; i++)
+                if (ex->g->ops[q].in[i] == y) cons = q;
+        if (cons >= 0 && ex->g->ops[cons].kind == FTN_OP_CONCAT) {
+            TRY(new_mem(ex, C, &C->t[y].md, NULL, &C->t[y].bwcopy));
+            ydst = C->t[y].bwcopy;
+        }
+    }
     argv b = { 0 };
-    arg(&b, DNNL_ARG_DST, C->t[y].mem);
+    arg(&b, DNNL_ARG_DST, ydst);
     arg(&b, DNNL_ARG_DIFF_DST, C->t[y].dmem);
     arg(&b, DNNL_ARG_DIFF_SRC, gs.target);
     TRY(push_prim(ex, C, bl, bprim, bs, &b));
@@ -863,10 +919,15 @@ static ftn_status compile_concat(ftn_exec *ex, impl *C, int o)
     for (int i = 0; i < op->n_in; i++) {
         int xi = op->in[i];
         ftn_shape s = g->tensors[xi].shape;
+        dnnl_dims_t dims = { s.n, s.c, s.h, s.w }, offs = { 0, off, 0, 0 };
+        dnnl_memory_desc_t sub;
+        D(dnnl_memory_desc_init_submemory(&sub, ymd, dims, offs));
+        if (C->t[xi].bwcopy) {
+            dnnl_memory_t ysub;
+            TRY(bound_mem(ex, C, &sub, C->t[y].vb, &ysub));
+            TRY(reorder(ex, C, ysub, C->t[xi].bwcopy, bl, NULL));
+        }
         if (C->t[xi].needs_grad) {
-            dnnl_dims_t dims = { s.n, s.c, s.h, s.w }, offs = { 0, off, 0, 0 };
-            dnnl_memory_desc_t sub;
-            D(dnnl_memory_desc_init_submemory(&sub, ymd, dims, offs));
             dnnl_memory_t subm;
             TRY(diff_view(ex, C, &sub, y, &subm));
             gslot gs;
@@ -887,12 +948,6 @@ static bool fusion_enabled(void)
     return !(e && e[0] == '0');
 }
 
-static bool is_output(const ftn_graph *g, int t)
-{
-    for (int k = 0; k < g->n_outputs; k++)
-        if (g->outputs[k] == t) return true;
-    return false;
-}
 
 static ftn_status plan(ftn_exec *ex, impl *C)
 {
@@ -935,8 +990,8 @@ static void free_impl(impl *C)
     for (int i = 0; i < C->n_pds; i++) dnnl_primitive_desc_destroy(C->pds[i]);
     for (int i = 0; i < C->n_mems; i++) dnnl_memory_destroy(C->mems[i]);
     for (int i = 0; i < C->n_bufs; i++) free(C->bufs[i]);
-    for (int i = 0; i < SH_COUNT; i++) free(C->shared[i]);
-    free(C->prims); free(C->pds); free(C->mems); free(C->bufs); free(C->defs); free(C->dviews);
+    for (int i = 0; i < C->n_pool; i++) free(C->pool[i]);
+    free(C->prims); free(C->pds); free(C->mems); free(C->bufs); free(C->vb); free(C->binds); free(C->pool);
     free(C->fwd_train.v); free(C->fwd_infer.v); free(C->bwd_head.v);
     if (C->bwd_op)
         for (int o = 0; o < C->n_ops; o++) free(C->bwd_op[o].v);
@@ -954,84 +1009,131 @@ static void eng_destroy(ftn_exec *ex)
     ex->impl = NULL;
 }
 
-/* Liveness of the gradient buffers: backward runs bwd_head, then bwd_op[n-1] … bwd_op[0]; a
- * tensor's gradient is live from the first to the last step that names any view of it. Buffers
- * go to tensors in order of first use; a tensor takes a buffer whose last occupant is done
- * (the smallest big enough, else the largest, grown), or a new one. */
-static int diff_owner(const impl *C, dnnl_memory_t m)
+/* Liveness of the pooled buffers. Training runs fwd_train, bwd_head, then bwd_op[n-1] …
+ * bwd_op[0]; inference runs fwd_infer. A virtual buffer is live in each sequence from the first
+ * to the last step that names any memory bound to it (nothing is carried from one pass to the
+ * next: every buffer is written in a pass before it is read). Two virtual buffers may share a
+ * real buffer when they are live at the same time in neither sequence. Virtual buffers go to
+ * real buffers in order of first use: the smallest compatible one big enough, else the largest
+ * compatible one (grown), else a new one. Pooled buffers are not zeroed: primitives write
+ * their outputs, padding included, and gradients nothing writes are zeroed by STEP_ZERO. */
+static int cmp_bind(const void *a, const void *b)
 {
-    for (int i = 0; i < C->n_dviews; i++)
-        if (C->dviews[i].mem == m) return C->dviews[i].which;
+    uintptr_t x = (uintptr_t)((const bind *)a)->mem, y = (uintptr_t)((const bind *)b)->mem;
+    return x < y ? -1 : x > y;
+}
+
+static int bind_of(const impl *C, dnnl_memory_t m)
+{
+    int lo = 0, hi = C->n_binds - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        uintptr_t x = (uintptr_t)C->binds[mid].mem, y = (uintptr_t)m;
+        if (x == y) return C->binds[mid].vb;
+        if (x < y) lo = mid + 1; else hi = mid - 1;
+    }
     return -1;
 }
 
-static void mark_use(const impl *C, dnnl_memory_t m, int pos, int *first, int *last)
+static void mark_list(impl *C, const steplist *l, int *pos, bool infer)
 {
-    if (!m) return;
-    int t = diff_owner(C, m);
-    if (t < 0) return;
-    if (first[t] < 0) first[t] = pos;
-    last[t] = pos;
+    for (int i = 0; i < l->n; i++, (*pos)++) {
+        const step *sp = &l->v[i];
+        for (int j = 0; j <= sp->nargs; j++) {
+            dnnl_memory_t m = j < sp->nargs ? sp->args[j].memory : sp->kind == STEP_ZERO ? sp->zero_mem : NULL;
+            int v = m ? bind_of(C, m) : -1;
+            if (v < 0) continue;
+            vbuf *B = &C->vb[v];
+            if (infer) { if (B->fi < 0) B->fi = *pos; B->li = *pos; }
+            else { if (B->ft < 0) B->ft = *pos; B->lt = *pos; }
+        }
+    }
 }
 
-static ftn_status assign_diffs(ftn_exec *ex, impl *C)
+static bool overlap(int a0, int a1, int b0, int b1) { return a0 >= 0 && b0 >= 0 && a0 <= b1 && b0 <= a1; }
+
+static bool vb_conflict(const vbuf *a, const vbuf *b)
 {
-    int nt = C->n_t;
-    int *first = malloc((size_t)nt * sizeof *first), *last = malloc((size_t)nt * sizeof *last);
-    int *order = malloc((size_t)nt * sizeof *order), *blk = malloc((size_t)nt * sizeof *blk);
-    size_t *bsize = calloc((size_t)nt, sizeof *bsize);
-    int *bend = malloc((size_t)nt * sizeof *bend);
-    void **bptr = calloc((size_t)nt, sizeof *bptr);
-    ftn_status st = FTN_OK;
-    if (!first || !last || !order || !blk || !bsize || !bend || !bptr) { st = OOM(); goto done; }
-    for (int t = 0; t < nt; t++) first[t] = last[t] = -1, blk[t] = -1;
+    return overlap(a->ft, a->lt, b->ft, b->lt) || overlap(a->fi, a->li, b->fi, b->li);
+}
+
+static ftn_status assign_pool(ftn_exec *ex, impl *C)
+{
+    int nv = C->n_vb;
+    qsort(C->binds, (size_t)C->n_binds, sizeof *C->binds, cmp_bind);
     int pos = 0;
-    for (int li = -1; li < C->n_ops; li++) {
-        const steplist *l = li < 0 ? &C->bwd_head : &C->bwd_op[C->n_ops - 1 - li];
-        for (int i = 0; i < l->n; i++, pos++) {
-            const step *sp = &l->v[i];
-            for (int j = 0; j < sp->nargs; j++) mark_use(C, sp->args[j].memory, pos, first, last);
-            if (sp->kind == STEP_ZERO) mark_use(C, sp->zero_mem, pos, first, last);
-        }
+    mark_list(C, &C->fwd_train, &pos, false);
+    mark_list(C, &C->bwd_head, &pos, false);
+    for (int o = C->n_ops - 1; o >= 0; o--) mark_list(C, &C->bwd_op[o], &pos, false);
+    int tend = pos;
+    pos = 0;
+    mark_list(C, &C->fwd_infer, &pos, true);
+
+    int *order = malloc((size_t)nv * sizeof *order + 1);
+    long *key = malloc((size_t)nv * sizeof *key + 1);
+    size_t *bsize = calloc((size_t)nv + 1, sizeof *bsize);
+    int *bhead = malloc((size_t)nv * sizeof *bhead + 1);
+    ftn_status st = FTN_OK;
+    if (!order || !key || !bsize || !bhead) { st = OOM(); goto done; }
+    for (int v = 0; v < nv; v++) {
+        order[v] = v;
+        const vbuf *B = &C->vb[v];
+        key[v] = B->ft >= 0 ? B->ft : B->fi >= 0 ? (long)tend + B->fi : -1; /* unused first */
+        C->pool_bytes_unshared += B->size;
     }
-    int n = 0;
-    for (int t = 0; t < nt; t++) {
-        if (!C->t[t].dmem) continue;
-        if (first[t] < 0) first[t] = last[t] = 0; /* never touched: any buffer will do */
-        order[n++] = t;
-        C->diff_bytes_unshared += dnnl_memory_desc_get_size(&C->t[t].md);
-    }
-    for (int a = 1; a < n; a++) /* insertion sort by first use */
-        for (int b = a; b > 0 && first[order[b - 1]] > first[order[b]]; b--) {
-            int tmp = order[b]; order[b] = order[b - 1]; order[b - 1] = tmp;
-        }
+    /* two packings: by first use (growing buffers), and by decreasing size (never growing);
+     * the smaller wins */
+    size_t total[2] = { 0, 0 };
     int nb = 0;
-    for (int a = 0; a < n; a++) {
-        int t = order[a];
-        size_t need = dnnl_memory_desc_get_size(&C->t[t].md);
-        int best = -1, largest = -1;
-        for (int b = 0; b < nb; b++) {
-            if (bend[b] >= first[t]) continue;
-            if (bsize[b] >= need && (best < 0 || bsize[b] < bsize[best])) best = b;
-            if (largest < 0 || bsize[b] > bsize[largest]) largest = b;
+    for (int pass = 0; pass < 3; pass++) {
+        int strategy = pass < 2 ? pass : total[1] < total[0];
+        if (strategy == 1) /* stable sort by decreasing size */
+            for (int a = 1; a < nv; a++)
+                for (int b = a; b > 0 && C->vb[order[b - 1]].size < C->vb[order[b]].size; b--) {
+                    int tmp = order[b]; order[b] = order[b - 1]; order[b - 1] = tmp;
+                }
+        else
+            for (int a = 1; a < nv; a++)
+                for (int b = a; b > 0 && key[order[b - 1]] > key[order[b]]; b--) {
+                    int tmp = order[b]; order[b] = order[b - 1]; order[b - 1] = tmp;
+                }
+        nb = 0;
+        for (int a = 0; a < nv; a++) {
+            int v = order[a];
+            vbuf *V = &C->vb[v];
+            int best = -1, largest = -1;
+            for (int b = 0; b < nb; b++) {
+                bool ok = true;
+                for (int u = bhead[b]; u >= 0 && ok; u = C->vb[u].next) ok = !vb_conflict(V, &C->vb[u]);
+                if (!ok) continue;
+                if (bsize[b] >= V->size && (best < 0 || bsize[b] < bsize[best])) best = b;
+                if (largest < 0 || bsize[b] > bsize[largest]) largest = b;
+            }
+            if (best < 0 && strategy == 0) best = largest;
+            if (best < 0) { best = nb++; bsize[best] = 0; bhead[best] = -1; }
+            if (bsize[best] < V->size) bsize[best] = V->size;
+            V->blk = best;
+            V->next = bhead[best];
+            bhead[best] = v;
         }
-        if (best < 0) best = largest;
-        if (best < 0) { best = nb++; bsize[best] = 0; }
-        if (bsize[best] < need) bsize[best] = need;
-        bend[best] = last[t];
-        blk[t] = best;
+        if (pass < 2)
+            for (int b = 0; b < nb; b++) total[pass] += bsize[b];
     }
+    C->pool = calloc((size_t)nb + 1, sizeof *C->pool);
+    if (!C->pool) { st = OOM(); goto done; }
     for (int b = 0; b < nb; b++) {
-        bptr[b] = new_buf(C, bsize[b]);
-        if (!bptr[b]) { st = OOM(); goto done; }
-        C->diff_bytes += bsize[b];
+        size_t sz = (bsize[b] + 63) / 64 * 64;
+        C->pool[b] = aligned_alloc(64, sz ? sz : 64);
+        if (!C->pool[b]) { st = OOM(); goto done; }
+        C->n_pool = b + 1;
+        C->pool_bytes += sz;
     }
-    for (int i = 0; i < C->n_dviews; i++) {
-        dnnl_status_t ds = dnnl_memory_set_data_handle(C->dviews[i].mem, bptr[blk[C->dviews[i].which]]);
-        if (ds != dnnl_success) { st = dfail(ex, -1, "set gradient buffer", ds); goto done; }
+    for (int i = 0; i < C->n_binds; i++) {
+        dnnl_status_t ds = dnnl_memory_set_data_handle(C->binds[i].mem, C->pool[C->vb[C->binds[i].vb].blk]);
+        if (ds != dnnl_success) { st = dfail(ex, -1, "set pooled buffer", ds); goto done; }
     }
 done:
-    free(first); free(last); free(order); free(blk); free(bsize); free(bend); free(bptr);
+    free(order); free(key); free(bsize); free(bhead);
     return st;
 }
 
@@ -1098,15 +1200,7 @@ static ftn_status compile_all(ftn_exec *ex, impl *C)
             s->zero_bytes = dnnl_memory_desc_get_size(&T->md);
         }
     }
-    TRY(assign_diffs(ex, C));
-    /* shared buffers */
-    for (int i = 0; i < SH_COUNT; i++) {
-        if (!C->shared_size[i]) continue;
-        C->shared[i] = aligned_alloc(64, (C->shared_size[i] + 63) / 64 * 64);
-        if (!C->shared[i]) return OOM();
-    }
-    for (int i = 0; i < C->n_defs; i++) D(dnnl_memory_set_data_handle(C->defs[i].mem, C->shared[C->defs[i].which]));
-    return FTN_OK;
+    return assign_pool(ex, C);
 }
 
 static ftn_status eng_compile(ftn_exec *ex)
@@ -1124,6 +1218,8 @@ static ftn_status eng_compile(ftn_exec *ex)
     C->first = calloc((size_t)(g->n_ops + 1) * FTN_MAX_OP_INPUTS, sizeof *C->first);
     if (!C->t || !C->bwd_op || !C->fuse || !C->fused_away || !C->first)
         return ftn_fail(FTN_ENOMEM, "oneDNN engine: out of memory");
+    for (int t = 0; t < g->n_tensors; t++) C->t[t].dvb = C->t[t].vb = -1;
+    for (int i = 0; i < SH_COUNT; i++) C->sh_vb[i] = -1;
     return compile_all(ex, C); /* on failure the caller's destroy frees the partial state */
 }
 

@@ -51,6 +51,20 @@ const char *ftn_engine_name(ftn_engine engine);
 /* Threads used by both engines (OpenMP). 0 leaves the current setting. */
 void ftn_set_threads(int threads);
 
+/* ---- precision ------------------------------------------------------------------------------ */
+/* FTN_PRECISION_BF16 is mixed precision on the oneDNN engine: activations and their gradients
+ * are bfloat16 between layers, convolutions run in bf16 (weights converted from the float32
+ * master copy every forward), batch-norm statistics, scale and shift, weight gradients, the
+ * loss, the network's outputs, the optimiser and the parameters stay float32. It needs a CPU
+ * with AVX512-BF16; elsewhere, and on the reference engine, sessions refuse it with
+ * FTN_EUNSUPPORTED. */
+typedef enum ftn_precision { FTN_PRECISION_FP32 = 0, FTN_PRECISION_BF16 = 1 } ftn_precision;
+const char *ftn_precision_name(ftn_precision p);                 /* "fp32", "bf16" */
+ftn_status ftn_precision_parse(const char *name, ftn_precision *p); /* "fp32"/"f32", "bf16" */
+/* FTN_OK when sessions on `engine` can run in precision p here; else FTN_EUNSUPPORTED and
+ * ftn_last_error() says why. */
+ftn_status ftn_precision_check(ftn_engine engine, ftn_precision p);
+
 /* ---- losses (paper §2.1) ---------------------------------------------------------------------- */
 typedef enum ftn_loss_kind { FTN_LOSS_DICE, FTN_LOSS_TVERSKY, FTN_LOSS_FOCAL_TVERSKY } ftn_loss_kind;
 typedef enum ftn_loss_reduction {
@@ -126,6 +140,10 @@ ftn_status ftn_optimizer_load(ftn_model *m, const char *path);
 typedef struct ftn_session ftn_session;
 
 ftn_status ftn_session_create(ftn_model *m, int batch, ftn_engine engine, ftn_session **out);
+/* The same in a given precision (ftn_session_create is FTN_PRECISION_FP32). */
+ftn_status ftn_session_create_ex(ftn_model *m, int batch, ftn_engine engine, ftn_precision precision,
+                                 ftn_session **out);
+ftn_precision ftn_session_precision(const ftn_session *s);
 void ftn_session_free(ftn_session *s);
 int ftn_session_batch(const ftn_session *s);
 

@@ -29,6 +29,26 @@ void ftn_set_threads(int threads)
     if (threads > 0) omp_set_num_threads(threads);
 }
 
+/* ---- precision -------------------------------------------------------------------------------- */
+const char *ftn_precision_name(ftn_precision p) { return p == FTN_PRECISION_BF16 ? "bf16" : "fp32"; }
+
+ftn_status ftn_precision_parse(const char *name, ftn_precision *p)
+{
+    if (name && (!strcmp(name, "fp32") || !strcmp(name, "f32"))) *p = FTN_PRECISION_FP32;
+    else if (name && !strcmp(name, "bf16")) *p = FTN_PRECISION_BF16;
+    else return ftn_fail(FTN_EINVAL, "precision '%s': expected fp32 or bf16", name ? name : "(null)");
+    return FTN_OK;
+}
+
+ftn_status ftn_precision_check(ftn_engine engine, ftn_precision p)
+{
+    if (p == FTN_PRECISION_FP32) return FTN_OK;
+    if (p != FTN_PRECISION_BF16) return ftn_fail(FTN_EINVAL, "precision: unknown value %d", (int)p);
+    if (engine == FTN_ENGINE_REF)
+        return ftn_fail(FTN_EUNSUPPORTED, "precision: bf16 needs the oneDNN engine (the reference engine is fp32 only)");
+    return ftn_dnnl_bf16_check();
+}
+
 /* ---- models ----------------------------------------------------------------------------------- */
 ftn_status ftn_model_create(const char *name, int channels, int height, int width, ftn_model **out)
 {
@@ -177,7 +197,16 @@ ftn_status ftn_model_step(ftn_model *m, const ftn_optimizer_config *o)
 /* ---- sessions --------------------------------------------------------------------------------- */
 ftn_status ftn_session_create(ftn_model *m, int batch, ftn_engine engine, ftn_session **out)
 {
+    return ftn_session_create_ex(m, batch, engine, FTN_PRECISION_FP32, out);
+}
+
+ftn_precision ftn_session_precision(const ftn_session *s) { return s->exec->precision; }
+
+ftn_status ftn_session_create_ex(ftn_model *m, int batch, ftn_engine engine, ftn_precision precision,
+                                 ftn_session **out)
+{
     *out = NULL;
+    FTN_TRY(ftn_precision_check(engine, precision));
     ftn_session *s = calloc(1, sizeof *s);
     if (!s) return ftn_fail(FTN_ENOMEM, "session: out of memory");
     s->model = m;
@@ -186,7 +215,7 @@ ftn_status ftn_session_create(ftn_model *m, int batch, ftn_engine engine, ftn_se
     ftn_status st = ftn_network_build(m->name, &s->graph, batch, m->channels, m->height, m->width);
     if (st == FTN_OK && s->graph.n_param_floats != m->graph.n_param_floats)
         st = ftn_fail(FTN_EINTERNAL, "session: parameter layout differs between batch sizes");
-    if (st == FTN_OK) st = ftn_exec_create(&s->graph, m->params, m->grads, engine, &s->exec);
+    if (st == FTN_OK) st = ftn_exec_create_ex(&s->graph, m->params, m->grads, engine, precision, &s->exec);
     if (st == FTN_OK) {
         s->mask_scratch = malloc((size_t)batch * m->height * m->width * sizeof(float));
         if (!s->mask_scratch) st = ftn_fail(FTN_ENOMEM, "session: out of memory");

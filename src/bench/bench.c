@@ -99,7 +99,7 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
     ftn_status st = ftn_model_create(cfg->model, cfg->channels, cfg->height, cfg->width, &m);
     if (st) return st;
     if ((st = ftn_model_init(m, 1))) goto done;
-    if ((st = ftn_session_create(m, cfg->batch, cfg->engine, &s))) goto done;
+    if ((st = ftn_session_create_ex(m, cfg->batch, cfg->engine, cfg->precision, &s))) goto done;
     r->rss_session_mib = ftn_bench_peak_rss_mib();
     r->forward_flops = ftn_model_forward_flops(m);
     r->params = ftn_model_param_count(m);

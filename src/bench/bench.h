@@ -30,6 +30,7 @@ typedef struct ftn_bench_config {
     int steps;          /* timed training steps (after one warm-up) and timed inference forwards */
     ftn_engine engine;
     bool profile;       /* time the training steps per op kind (separate, extra steps) */
+    ftn_precision precision; /* of the session (FTN_PRECISION_BF16: mixed precision) */
 } ftn_bench_config;
 
 typedef struct ftn_bench_result {

@@ -86,6 +86,7 @@ typedef struct vbuf { size_t size; int ft, lt, fi, li; int blk, next; } vbuf;
 typedef struct bind { dnnl_memory_t mem; int vb; } bind;
 
 typedef struct impl {
+    dnnl_data_type_t dt; /* activations and their gradients: f32, or bf16 (FTN_PRECISION_BF16) */
     dnnl_engine_t eng;
     dnnl_stream_t stream;
     dnnl_primitive_attr_t attr;
@@ -293,13 +294,27 @@ static ftn_status reorder(ftn_exec *ex, impl *C, dnnl_memory_t src, dnnl_memory_
 
 /* ---- descriptors -------------------------------------------------------------------------- */
 
-static ftn_status md_tag(ftn_exec *ex, impl *C, dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims, dnnl_format_tag_t tag)
+static ftn_status md_tag_dt(ftn_exec *ex, impl *C, dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims,
+                            dnnl_data_type_t dt, dnnl_format_tag_t tag)
 {
-    D(dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag));
+    D(dnnl_memory_desc_init_by_tag(md, nd, dims, dt, tag));
     return FTN_OK;
 }
 
+static ftn_status md_tag(ftn_exec *ex, impl *C, dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims, dnnl_format_tag_t tag)
+{
+    return md_tag_dt(ex, C, md, nd, dims, dnnl_f32, tag);
+}
+
+/* An activation (or activation gradient): in the session's precision. */
 static ftn_status md_nchw(ftn_exec *ex, impl *C, dnnl_memory_desc_t *md, ftn_shape s, dnnl_format_tag_t tag)
+{
+    dnnl_dims_t d = { s.n, s.c, s.h, s.w };
+    return md_tag_dt(ex, C, md, 4, d, C->dt, tag);
+}
+
+/* A tensor at the network's boundary: always float32. */
+static ftn_status md_nchw_f32(ftn_exec *ex, impl *C, dnnl_memory_desc_t *md, ftn_shape s, dnnl_format_tag_t tag)
 {
     dnnl_dims_t d = { s.n, s.c, s.h, s.w };
     return md_tag(ex, C, md, 4, d, tag);
@@ -438,11 +453,13 @@ static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
         pr[0] = (dnnl_dim_t)(so.h - 1) * op->stride + k - si.h - op->pad;
         pr[1] = (dnnl_dim_t)(so.w - 1) * op->stride + k - si.w - op->pad;
     }
-    dnnl_memory_desc_t src_any, dst_any, w_any, w_user, b_md;
+    dnnl_memory_desc_t src_any, dst_any, w_any, dw_any, w_user, b_md;
     TRY(md_nchw(ex, C, &src_any, si, dnnl_format_tag_any));
     TRY(md_nchw(ex, C, &dst_any, so, dnnl_format_tag_any));
     dnnl_dims_t wd = { so.c, si.c, k, k };
-    TRY(md_tag(ex, C, &w_any, 4, wd, dnnl_format_tag_any));
+    /* bf16: weights reordered from the f32 master copy each forward; weight gradients f32 */
+    TRY(md_tag_dt(ex, C, &w_any, 4, wd, C->dt, dnnl_format_tag_any));
+    TRY(md_tag(ex, C, &dw_any, 4, wd, dnnl_format_tag_any));
     TRY(md_tag(ex, C, &w_user, 4, wd, de ? dnnl_iohw : dnnl_oihw));
     TRY(md_vec(ex, C, &b_md, so.c));
 
@@ -527,8 +544,8 @@ static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
     }
     {
         dnnl_convolution_desc_t wd2;
-        if (de) D(dnnl_deconvolution_backward_weights_desc_init(&wd2, dnnl_deconvolution_direct, &src_keep, &w_any, &b_md, dst_md, strides, pl, pr));
-        else D(dnnl_convolution_backward_weights_desc_init(&wd2, dnnl_convolution_direct, &src_keep, &w_any, &b_md, dst_md, strides, pl, pr));
+        if (de) D(dnnl_deconvolution_backward_weights_desc_init(&wd2, dnnl_deconvolution_direct, &src_keep, &dw_any, &b_md, dst_md, strides, pl, pr));
+        else D(dnnl_convolution_backward_weights_desc_init(&wd2, dnnl_convolution_direct, &src_keep, &dw_any, &b_md, dst_md, strides, pl, pr));
         dnnl_primitive_desc_t wpd;
         dnnl_primitive_t wprim;
         dnnl_memory_t wscratch, dwu, dw, dbmem;
@@ -758,7 +775,8 @@ static ftn_status compile_pool_up(ftn_exec *ex, impl *C, int o)
 /* Plain or channel-blocked (aBcd8b/16b, with padding) layouts, which chandot can address. */
 static bool chandot_ok(const dnnl_memory_desc_t *md)
 {
-    if (md->ndims != 4 || md->format_kind != dnnl_blocked || md->data_type != dnnl_f32) return false;
+    if (md->ndims != 4 || md->format_kind != dnnl_blocked || (md->data_type != dnnl_f32 && md->data_type != dnnl_bf16))
+        return false;
     const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
     return b->inner_nblks == 0 || (b->inner_nblks == 1 && b->inner_idxs[0] == 1);
 }
@@ -770,18 +788,45 @@ static inline size_t chan_off(const dnnl_memory_desc_t *md, dnnl_dim_t n, dnnl_d
     return (size_t)(md->offset0 + n * b->strides[0] + (c / B) * b->strides[1] + h * b->strides[2] + w * b->strides[3] + c % B);
 }
 
-/* dst[n,0,h,w] = Σ_c a[n,c,h,w]·b[n,c,h,w], any layouts chandot_ok accepts. */
-static void chandot(const float *a, const dnnl_memory_desc_t *am, const float *b, const dnnl_memory_desc_t *bm,
-                    float *dst, const dnnl_memory_desc_t *dm)
+static inline float bf16_to_f32(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint16_t f32_to_bf16(float f) /* round to nearest even; NaN stays NaN */
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static inline float ld(const void *p, size_t i, bool bf)
+{
+    return bf ? bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+/* dst[n,0,h,w] = Σ_c a[n,c,h,w]·b[n,c,h,w], any layouts chandot_ok accepts, f32 or bf16 data
+ * (accumulated in f32). */
+static void chandot(const void *a, const dnnl_memory_desc_t *am, const void *b, const dnnl_memory_desc_t *bm,
+                    void *dst, const dnnl_memory_desc_t *dm)
 {
     dnnl_dim_t N = am->dims[0], Cc = am->dims[1], H = am->dims[2], W = am->dims[3];
+    bool abf = am->data_type == dnnl_bf16, bbf = bm->data_type == dnnl_bf16, dbf = dm->data_type == dnnl_bf16;
 #pragma omp parallel for collapse(2) schedule(static)
     for (dnnl_dim_t n = 0; n < N; n++)
         for (dnnl_dim_t h = 0; h < H; h++)
             for (dnnl_dim_t w = 0; w < W; w++) {
                 float acc = 0.f;
-                for (dnnl_dim_t c = 0; c < Cc; c++) acc += a[chan_off(am, n, c, h, w)] * b[chan_off(bm, n, c, h, w)];
-                dst[chan_off(dm, n, 0, h, w)] = acc;
+                for (dnnl_dim_t c = 0; c < Cc; c++)
+                    acc += ld(a, chan_off(am, n, c, h, w), abf) * ld(b, chan_off(bm, n, c, h, w), bbf);
+                size_t o = chan_off(dm, n, 0, h, w);
+                if (dbf) ((uint16_t *)dst)[o] = f32_to_bf16(acc);
+                else ((float *)dst)[o] = acc;
             }
 }
 
@@ -1141,6 +1186,8 @@ static ftn_status compile_all(ftn_exec *ex, impl *C)
 {
     const ftn_graph *g = ex->g;
     C->cur_op = -1;
+    C->dt = ex->precision == FTN_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
+    if (C->dt == dnnl_bf16) TRY(ftn_dnnl_bf16_check());
     D(dnnl_engine_create(&C->eng, dnnl_cpu, 0));
     D(dnnl_stream_create(&C->stream, C->eng, dnnl_stream_default_flags));
     D(dnnl_primitive_attr_create(&C->attr));
@@ -1149,10 +1196,19 @@ static ftn_status compile_all(ftn_exec *ex, impl *C)
 
     /* the network input, read in place */
     dnnl_memory_desc_t md;
-    TRY(md_nchw(ex, C, &md, g->tensors[g->input].shape, dnnl_nchw));
-    C->t[g->input].md = md;
-    C->t[g->input].has_md = true;
-    TRY(new_mem(ex, C, &md, ex->input, &C->t[g->input].mem));
+    TRY(md_nchw_f32(ex, C, &md, g->tensors[g->input].shape, dnnl_nchw));
+    if (C->dt == dnnl_f32) {
+        C->t[g->input].md = md;
+        C->t[g->input].has_md = true;
+        TRY(new_mem(ex, C, &md, ex->input, &C->t[g->input].mem));
+    } else { /* converted at the boundary */
+        dnnl_memory_t user;
+        dnnl_memory_desc_t lmd;
+        TRY(new_mem(ex, C, &md, ex->input, &user));
+        TRY(md_nchw(ex, C, &lmd, g->tensors[g->input].shape, dnnl_nchw));
+        TRY(set_tensor(ex, C, g->input, &lmd, NULL));
+        TRY(reorder(ex, C, user, C->t[g->input].mem, &C->fwd_train, &C->fwd_infer));
+    }
 
     for (int o = 0; o < g->n_ops; o++) {
         C->cur_op = o;
@@ -1180,7 +1236,7 @@ static ftn_status compile_all(ftn_exec *ex, impl *C)
     for (int k = 0; k < g->n_outputs; k++) {
         int t = g->outputs[k];
         dnnl_memory_t user, duser;
-        TRY(md_nchw(ex, C, &md, g->tensors[t].shape, dnnl_nchw));
+        TRY(md_nchw_f32(ex, C, &md, g->tensors[t].shape, dnnl_nchw));
         TRY(new_mem(ex, C, &md, ex->outputs[k], &user));
         TRY(reorder(ex, C, C->t[t].mem, user, &C->fwd_train, &C->fwd_infer));
         if (C->t[t].needs_grad) {
@@ -1221,6 +1277,33 @@ static ftn_status eng_compile(ftn_exec *ex)
     for (int t = 0; t < g->n_tensors; t++) C->t[t].dvb = C->t[t].vb = -1;
     for (int i = 0; i < SH_COUNT; i++) C->sh_vb[i] = -1;
     return compile_all(ex, C); /* on failure the caller's destroy frees the partial state */
+}
+
+/* ---- precision ---------------------------------------------------------------------------- */
+
+static const char *isa_name(dnnl_cpu_isa_t isa)
+{
+    switch (isa) {
+    case dnnl_cpu_isa_sse41: return "SSE4.1";
+    case dnnl_cpu_isa_avx: return "AVX";
+    case dnnl_cpu_isa_avx2: return "AVX2";
+    case dnnl_cpu_isa_avx2_vnni: return "AVX2-VNNI";
+    case dnnl_cpu_isa_avx512_mic: return "AVX-512 (Xeon Phi)";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "AVX-512 (Xeon Phi, 4ops)";
+    case dnnl_cpu_isa_avx512_core: return "AVX-512";
+    case dnnl_cpu_isa_avx512_core_vnni: return "AVX-512 with VNNI, no BF16";
+    case dnnl_cpu_isa_avx512_core_bf16: return "AVX512-BF16";
+    case dnnl_cpu_isa_avx512_core_amx: return "AMX";
+    default: return "no vector extensions oneDNN uses";
+    }
+}
+
+ftn_status ftn_dnnl_bf16_check(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core_bf16) != (unsigned)dnnl_cpu_isa_avx512_core_bf16)
+        return ftn_fail(FTN_EUNSUPPORTED, "bf16 needs a CPU with AVX512-BF16 (this one has %s)", isa_name(isa));
+    return FTN_OK;
 }
 
 /* ---- running ------------------------------------------------------------------------------ */

@@ -16,14 +16,29 @@ void ftn_exec_free(ftn_exec *ex)
 
 ftn_status ftn_exec_create(const ftn_graph *g, float *params, float *grads, ftn_engine engine, ftn_exec **out)
 {
+    return ftn_exec_create_ex(g, params, grads, engine, FTN_PRECISION_FP32, out);
+}
+
+ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, ftn_engine engine,
+                              ftn_precision precision, ftn_exec **out)
+{
     *out = NULL;
     if (g->error) return g->error;
+    if (precision != FTN_PRECISION_FP32 && precision != FTN_PRECISION_BF16)
+        return ftn_fail(FTN_EINVAL, "engine: unknown precision %d", (int)precision);
+    if (precision == FTN_PRECISION_BF16 && engine == FTN_ENGINE_REF)
+        return ftn_fail(FTN_EUNSUPPORTED, "engine: bf16 needs the oneDNN engine (the reference engine is fp32 only)");
+    if (precision == FTN_PRECISION_BF16) {
+        ftn_status st = ftn_dnnl_bf16_check();
+        if (st != FTN_OK) return st;
+    }
     ftn_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return ftn_fail(FTN_ENOMEM, "engine: out of memory");
     ex->g = g;
     ex->params = params;
     ex->grads = grads;
     ex->vt = engine == FTN_ENGINE_REF ? &ftn_ref_engine : &ftn_dnnl_engine;
+    ex->precision = precision;
     ex->input = malloc(ftn_shape_count(g->tensors[g->input].shape) * sizeof(float));
     bool ok = ex->input != NULL;
     for (int i = 0; i < g->n_outputs; i++) {

@@ -119,6 +119,7 @@ struct ftn_exec {
     float *d_outputs[FTN_MAX_OUTPUTS];   /* owned, gradients of the loss w.r.t. the outputs */
     const ftn_engine_vtable *vt;
     void *impl;                          /* the engine's own state */
+    ftn_precision precision;             /* of activations inside the engine (boundary: f32) */
     /* Optional per-op timing (see ftn_exec_set_profile): seconds and executions per op kind
      * and pass; index FTN_OP_KIND_COUNT collects the boundary (input/output reorders). Engines
      * that do not time leave them zero. */
@@ -132,6 +133,11 @@ extern const ftn_engine_vtable ftn_dnnl_engine;
 
 /* Allocates the boundary buffers, then calls the engine's compile. */
 ftn_status ftn_exec_create(const ftn_graph *g, float *params, float *grads, ftn_engine engine, ftn_exec **out);
+/* The same, in a given precision (bf16: oneDNN engine on a CPU with AVX512-BF16 only). */
+ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, ftn_engine engine,
+                              ftn_precision precision, ftn_exec **out);
+/* FTN_OK when the oneDNN engine can run bf16 here, else FTN_EUNSUPPORTED with the reason. */
+ftn_status ftn_dnnl_bf16_check(void);
 void ftn_exec_free(ftn_exec *ex);
 /* Turns per-op timing on (and clears the accumulated times) or off. Off costs nothing. */
 void ftn_exec_set_profile(ftn_exec *ex, bool on);

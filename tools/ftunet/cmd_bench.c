@@ -18,6 +18,7 @@ static cli_option options[] = {
     { "steps", 0, "N", "timed steps after one warm-up (default 3)", NULL },
     { "peak-size", 0, "N", "matmul size for the fp32 peak (default 2048)", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
+    { "precision", 0, "fp32|bf16|both", "session precision (default fp32); both: each, back to back, with the ratio", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "json", 0, "FILE", "also write the results as JSON", NULL },
     { "profile", 0, NULL, "print where a training step's time goes, by op kind and pass", NULL },
@@ -94,6 +95,13 @@ static int run(cli_command *cmd, int argc, char **argv)
         cli_int(cmd, "steps", 1, 100000, &steps) || cli_int(cmd, "peak-size", 16, 16384, &peak_n) ||
         cli_engine_threads(cmd, &engine))
         return 1;
+    ftn_precision precs[2] = { FTN_PRECISION_FP32, FTN_PRECISION_BF16 };
+    int n_precs = 1;
+    const char *pname = cli_get(cmd, "precision");
+    if (pname && !strcmp(pname, "both")) n_precs = 2;
+    else if (pname && ftn_precision_parse(pname, &precs[0])) return cli_error("bench", "--precision %s: expected fp32, bf16 or both", pname);
+    for (int i = 0; i < n_precs; i++)
+        if (ftn_precision_check(engine, precs[i])) return cli_lib_error("bench");
     const char *sel = cli_get(cmd, "model");
     if (!sel) sel = cli_get(cmd, "models");
     if (!sel) sel = "attn-unet-mi-ds";
@@ -118,8 +126,8 @@ static int run(cli_command *cmd, int argc, char **argv)
            ftn_engine_name(engine), threads, threads == 1 ? "" : "s", batch, steps, steps == 1 ? "" : "s");
     printf("fp32 peak: %.1f GFLOP/s (oneDNN matmul %dx%dx%d, best of 3)\n", peak, peak_n, peak_n, peak_n);
     printf("memory: peak resident set (VmHWM, /proc/self/status) after the training phase, reset per model\n\n");
-    printf("%-16s %-11s %9s %9s %8s %6s %9s %8s %6s %8s\n", "model", "input", "GF/img", "train/s", "GF/s", "%peak",
-           "infer/s", "GF/s", "%peak", "RSS MiB");
+    printf("%-16s %-11s %-5s %9s %9s %8s %6s %9s %8s %6s %8s\n", "model", "input", "prec", "GF/img", "train/s", "GF/s",
+           "%peak", "infer/s", "GF/s", "%peak", "RSS MiB");
 
     cJSON *root = cJSON_CreateObject(), *arr = NULL;
     cJSON_AddStringToObject(root, "engine", ftn_engine_name(engine));
@@ -131,17 +139,29 @@ static int run(cli_command *cmd, int argc, char **argv)
     int rc = 0;
     for (int si = 0; si < n_sizes && !rc; si++)
         for (int mi = 0; mi < n_models && !rc; mi++) {
-            ftn_bench_config cfg = { models[mi], sizes[si].c, sizes[si].h, sizes[si].w, batch, steps, engine, profile };
-            ftn_bench_result r;
-            if (ftn_bench_model(&cfg, &r)) { rc = cli_lib_error("bench"); break; }
-            char input[32];
-            snprintf(input, sizeof input, "%dx%dx%d", cfg.channels, cfg.height, cfg.width);
-            printf("%-16s %-11s %9.3f %9.2f %8.1f %5.1f%% %9.2f %8.1f %5.1f%% %8.0f\n", cfg.model, input,
-                   r.forward_flops * 1e-9, r.train_ips, r.train_gflops, 100 * r.train_gflops / peak, r.infer_ips,
-                   r.infer_gflops, 100 * r.infer_gflops / peak, r.rss_train_mib);
-            if (profile) print_profile(&r);
-            fflush(stdout);
-            cJSON_AddItemToArray(arr, result_json(&cfg, &r, peak));
+            double ips[2][2] = { { 0 } };
+            for (int pi = 0; pi < n_precs && !rc; pi++) {
+                ftn_bench_config cfg = { models[mi], sizes[si].c, sizes[si].h, sizes[si].w, batch, steps, engine, profile,
+                                         precs[pi] };
+                ftn_bench_result r;
+                if (ftn_bench_model(&cfg, &r)) { rc = cli_lib_error("bench"); break; }
+                char input[32];
+                snprintf(input, sizeof input, "%dx%dx%d", cfg.channels, cfg.height, cfg.width);
+                printf("%-16s %-11s %-5s %9.3f %9.2f %8.1f %5.1f%% %9.2f %8.1f %5.1f%% %8.0f\n", cfg.model, input,
+                       ftn_precision_name(cfg.precision), r.forward_flops * 1e-9, r.train_ips, r.train_gflops,
+                       100 * r.train_gflops / peak, r.infer_ips, r.infer_gflops, 100 * r.infer_gflops / peak,
+                       r.rss_train_mib);
+                if (profile) print_profile(&r);
+                fflush(stdout);
+                ips[pi][0] = r.train_ips;
+                ips[pi][1] = r.infer_ips;
+                cJSON *o = result_json(&cfg, &r, peak);
+                cJSON_AddStringToObject(o, "precision", ftn_precision_name(cfg.precision));
+                cJSON_AddItemToArray(arr, o);
+            }
+            if (!rc && n_precs == 2)
+                printf("%-16s bf16 / fp32 (back to back, same process): training x%.2f, inference x%.2f\n",
+                       models[mi], ips[1][0] / ips[0][0], ips[1][1] / ips[0][1]);
         }
     const char *jpath = cli_get(cmd, "json");
     if (!rc && jpath) {
@@ -156,7 +176,7 @@ static int run(cli_command *cmd, int argc, char **argv)
 }
 
 cli_command cmd_bench = {
-    "bench", "[--model NAME|all] [--size HxW] [--rgb] [--batch N] [--steps N] [--json FILE] [--profile]",
+    "bench", "[--model NAME|all] [--size HxW] [--rgb] [--batch N] [--steps N] [--precision fp32|bf16|both] [--json FILE] [--profile]",
     "Measure training and inference throughput, effective GFLOP/s against the machine's fp32\n"
     "peak (a oneDNN matmul) and peak memory, on synthetic data.",
     options, run,

@@ -154,6 +154,7 @@ static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const
     cJSON_AddNumberToObject(j, "momentum", short_float(c->opt.momentum));
     cJSON_AddNumberToObject(j, "decay", short_float(c->opt.decay));
     cJSON_AddStringToObject(j, "optimizer", c->opt.kind == FTN_OPT_ADAM ? "adam" : "sgd");
+    cJSON_AddStringToObject(j, "precision", ftn_precision_name(c->precision));
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
     cJSON_AddStringToObject(j, "resize", ftn_resize_name(c->resize));
     cJSON_AddNumberToObject(j, "threshold", short_float(c->threshold));
@@ -173,6 +174,8 @@ static ftn_status config_matches(const char *path, const cJSON *have, const cJSO
     for (const cJSON *w = want->child; w; w = w->next) {
         if (!strcmp(w->string, "epochs")) continue;
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
+        /* runs from before the precision option were fp32 */
+        if (!h && !strcmp(w->string, "precision") && cJSON_IsString(w) && !strcmp(w->valuestring, "fp32")) continue;
         if (!h || !cJSON_Compare(h, w, 1)) {
             char *hv = h ? cJSON_PrintUnformatted(h) : NULL;
             int is_split = cJSON_IsArray(w);
@@ -352,12 +355,13 @@ static ftn_status write_text(const char *path, const text *t)
 /* Sessions by batch size (the full batch, the training remainder, the validation sizes). */
 typedef struct session_cache { ftn_session *s[4]; } session_cache;
 
-static ftn_status get_session(session_cache *c, ftn_model *m, int batch, ftn_engine engine, ftn_session **out)
+static ftn_status get_session(session_cache *c, ftn_model *m, int batch, ftn_engine engine, ftn_precision precision,
+                              ftn_session **out)
 {
     for (int i = 0; i < 4; i++) {
         if (c->s[i] && ftn_session_batch(c->s[i]) == batch) { *out = c->s[i]; return FTN_OK; }
         if (!c->s[i]) {
-            FTN_TRY(ftn_session_create(m, batch, engine, &c->s[i]));
+            FTN_TRY(ftn_session_create_ex(m, batch, engine, precision, &c->s[i]));
             *out = c->s[i];
             return FTN_OK;
         }
@@ -385,7 +389,7 @@ static ftn_status validate(session_cache *sc, ftn_model *m, const ftn_train_conf
         int b = n - i0 < cfg->batch ? n - i0 : cfg->batch;
         ftn_session *s;
         float l;
-        FTN_TRY(get_session(sc, m, b, cfg->engine, &s));
+        FTN_TRY(get_session(sc, m, b, cfg->engine, cfg->precision, &s));
         FTN_TRY(ftn_session_forward(s, x + (size_t)i0 * img, 0));
         FTN_TRY(ftn_session_loss(s, y + (size_t)i0 * px, &cfg->loss, &l));
         loss_sum += (double)l * b;
@@ -558,7 +562,7 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
                 ftn_session *s;
                 float l;
                 double t0 = now_s();
-                FTN_TRY(get_session(&c->sc, c->m, b, cfg->engine, &s));
+                FTN_TRY(get_session(&c->sc, c->m, b, cfg->engine, cfg->precision, &s));
                 ftn_status ss = ftn_train_step(s, c->xb, c->yb, &cfg->loss, &cfg->opt, &l);
                 if (ss) return ftn_fail_context(ss, "epoch %d step %d", e + 1, step + 1);
                 t_train += now_s() - t0;

@@ -42,6 +42,8 @@ typedef struct ftn_train_config {
     double test_split, val_split;
     const ftn_split *split;  /* explicit split (cross-validation); NULL: ftn_split_make */
     ftn_engine engine;
+    ftn_precision precision; /* training and validation sessions (bf16: mixed precision); the
+                                test evaluation of the best checkpoint runs in fp32 */
     int threads;             /* 0: leave as is */
     int resume;              /* continue RUN (a missing or empty RUN starts fresh) */
     int overwrite;           /* replace an existing RUN's files */

@@ -51,6 +51,8 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     cfg->overwrite = cli_get(cmd, "overwrite") != NULL;
     if (cfg->resume && cfg->overwrite) return cli_error(name, "--resume and --overwrite exclude each other");
     if (cli_engine_threads(cmd, &cfg->engine)) return 1;
+    if (cli_get(cmd, "precision") && ftn_precision_parse(cli_get(cmd, "precision"), &cfg->precision)) return cli_lib_error(name);
+    if (ftn_precision_check(cfg->engine, cfg->precision)) return cli_lib_error(name);
     cli_int(cmd, "threads", 1, 1024, &cfg->threads);
     return 0;
 }

@@ -30,6 +30,7 @@
     { "mask-suffix", 0, "S", "extra mask-name suffix tried first (e.g. _gt)", NULL },                              \
     { "skip-bad", 0, NULL, "drop unreadable or unpaired samples instead of failing", NULL },                        \
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },                           \
+    { "precision", 0, "fp32|bf16", "training precision (default fp32; bf16: mixed, needs AVX512-BF16)", NULL },     \
     { "threads", 't', "N", "threads (default: all cores)", NULL },                                                  \
     { "resume", 0, NULL, "continue an interrupted run (bit-identical to an uninterrupted one)", NULL },              \
     { "overwrite", 0, NULL, "replace an existing run", NULL }

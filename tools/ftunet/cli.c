@@ -27,9 +27,11 @@ void cli_print_help(const cli_command *cmd)
     printf("\noptions:\n");
     for (const cli_option *o = cmd->options; o->name; o++) {
         char left[64];
-        snprintf(left, sizeof left, "%s%c%s--%s%s%s", o->short_name ? "-" : "", o->short_name ? o->short_name : ' ',
-                 o->short_name ? ", " : "  ", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
-        printf("  %-28s %s\n", o->short_name ? left : left + 2, o->help);
+        if (o->short_name)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        printf("  %-28s %s\n", left, o->help);
     }
     printf("  %-28s %s\n", "-h, --help", "show this help");
 }

@@ -120,11 +120,11 @@ static int run(cli_command *cmd, int argc, char **argv)
     bool profile = cli_get(cmd, "profile") != NULL;
 
     double peak;
-    if (ftn_bench_peak_gflops(peak_n, 3, &peak)) return cli_lib_error("bench");
+    if (ftn_bench_peak_gflops(peak_n, 5, &peak)) return cli_lib_error("bench");
     int threads = ftn_bench_threads();
     printf("ftunet bench: engine %s, %d thread%s, batch %d, %d timed step%s (after 1 warm-up)\n",
            ftn_engine_name(engine), threads, threads == 1 ? "" : "s", batch, steps, steps == 1 ? "" : "s");
-    printf("fp32 peak: %.1f GFLOP/s (oneDNN matmul %dx%dx%d, best of 3)\n", peak, peak_n, peak_n, peak_n);
+    printf("fp32 peak: %.1f GFLOP/s (oneDNN matmul %dx%dx%d, best of 5)\n", peak, peak_n, peak_n, peak_n);
     printf("memory: peak resident set (VmHWM, /proc/self/status) after the training phase, reset per model\n\n");
     printf("%-16s %-11s %-5s %9s %9s %8s %6s %9s %8s %6s %8s\n", "model", "input", "prec", "GF/img", "train/s", "GF/s",
            "%peak", "infer/s", "GF/s", "%peak", "RSS MiB");

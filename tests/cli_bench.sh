@@ -5,10 +5,7 @@
 set -u
 FT=$1
 T=$2
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib_cli.sh"
 
 if "$FT" bench --size 32x32 --batch 2 --steps 1 --peak-size 512 --json "$T/out.json" --profile >"$T/out" 2>"$T/err"; then
     ok "bench ran"

@@ -5,20 +5,7 @@ set -u
 FT=$1
 T=$2
 export FTUNET_ENGINE=ref
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
-# run CMD... and require success
-must() { if "$@" >"$T/out" 2>"$T/err"; then :; else bad "$* (exit $?): $(cat "$T/err")"; fi; }
-# an error: non-zero exit, exactly one line on stderr starting "ftunet: ", nothing half-written
-fails_cleanly() {
-    what=$1; shift
-    if "$@" >"$T/out" 2>"$T/err"; then bad "$what: succeeded"; return; fi
-    n=$(wc -l <"$T/err")
-    if [ "$n" -eq 1 ] && head -c 8 "$T/err" | grep -q '^ftunet: '; then ok "$what: $(cat "$T/err")"
-    else bad "$what: stderr was: $(cat "$T/err")"; fi
-}
+. "$(dirname "$0")/lib_cli.sh"
 # PNG width and height from the IHDR chunk
 png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }'; }
 

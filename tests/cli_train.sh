@@ -5,19 +5,7 @@ set -u
 FT=$1
 T=$2
 export FTUNET_ENGINE=ref
-rm -rf "$T" && mkdir -p "$T" || exit 1
-fails=0
-ok() { echo "ok: $1"; }
-bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
-must() { if "$@" >"$T/out" 2>"$T/err"; then :; else bad "$* (exit $?): $(cat "$T/err")"; fi; }
-# an error: non-zero exit and exactly one line on stderr starting "ftunet: "
-fails_cleanly() {
-    what=$1; shift
-    if "$@" >"$T/out" 2>"$T/err"; then bad "$what: succeeded"; return; fi
-    n=$(wc -l <"$T/err")
-    if [ "$n" -eq 1 ] && head -c 8 "$T/err" | grep -q '^ftunet: '; then ok "$what: $(cat "$T/err")"
-    else bad "$what: stderr was: $(cat "$T/err")"; fi
-}
+. "$(dirname "$0")/lib_cli.sh"
 lines() { wc -l <"$1" | tr -d ' '; }
 
 # option errors need no data

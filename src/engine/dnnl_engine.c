@@ -830,6 +830,29 @@ static void chandot(const void *a, const dnnl_memory_desc_t *am, const void *b, 
             }
 }
 
+/* The gradient of input `i` of a two-input op as dy ⊙ (its other input), broadcast as oneDNN's
+ * binary primitive does: both sides of y = x ⊙ a when a has the same channels as x. */
+static ftn_status grad_as_product(ftn_exec *ex, impl *C, int o, int i, dnnl_memory_t dy,
+                                  const dnnl_memory_desc_t *ymd, steplist *bl)
+{
+    const ftn_op *op = &ex->g->ops[o];
+    int self = op->in[i], other = op->in[1 - i];
+    gslot gs;
+    dnnl_binary_desc_t bd;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_memory_t sc;
+    TRY(grad_begin(ex, C, o, i, &C->t[self].md, &gs));
+    D(dnnl_binary_desc_init(&bd, dnnl_binary_mul, ymd, &C->t[other].md, &C->t[self].md));
+    TRY(make_prim(ex, C, &bd, NULL, &pd, &prim, &sc));
+    argv b = { 0 };
+    arg(&b, DNNL_ARG_SRC_0, dy);
+    arg(&b, DNNL_ARG_SRC_1, C->t[other].mem);
+    arg(&b, DNNL_ARG_DST, gs.target);
+    TRY(push_prim(ex, C, bl, prim, sc, &b));
+    return grad_end(ex, C, bl, &gs);
+}
+
 static ftn_status compile_binary(ftn_exec *ex, impl *C, int o)
 {
     const ftn_graph *g = ex->g;
@@ -868,36 +891,9 @@ static ftn_status compile_binary(ftn_exec *ex, impl *C, int o)
         return FTN_OK;
     }
     /* y = x ⊙ a: dx = dy ⊙ a; da = Σ_c dy ⊙ x */
-    if (C->t[x0].needs_grad) {
-        gslot gs;
-        TRY(grad_begin(ex, C, o, 0, &C->t[x0].md, &gs));
-        dnnl_primitive_desc_t pd;
-        dnnl_primitive_t prim;
-        dnnl_memory_t sc;
-        D(dnnl_binary_desc_init(&bd, dnnl_binary_mul, ymd, &C->t[x1].md, &C->t[x0].md));
-        TRY(make_prim(ex, C, &bd, NULL, &pd, &prim, &sc));
-        argv b = { 0 };
-        arg(&b, DNNL_ARG_SRC_0, dy);
-        arg(&b, DNNL_ARG_SRC_1, C->t[x1].mem);
-        arg(&b, DNNL_ARG_DST, gs.target);
-        TRY(push_prim(ex, C, bl, prim, sc, &b));
-        TRY(grad_end(ex, C, bl, &gs));
-    }
+    if (C->t[x0].needs_grad) TRY(grad_as_product(ex, C, o, 0, dy, ymd, bl));
     if (C->t[x1].needs_grad && g->tensors[x0].shape.c == 1) {
-        /* nothing to reduce: da = dy ⊙ x */
-        gslot gs;
-        TRY(grad_begin(ex, C, o, 1, &C->t[x1].md, &gs));
-        dnnl_primitive_desc_t pd;
-        dnnl_primitive_t prim;
-        dnnl_memory_t sc;
-        D(dnnl_binary_desc_init(&bd, dnnl_binary_mul, ymd, &C->t[x0].md, &C->t[x1].md));
-        TRY(make_prim(ex, C, &bd, NULL, &pd, &prim, &sc));
-        argv b = { 0 };
-        arg(&b, DNNL_ARG_SRC_0, dy);
-        arg(&b, DNNL_ARG_SRC_1, C->t[x0].mem);
-        arg(&b, DNNL_ARG_DST, gs.target);
-        TRY(push_prim(ex, C, bl, prim, sc, &b));
-        TRY(grad_end(ex, C, bl, &gs));
+        TRY(grad_as_product(ex, C, o, 1, dy, ymd, bl)); /* nothing to reduce: da = dy ⊙ x */
     } else if (C->t[x1].needs_grad && chandot_ok(ymd) && chandot_ok(&C->t[x0].md) && chandot_ok(&C->t[x1].md)) {
         /* da = Σ_c dy ⊙ x in one pass (oneDNN 2.6 only has a reference reduction here) */
         gslot gs;

@@ -722,9 +722,8 @@ static ftn_status compile_pool_up(ftn_exec *ex, impl *C, int o)
     const ftn_op *op = &g->ops[o];
     int x = op->in[0], y = op->out;
     const dnnl_memory_desc_t *md = &C->t[x].md;
-    dnnl_memory_desc_t dst_any, dsrc_plain;
+    dnnl_memory_desc_t dst_any;
     TRY(md_nchw(ex, C, &dst_any, g->tensors[y].shape, dnnl_format_tag_any));
-    (void)dsrc_plain;
     dnnl_dims_t two = { 2, 2 }, zero = { 0, 0 };
     float factors[2] = { 2.f, 2.f };
     bool up = op->kind == FTN_OP_UP2X;

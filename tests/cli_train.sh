@@ -60,10 +60,27 @@ must "$FT" cv "$T/data" -o "$T/cv" --folds 2 $CV
 must "$FT" cv "$T/data" -o "$T/cv" --folds 2 $CV
 [ "$(grep -c 'finished already' "$T/err")" -eq 2 ] && ok "cv reuses finished folds" || bad "cv rerun: $(cat "$T/err")"
 
-# ablation: one row (attn-unet + DL), 1 repeat
-must "$FT" ablation "$T/data" -o "$T/abl" --rows 4 --epochs 1 --batch 4 --size 32x32 --threads 2
-grep -q '| Attn U-Net | DL | .* ± .* | 0.615 ± 0.020 |' "$T/abl/TABLE.md" && [ -s "$T/abl/attn-unet-dl/fold-1/test/summary.json" ] \
+# a finished fold is reused only with the options it was trained with
+fails_cleanly "cv: finished folds, other options" "$FT" cv "$T/data" -o "$T/cv" --folds 2 $CV --lr 0.1
+
+# repetition 2 of `cv --repeats --seed 5` is the run `train --seed 6`: same split, same result
+must "$FT" cv "$T/data" -o "$T/cvr" --repeats 2 --seed 5 $CV
+must "$FT" train "$T/data" -o "$T/seed6" --seed 6 $CV
+[ -n "$(grep '"test":' "$T/seed6/config.json")" ] \
+    && [ "$(grep '"test":' "$T/cvr/fold-2/config.json")" = "$(grep '"test":' "$T/seed6/config.json")" ] \
+    && cmp -s "$T/cvr/fold-2/test/metrics.csv" "$T/seed6/test/metrics.csv" \
+    && ok "cv repetition r = train --seed S+r" || bad "cv repetition 2 differs from train --seed 6"
+
+# ablation: one row (attn-unet + DL), 1 repeat; then another row, and the table keeps both
+AB="--epochs 1 --batch 4 --size 32x32 --threads 2"
+must "$FT" ablation "$T/data" -o "$T/abl" --rows 4 $AB
+grep -q '| Attn U-Net | DL | 1 | .* ± .* | 0.615 ± 0.020 |' "$T/abl/TABLE.md" && [ -s "$T/abl/attn-unet-dl/fold-1/test/summary.json" ] \
     && ok "ablation TABLE.md" || bad "ablation: $(cat "$T/abl/TABLE.md" 2>/dev/null) $(cat "$T/err")"
+must "$FT" ablation "$T/data" -o "$T/abl" --rows 1 $AB
+grep -q '| U-Net | DL | 1 | .* | 0.547 ± 0.040 |' "$T/abl/TABLE.md" && grep -q '| Attn U-Net | DL | 1 |' "$T/abl/TABLE.md" \
+    && ok "ablation TABLE.md keeps the rows run before" || bad "ablation rows: $(cat "$T/abl/TABLE.md" 2>/dev/null)"
+printf '{"runs": 3}' >"$T/abl/attn-unet-dl/summary.json"
+fails_cleanly "ablation: malformed row summary" "$FT" ablation "$T/data" -o "$T/abl" --rows 1 $AB
 
 [ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
 [ "$fails" -eq 0 ]

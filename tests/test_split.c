@@ -62,6 +62,10 @@ int main(void)
     CHECK_OK(ftn_split_repeat(100, 0.25, 0.15, 42, 3, &a));
     CHECK(same(&a, &r[3]));
     ftn_split_free(&a);
+    /* repetition r of seed S is the split of a single run with seed S + r */
+    CHECK_OK(ftn_split_make(100, 0.25, 0.15, 45, &a));
+    CHECK(same(&a, &r[3]), "repeat 3 of seed 42 is not the split of seed 45");
+    ftn_split_free(&a);
     for (int i = 0; i < 5; i++) ftn_split_free(&r[i]);
 
     /* k folds: test parts partition everything; sizes differ by at most one */

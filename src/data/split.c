@@ -104,11 +104,7 @@ ftn_status ftn_split_make(int n, double test_frac, double val_frac, uint64_t see
 ftn_status ftn_split_repeat(int n, double test_frac, double val_frac, uint64_t seed, int r, ftn_split *out)
 {
     if (r < 0) return ftn_fail(FTN_EINVAL, "split: repetition %d is negative", r);
-    ftn_rng g;
-    ftn_rng_seed(&g, seed ^ 0x5EEDF00DCAFEBABEull);
-    uint64_t derived = 0;
-    for (int i = 0; i <= r; i++) derived = ftn_rng_next(&g);
-    return ftn_split_make(n, test_frac, val_frac, derived, out);
+    return ftn_split_make(n, test_frac, val_frac, seed + (uint64_t)r, out);
 }
 
 ftn_status ftn_split_kfold(int n, int k, int fold, double val_frac, uint64_t seed, ftn_split *out)

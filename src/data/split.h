@@ -28,8 +28,9 @@ typedef struct ftn_split {
  * remain. The paper: test_frac 0.25, val_frac 0.15. */
 ftn_status ftn_split_make(int n, double test_frac, double val_frac, uint64_t seed, ftn_split *out);
 
-/* Repetition r (0-based) of repeated random splits: ftn_split_make with a seed derived from
- * (seed, r), so every repetition is a different, independent-looking split. */
+/* Repetition r (0-based) of repeated random splits: ftn_split_make with seed + r, so that
+ * repetition r of `cv`/`ablation --seed S` is the split of `train --seed S+r` and a single run
+ * can be repeated, or reused, outside the cross-validation. */
 ftn_status ftn_split_repeat(int n, double test_frac, double val_frac, uint64_t seed, int r, ftn_split *out);
 
 /* Fold `fold` of k: one shuffle per seed; the test part is positions [fold·n/k, (fold+1)·n/k) of

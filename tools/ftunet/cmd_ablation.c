@@ -64,15 +64,23 @@ static int run(cli_command *cmd, int argc, char **argv)
     base.data = argv[0];
 
     ftn_metrics mean[N_ROWS], std[N_ROWS];
+    int runs[N_ROWS];
     char sub[N_ROWS][4096];
+    /* rows not run now still enter the table with what an earlier call finished (read first, so
+     * that a damaged summary stops us before hours of training, not after) */
+    for (int i = 0; i < N_ROWS; i++) {
+        snprintf(sub[i], sizeof sub[i], "%s/%s-%s", dir, rows[i].model, ftn_loss_name(rows[i].loss));
+        runs[i] = 0;
+        if (!sel[i] && cv_read("ablation", sub[i], &runs[i], &mean[i], &std[i]) > 0) return 1;
+    }
     for (int i = 0; i < N_ROWS; i++) {
         if (!sel[i]) continue;
         ftn_train_config cfg = base;
         cfg.model = rows[i].model;
         train_opts_loss(&cfg, rows[i].loss, 0.7f, 0.3f, 4.0f / 3.0f);
-        snprintf(sub[i], sizeof sub[i], "%s/%s-%s", dir, rows[i].model, ftn_loss_name(rows[i].loss));
         fprintf(stderr, "row %d/%d: %s + %s -> %s\n", i + 1, N_ROWS, rows[i].model, ftn_loss_name(rows[i].loss), sub[i]);
         if (cv_run("ablation", &cfg, sub[i], 0, repeats, &mean[i], &std[i])) return 1;
+        runs[i] = repeats;
     }
 
     /* TABLE.md in the paper's layout, ours beside the paper's */
@@ -81,18 +89,19 @@ static int run(cli_command *cmd, int argc, char **argv)
     FILE *f = open_memstream(&md, &len);
     if (!f) return cli_error("ablation", "out of memory");
     fprintf(f, "# Ablation (paper Table 1 layout)\n\n"
-               "Data: %s; %d repeated random split%s per row (test %.2f, validation %.2f of the rest), "
-               "%d epochs, batch %d, %dx%d, seed %llu. Ours: mean ± std over repeats (population std) of the "
-               "per-repeat mean test metrics; paper: BUS 2017 dataset B, 5 repetitions.\n\n",
-            base.data, repeats, repeats == 1 ? "" : "s", base.test_split, base.val_split, base.epochs, base.batch,
-            base.height, base.width, (unsigned long long)base.seed);
-    fprintf(f, "| Model | Parameters (α, β, γ) | DSC | Precision | Recall | DSC (paper) | Precision (paper) | Recall (paper) |\n"
-               "|---|---|---|---|---|---|---|---|\n");
+               "Data: %s; repeated random splits (test %.2f, validation %.2f of the rest; repetition r uses "
+               "seed %llu + r − 1, the split of `ftunet train --seed` with that seed), %d epochs, batch %d, %dx%d. "
+               "Ours: mean ± std over the row's runs (population std) of the per-run mean test metrics; "
+               "paper: BUS 2017 dataset B, 5 repetitions.\n\n",
+            base.data, base.test_split, base.val_split, (unsigned long long)base.seed, base.epochs, base.batch,
+            base.height, base.width);
+    fprintf(f, "| Model | Parameters (α, β, γ) | Runs | DSC | Precision | Recall | DSC (paper) | Precision (paper) | Recall (paper) |\n"
+               "|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < N_ROWS; i++) {
-        if (!sel[i]) continue;
+        if (!runs[i]) continue;
         const double *p = rows[i].paper;
-        fprintf(f, "| %s | %s | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f |\n",
-                rows[i].label, rows[i].params, mean[i].dsc, std[i].dsc, mean[i].precision, std[i].precision,
+        fprintf(f, "| %s | %s | %d | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f |\n",
+                rows[i].label, rows[i].params, runs[i], mean[i].dsc, std[i].dsc, mean[i].precision, std[i].precision,
                 mean[i].recall, std[i].recall, p[0], p[1], p[2], p[3], p[4], p[5]);
     }
     fclose(f);

@@ -45,23 +45,23 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
         snprintf(fold_dir, sizeof fold_dir, "%s/fold-%d", dir, r + 1);
         snprintf(summary, sizeof summary, "%s/test/summary.json", fold_dir);
         snprintf(prefix, sizeof prefix, "%s %d/%d  ", folds > 0 ? "fold" : "repeat", r + 1, runs);
+        /* a finished run is reused only after ftn_train_run has checked that its configuration
+         * (model, loss, seed, split, protocol) is the one asked for */
         struct stat st;
-        if (!base->overwrite && !stat(summary, &st) && !ftn_train_read_summary(fold_dir, &sums[r])) {
-            fprintf(stderr, "%sfinished already: %s\n", prefix, fold_dir);
-        } else {
-            ftn_split sp;
-            ftn_status s = folds > 0 ? ftn_split_kfold(n, folds, r, base->val_split, base->seed, &sp)
-                                     : ftn_split_repeat(n, base->test_split, base->val_split, base->seed, r, &sp);
-            if (s) { rc = cli_lib_error(what); break; }
-            ftn_train_config cfg = *base;
-            cfg.split = &sp;
-            cfg.run_dir = fold_dir;
-            cfg.seed = base->seed + (uint64_t)r; /* initialisation and shuffles differ per fold */
-            if (folds > 0) cfg.test_split = 1.0 / folds;
-            cfg.resume = !base->overwrite;
-            if (ftn_train_run(&cfg, train_progress, prefix, &sums[r])) rc = cli_lib_error(what);
-            ftn_split_free(&sp);
-        }
+        int finished = !base->overwrite && !stat(summary, &st);
+        ftn_split sp;
+        ftn_status s = folds > 0 ? ftn_split_kfold(n, folds, r, base->val_split, base->seed, &sp)
+                                 : ftn_split_repeat(n, base->test_split, base->val_split, base->seed, r, &sp);
+        if (s) { rc = cli_lib_error(what); break; }
+        ftn_train_config cfg = *base;
+        cfg.split = &sp;
+        cfg.run_dir = fold_dir;
+        cfg.seed = base->seed + (uint64_t)r; /* initialisation and shuffles differ per fold */
+        if (folds > 0) cfg.test_split = 1.0 / folds;
+        cfg.resume = !base->overwrite;
+        if (ftn_train_run(&cfg, train_progress, prefix, &sums[r])) rc = cli_lib_error(what);
+        else if (finished) fprintf(stderr, "%sfinished already: %s\n", prefix, fold_dir);
+        ftn_split_free(&sp);
         per[r] = sums[r].test_mean;
     }
     if (!rc) {
@@ -98,6 +98,39 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
     free(per);
     free(sums);
     return rc;
+}
+
+static int metrics_from_json(const cJSON *j, ftn_metrics *m)
+{
+    const char *keys[3] = { "dsc", "precision", "recall" };
+    double *dst[3] = { &m->dsc, &m->precision, &m->recall };
+    memset(m, 0, sizeof *m);
+    for (int k = 0; k < 3; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, keys[k]);
+        if (!cJSON_IsNumber(v)) return -1;
+        *dst[k] = v->valuedouble;
+    }
+    return 0;
+}
+
+int cv_read(const char *what, const char *dir, int *runs, ftn_metrics *mean, ftn_metrics *std)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    struct stat st;
+    if (stat(path, &st)) return -1;
+    uint8_t *text;
+    size_t n;
+    if (ftn_read_file(path, 16u << 20, &text, &n)) return cli_lib_error(what);
+    cJSON *j = cJSON_ParseWithLength((const char *)text, n);
+    free(text);
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "runs");
+    int bad = !j || !cJSON_IsArray(arr) || cJSON_GetArraySize(arr) < 1 ||
+              metrics_from_json(cJSON_GetObjectItemCaseSensitive(j, "mean"), mean) ||
+              metrics_from_json(cJSON_GetObjectItemCaseSensitive(j, "std"), std);
+    if (!bad) *runs = cJSON_GetArraySize(arr);
+    cJSON_Delete(j);
+    return bad ? cli_error(what, "%s: not a cross-validation summary (rerun the row to rewrite it)", path) : 0;
 }
 
 static cli_option options[] = {

@@ -53,4 +53,8 @@ void train_progress(const ftn_train_progress *p, void *user);
 int cv_run(const char *what, const ftn_train_config *cfg, const char *dir, int folds, int repeats, ftn_metrics *mean,
            ftn_metrics *std);
 
+/* Reads back dir/summary.json written by cv_run: the number of runs and mean/std over them.
+ * Returns 0, or -1 (nothing written) when there is none, or 1 after printing an error (a malformed file). */
+int cv_read(const char *what, const char *dir, int *runs, ftn_metrics *mean, ftn_metrics *std);
+
 #endif

@@ -48,7 +48,18 @@ must "$FT" train "$T/data" -o "$R" $TR --overwrite
 
 # the checkpoint works with the other commands
 must "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/evalout"
-[ -s "$T/evalout/summary.json" ] && ok "eval of the best checkpoint" || bad "eval"
+[ -s "$T/evalout/summary.json" ] && grep -q 'resize nearest, fp32' "$T/out" && ok "eval of the best checkpoint" || bad "eval: $(cat "$T/out")"
+fails_cleanly "eval: bad --precision" "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/e16" --precision fp16
+fails_cleanly "eval: bf16 on the reference engine" "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/e16" --precision bf16
+fails_cleanly "predict: bf16 on the reference engine" "$FT" predict "$R/best.safetensors" "$T/data/images/0000.png" -o "$T/p16" --precision bf16
+# on the oneDNN engine bf16 inference runs where the CPU has AVX512-BF16, and is refused clearly elsewhere
+if "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/e16" --precision bf16 --engine dnnl >"$T/out" 2>"$T/err"; then
+    grep -q ', bf16$' "$T/out" && [ -s "$T/e16/summary.json" ] && ok "eval --precision bf16" || bad "eval bf16: $(cat "$T/out")"
+    must "$FT" predict "$R/best.safetensors" "$T/data/images/0000.png" -o "$T/p16" --precision bf16 --engine dnnl
+    [ -s "$T/p16/0000_mask.png" ] && ok "predict --precision bf16" || bad "predict bf16"
+else
+    grep -q 'AVX512-BF16' "$T/err" && ok "eval bf16 refused on this CPU: $(cat "$T/err")" || bad "eval bf16: $(cat "$T/err")"
+fi
 must "$FT" predict "$R/best.safetensors" "$T/data/images/0000.png" -o "$T/pred"
 [ -s "$T/pred/0000_mask.png" ] && ok "predict" || bad "predict"
 

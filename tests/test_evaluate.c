@@ -118,7 +118,7 @@ int main(void)
     /* two samples, out of order: ids and counts follow idx */
     const int idx[2] = { 3, 1 };
     ftn_eval_result r;
-    CHECK_OK(ftn_evaluate(m, &ds, idx, 2, 0.5f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, 2, &r));
+    CHECK_OK(ftn_evaluate(m, &ds, idx, 2, 0.5f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, FTN_PRECISION_FP32, 2, &r));
     CHECK(r.n == 2 && r.ids && !strcmp(r.ids[0], "0003") && !strcmp(r.ids[1], "0001"));
     CHECK(r.threshold == 0.5f);
 
@@ -193,14 +193,14 @@ int main(void)
     CHECK(r.n == 0 && r.ids == NULL);
 
     /* idx NULL: every sample, in dataset order; batch larger than n is fine; threshold moves counts */
-    CHECK_OK(ftn_evaluate(m, &ds, NULL, 0, 0.0f, FTN_RESIZE_AREA, FTN_ENGINE_REF, 16, &r));
+    CHECK_OK(ftn_evaluate(m, &ds, NULL, 0, 0.0f, FTN_RESIZE_AREA, FTN_ENGINE_REF, FTN_PRECISION_FP32, 16, &r));
     CHECK(r.n == 4 && !strcmp(r.ids[0], "0000") && !strcmp(r.ids[3], "0003"));
     CHECK(r.per_image[0].fn + r.per_image[0].tn == 0, "threshold 0 predicts everything"); /* sigmoid > 0 */
     ftn_eval_result_free(&r);
 
     /* predict_image matches the evaluation's probability maps */
     capture cap = { { 0 }, 0 };
-    CHECK_OK(ftn_evaluate_each(m, &ds, NULL, 0, FTN_RESIZE_BILINEAR, FTN_ENGINE_REF, 3, grab, &cap));
+    CHECK_OK(ftn_evaluate_each(m, &ds, NULL, 0, FTN_RESIZE_BILINEAR, FTN_ENGINE_REF, FTN_PRECISION_FP32, 3, grab, &cap));
     CHECK(cap.n == 4);
     CHECK_OK(ftn_session_create(m, 1, FTN_ENGINE_REF, &s));
     for (int i = 0; i < 4; i++) {
@@ -218,9 +218,9 @@ int main(void)
 
     /* errors */
     const int bad_idx[1] = { 9 };
-    CHECK(ftn_evaluate(m, &ds, bad_idx, 1, 0.5f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, 1, &r) == FTN_EINVAL);
+    CHECK(ftn_evaluate(m, &ds, bad_idx, 1, 0.5f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, FTN_PRECISION_FP32, 1, &r) == FTN_EINVAL);
     CHECK(strstr(ftn_last_error(), "out of range") != NULL, "%s", ftn_last_error());
-    CHECK(ftn_evaluate(m, &ds, NULL, 0, 1.5f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, 1, &r) == FTN_EINVAL);
+    CHECK(ftn_evaluate(m, &ds, NULL, 0, 1.5f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, FTN_PRECISION_FP32, 1, &r) == FTN_EINVAL);
     CHECK(ftn_eval_write(&r, csv, NULL) == FTN_OK); /* an empty result writes just the header */
     /* the test folder of a run is created; ids with commas and quotes are quoted */
     {

@@ -68,7 +68,7 @@ fail:
 }
 
 ftn_status ftn_evaluate_each(ftn_model *m, const ftn_dataset *ds, const int *idx, int n, ftn_resize_mode mode,
-                             ftn_engine engine, int batch, ftn_eval_fn fn, void *user)
+                             ftn_engine engine, ftn_precision precision, int batch, ftn_eval_fn fn, void *user)
 {
     if (!m || !ds || !fn) return ftn_fail(FTN_EINVAL, "evaluate: missing argument");
     if (!idx) n = ds->count;
@@ -83,7 +83,7 @@ ftn_status ftn_evaluate_each(ftn_model *m, const ftn_dataset *ds, const int *idx
     ftn_shape in = ftn_model_input_shape(m);
     size_t per = (size_t)in.c * in.h * in.w;
     ftn_session *s = NULL;
-    FTN_TRY(ftn_session_create(m, batch, engine, &s));
+    FTN_TRY(ftn_session_create_ex(m, batch, engine, precision, &s));
     float *x = calloc((size_t)batch * per, sizeof(float));
     ftn_image *ims = calloc((size_t)batch, sizeof *ims), *msk = calloc((size_t)batch, sizeof *msk);
     ftn_status *sts = calloc((size_t)batch, sizeof *sts);
@@ -160,7 +160,8 @@ static ftn_status eval_one(void *user, int k, int sample, const ftn_image *image
 }
 
 ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int n, float threshold,
-                        ftn_resize_mode mode, ftn_engine engine, int batch, ftn_eval_result *out)
+                        ftn_resize_mode mode, ftn_engine engine, ftn_precision precision, int batch,
+                        ftn_eval_result *out)
 {
     if (!out) return ftn_fail(FTN_EINVAL, "evaluate: missing result");
     memset(out, 0, sizeof *out);
@@ -179,7 +180,7 @@ ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int
         return ftn_fail(FTN_ENOMEM, "evaluate: out of memory for %d results", n);
     }
     eval_ctx c = { &r, ds };
-    ftn_status st = ftn_evaluate_each(m, ds, idx, n, mode, engine, batch, eval_one, &c);
+    ftn_status st = ftn_evaluate_each(m, ds, idx, n, mode, engine, precision, batch, eval_one, &c);
     if (st != FTN_OK) {
         ftn_eval_result_free(&r);
         return st;

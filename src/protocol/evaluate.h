@@ -25,9 +25,11 @@ typedef struct ftn_eval_result {
 } ftn_eval_result;
 
 /* Scores samples idx[0..n) of ds (idx NULL: every sample, n ignored) in batches of `batch` on
- * `engine`. *out is zeroed first and filled only on success (free with ftn_eval_result_free). */
+ * `engine` at `precision` (FTN_PRECISION_BF16: bf16 inside the network, as in a bf16 training
+ * run's validation; see ftn_precision_check). *out is zeroed first and filled only on success (free with ftn_eval_result_free). */
 ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int n, float threshold,
-                        ftn_resize_mode mode, ftn_engine engine, int batch, ftn_eval_result *out);
+                        ftn_resize_mode mode, ftn_engine engine, ftn_precision precision, int batch,
+                        ftn_eval_result *out);
 
 /* The loop behind ftn_evaluate, for callers that need the probability maps (the report's
  * precision–recall curve and overlays): fn is called once per sample, in order, with its
@@ -37,7 +39,7 @@ ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int
 typedef ftn_status (*ftn_eval_fn)(void *user, int k, int sample, const ftn_image *image, const ftn_image *mask,
                                   const float *prob);
 ftn_status ftn_evaluate_each(ftn_model *m, const ftn_dataset *ds, const int *idx, int n, ftn_resize_mode mode,
-                             ftn_engine engine, int batch, ftn_eval_fn fn, void *user);
+                             ftn_engine engine, ftn_precision precision, int batch, ftn_eval_fn fn, void *user);
 
 /* metrics.csv: header "id,dsc,precision,recall,iou", one line per image (ids quoted when they
  * hold a comma or a quote); summary.json: {"n", "threshold", "mean": {dsc, precision, recall,

@@ -620,8 +620,9 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
         ftn_model *best;
         ftn_eval_result r;
         FTN_TRY(ftn_model_load(join(p, dir, "best.safetensors"), &best));
+        /* at the run's precision, as its validation was */
         ftn_status s = ftn_evaluate(best, &c->ds, sp->test, sp->n_test, cfg->threshold, cfg->resize, cfg->engine,
-                                    cfg->batch, &r);
+                                    cfg->precision, cfg->batch, &r);
         ftn_model_free(best);
         FTN_TRY(s);
         s = mkdir_p(join(p, dir, "test"));

@@ -531,6 +531,7 @@ static void section_predictions(sbuf *b, const char *run_dir, const cJSON *confi
     int have_ds = 0, *idx = NULL, n = 0;
     pr_ctx pc;
     memset(&pc, 0, sizeof pc);
+    ftn_precision prec = FTN_PRECISION_FP32;
     char why[1200] = "";
     snprintf(ckpt, sizeof ckpt, "%s/best.safetensors", run_dir);
     if (stat(ckpt, &st) != 0) snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", run_dir);
@@ -553,12 +554,17 @@ static void section_predictions(sbuf *b, const char *run_dir, const cJSON *confi
         const char *rs = ftn_run_config_str(config, "resize", "nearest");
         if (ftn_resize_parse(rs, &mode) != FTN_OK) mode = FTN_RESIZE_NEAREST;
         int batch = (int)ftn_run_config_num(config, "batch", 8);
+        /* the run's precision where this machine has it (the report of a bf16 run stays
+         * readable on a machine without AVX512-BF16) */
+        if (ftn_precision_parse(ftn_run_config_str(config, "precision", "fp32"), &prec) != FTN_OK ||
+            ftn_precision_check(engine, prec) != FTN_OK)
+            prec = FTN_PRECISION_FP32;
         if (batch < 1 || batch > 64) batch = 8;
         pc.threshold = (float)ftn_run_config_num(config, "threshold", FTN_METRIC_THRESHOLD);
         pc.dsc = malloc(sizeof(double) * (size_t)n);
         pc.m = malloc(sizeof(ftn_metrics) * (size_t)n);
         if (!pc.dsc || !pc.m) snprintf(why, sizeof why, "out of memory");
-        else if (ftn_evaluate_each(m, &ds, idx, n, mode, engine, batch, pr_one, &pc) != FTN_OK)
+        else if (ftn_evaluate_each(m, &ds, idx, n, mode, engine, prec, batch, pr_one, &pc) != FTN_OK)
             snprintf(why, sizeof why, "%s", ftn_last_error());
         if (!why[0]) {
             double x[N_THR], y[N_THR], t[N_THR], d[N_THR];
@@ -607,7 +613,7 @@ static void section_predictions(sbuf *b, const char *run_dir, const cJSON *confi
                       (double)pc.threshold);
             ov_ctx oc = { pc.threshold, &cases, &ds, selm, lab };
             if (ns == 0) note(&cases, "No cases to show%s.", "");
-            else if (ftn_evaluate_each(m, &ds, sel, ns, mode, engine, ns, ov_one, &oc) != FTN_OK)
+            else if (ftn_evaluate_each(m, &ds, sel, ns, mode, engine, prec, ns, ov_one, &oc) != FTN_OK)
                 note(&cases, "Overlays failed: %s", ftn_last_error());
             else sb_puts(&cases, "</div>\n");
         }

@@ -17,6 +17,7 @@ static cli_option options[] = {
     { "output", 'o', "DIR", "folder for metrics.csv and summary.json (default CHECKPOINT's folder/eval-DATANAME)", NULL },
     { "batch", 'b', "N", "images per forward pass (default 8)", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
+    { "precision", 0, "fp32|bf16", "inference precision (default fp32, or the run's; bf16 needs AVX512-BF16)", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "mask-suffix", 0, "SUFFIX", "an extra mask-name suffix tried first (e.g. _gt; default: the run's)", NULL },
     { "skip-bad", 0, NULL, "drop unreadable or unpaired samples (every file is decoded) instead of failing", NULL },
@@ -74,6 +75,14 @@ static int run(cli_command *cmd, int argc, char **argv)
         if (rs && ftn_resize_parse(rs, &mode)) { rc = cli_error("eval", "%s/config.json: unknown resize '%s'", run_dir, rs); goto done; }
     }
     if (cli_float(cmd, "threshold", 0, 1, &threshold)) { rc = 1; goto done; }
+    ftn_precision precision = FTN_PRECISION_FP32;
+    const char *pname = cli_get(cmd, "precision");
+    if (!pname && config) pname = ftn_run_config_str(config, "precision", "fp32");
+    if (pname && ftn_precision_parse(pname, &precision)) {
+        rc = cli_error("eval", "%s%s: expected fp32 or bf16", cli_get(cmd, "precision") ? "--precision " : "the run's precision ", pname);
+        goto done;
+    }
+    if (ftn_precision_check(engine, precision)) { rc = cli_lib_error("eval"); goto done; }
     if (cli_get(cmd, "resize") && ftn_resize_parse(cli_get(cmd, "resize"), &mode)) {
         rc = cli_error("eval", "--resize %s: expected nearest, area or bilinear", cli_get(cmd, "resize"));
         goto done;
@@ -98,13 +107,13 @@ static int run(cli_command *cmd, int argc, char **argv)
         if (slash) snprintf(dir, sizeof dir, "%.*s/eval-%s", (int)(slash - ckpt), ckpt, name);
         else snprintf(dir, sizeof dir, "eval-%s", name);
     }
-    if (ftn_evaluate(m, &ds, idx, n, threshold, mode, engine, batch, &r)) { rc = cli_lib_error("eval"); goto done; }
+    if (ftn_evaluate(m, &ds, idx, n, threshold, mode, engine, precision, batch, &r)) { rc = cli_lib_error("eval"); goto done; }
     char csv[4200], json[4200];
     snprintf(csv, sizeof csv, "%s/metrics.csv", dir);
     snprintf(json, sizeof json, "%s/summary.json", dir);
     if (ftn_mkdirs(dir) || ftn_eval_write(&r, csv, json)) { rc = cli_lib_error("eval"); goto done; }
-    printf("%s on %s: %d images%s%s, threshold %g, resize %s\n", ckpt, data, r.n, run_dir ? ", split " : "",
-           run_dir ? split : "", (double)threshold, ftn_resize_name(mode));
+    printf("%s on %s: %d images%s%s, threshold %g, resize %s, %s\n", ckpt, data, r.n, run_dir ? ", split " : "",
+           run_dir ? split : "", (double)threshold, ftn_resize_name(mode), ftn_precision_name(precision));
     printf("  DSC        %.4f ± %.4f\n", r.mean.dsc, r.std.dsc);
     printf("  precision  %.4f ± %.4f\n", r.mean.precision, r.std.precision);
     printf("  recall     %.4f ± %.4f\n", r.mean.recall, r.std.recall);

@@ -17,6 +17,7 @@ static cli_option options[] = {
     { "threshold", 0, "T", "probability threshold (default 0.5)", NULL },
     { "resize", 0, "nearest|area|bilinear", "how images are resized to the network's input (default nearest)", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
+    { "precision", 0, "fp32|bf16", "inference precision (default fp32; bf16 needs AVX512-BF16)", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "max-pixels", 0, "N", "largest width x height accepted per image (default 100000000)", NULL },
     { 0 },
@@ -85,6 +86,10 @@ static int run(cli_command *cmd, int argc, char **argv)
         return 1;
     if (cli_get(cmd, "resize") && ftn_resize_parse(cli_get(cmd, "resize"), &mode))
         return cli_error("predict", "--resize %s: expected nearest, area or bilinear", cli_get(cmd, "resize"));
+    ftn_precision precision = FTN_PRECISION_FP32;
+    if (cli_get(cmd, "precision") && ftn_precision_parse(cli_get(cmd, "precision"), &precision))
+        return cli_error("predict", "--precision %s: expected fp32 or bf16", cli_get(cmd, "precision"));
+    if (ftn_precision_check(engine, precision)) return cli_lib_error("predict");
     /* stems must not collide: two inputs would overwrite each other's outputs */
     for (int i = 1; i < argc; i++)
         for (int j = 1; j < i; j++) {
@@ -96,7 +101,7 @@ static int run(cli_command *cmd, int argc, char **argv)
     ftn_model *m = NULL;
     ftn_session *s = NULL;
     int rc = 0;
-    if (ftn_model_load(argv[0], &m) || ftn_session_create(m, 1, engine, &s) || ftn_mkdirs(dir)) {
+    if (ftn_model_load(argv[0], &m) || ftn_session_create_ex(m, 1, engine, precision, &s) || ftn_mkdirs(dir)) {
         rc = cli_lib_error("predict");
         goto done;
     }

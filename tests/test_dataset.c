@@ -130,6 +130,24 @@ static void test_bus_isic_union_suffix(void)
     }
     ftn_dataset_free(&ds);
 
+    /* ISIC 2018 as downloaded: its own folder names, a licence file among the images */
+    mk("isic-native/ISIC2018_Task1-2_Training_Input");
+    mk("isic-native/ISIC2018_Task1_Training_GroundTruth");
+    png(sub("isic-native/ISIC2018_Task1-2_Training_Input", "ISIC_0000000.png"), 4, 4, 3, v_grad);
+    png(sub("isic-native/ISIC2018_Task1-2_Training_Input", "ISIC_0000001.png"), 4, 4, 3, v_grad);
+    FILE *lic = fopen(sub("isic-native/ISIC2018_Task1-2_Training_Input", "LICENSE.txt"), "w");
+    if (lic) fputs("CC-BY-NC\n", lic), fclose(lic);
+    png(sub("isic-native/ISIC2018_Task1_Training_GroundTruth", "ISIC_0000000_segmentation.png"), 4, 4, 1, v_left);
+    png(sub("isic-native/ISIC2018_Task1_Training_GroundTruth", "ISIC_0000001_segmentation.png"), 4, 4, 1, v_top);
+    CHECK_OK(ftn_dataset_open(sub("isic-native", NULL), NULL, &ds));
+    CHECK(ds.layout == FTN_LAYOUT_ISIC && ds.count == 2, "layout %d, %d samples", ds.layout, ds.count);
+    if (ds.count == 2) CHECK(!strcmp(ds.samples[1].id, "ISIC_0000001") && strstr(ds.samples[1].mask_paths[0], "GroundTruth"));
+    ftn_dataset_free(&ds);
+    /* training and validation parts side by side: which one is meant is unclear */
+    mk("isic-native/ISIC2018_Task1-2_Validation_Input");
+    CHECK(ftn_dataset_open(sub("isic-native", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "_Input") && strstr(ftn_last_error(), "CSV"), "%s", ftn_last_error());
+
     /* several masks: union */
     mk("multi/images");
     mk("multi/masks");

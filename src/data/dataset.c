@@ -142,11 +142,42 @@ static int sample_add_mask(ftn_sample *s, char *path)
     return 0;
 }
 
+/* ISIC 2018 as downloaded: ISIC2018_Task1-2_Training_Input/ beside
+ * ISIC2018_Task1_Training_GroundTruth/. Finds the one subfolder of `dir` whose name ends in
+ * `suffix` (*found: 1, name in out); 0 when there is none; 2 (error set) when there are several. */
+static int find_suffixed_dir(const char *dir, const char *suffix, char *out, size_t cap)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    size_t ls = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t ln = strlen(e->d_name);
+        if (ln <= ls || strcmp(e->d_name + ln - ls, suffix)) continue;
+        char *full = join(dir, e->d_name);
+        int isd = full && is_dir(full);
+        free(full);
+        if (!isd) continue;
+        if (found) {
+            ftn_fail(FTN_EFORMAT, "%s: both %s/ and %s/ end in %s: pass a CSV of image,mask lines to choose", dir,
+                     out, e->d_name, suffix);
+            found = 2;
+            break;
+        }
+        snprintf(out, cap, "%s", e->d_name);
+        found = 1;
+    }
+    closedir(d);
+    return found;
+}
+
 const char *ftn_dataset_layout_name(ftn_dataset_layout layout)
 {
     switch (layout) {
     case FTN_LAYOUT_IMAGES_MASKS: return "images/masks";
     case FTN_LAYOUT_BUS: return "original/gt";
+    case FTN_LAYOUT_ISIC: return "isic (*_Input/*_GroundTruth)";
     case FTN_LAYOUT_CSV: return "csv";
     case FTN_LAYOUT_NPY: return "npy";
     }
@@ -494,10 +525,20 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
             out->layout = FTN_LAYOUT_NPY;
             st = ftn_dataset_open_npy(e, f, out);
         } else {
-            st = ftn_fail(FTN_EFORMAT,
-                          "%s: not a dataset folder: expected images/ + masks/ or original/ + gt/ (or pass a CSV "
-                          "of image,mask lines)",
-                          path);
+            char in_dir[256] = "", gt_dir[256] = "";
+            int fi = find_suffixed_dir(path, "_Input", in_dir, sizeof in_dir);
+            int fg = fi == 2 ? 0 : find_suffixed_dir(path, "_GroundTruth", gt_dir, sizeof gt_dir);
+            if (fi == 2 || fg == 2) {
+                st = FTN_EFORMAT;
+            } else if (fi && fg) {
+                out->layout = FTN_LAYOUT_ISIC;
+                st = open_folders(path, in_dir, gt_dir, &opt, &out->samples, &out->count, &skipped);
+            } else {
+                st = ftn_fail(FTN_EFORMAT,
+                              "%s: not a dataset folder: expected images/ + masks/, original/ + gt/ or ISIC's "
+                              "*_Input/ + *_GroundTruth/ (or pass a CSV of image,mask lines)",
+                              path);
+            }
         }
         free(a), free(b), free(c), free(d), free(e), free(f);
     } else {

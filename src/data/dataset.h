@@ -45,6 +45,7 @@ typedef struct ftn_dataset_options {
 typedef enum ftn_dataset_layout {
     FTN_LAYOUT_IMAGES_MASKS, /* images/ + masks/ */
     FTN_LAYOUT_BUS,          /* original/ + gt/ */
+    FTN_LAYOUT_ISIC,         /* ISIC's own names: one <name>_Input/ + one <name>_GroundTruth/ */
     FTN_LAYOUT_CSV,
     FTN_LAYOUT_NPY
 } ftn_dataset_layout;

@@ -163,6 +163,15 @@ ftn_status ftn_model_step(ftn_model *m, const ftn_optimizer_config *opt);
 ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
                           const ftn_loss_config *loss_cfg, const ftn_optimizer_config *opt, float *loss);
 
+/* Re-estimates every BN layer's running statistics from images x (n×C×H×W at the model's input
+ * size): training-mode forwards over batches of `batch` (the last one smaller), the running
+ * mean and (unbiased) variance set to the sample-weighted average of the batches' statistics.
+ * Weights are unchanged. The spec's running statistics (momentum 0.99 from a variance of 1) lag
+ * the weights by hundreds of steps; this is "precise BN" (Wu & Johnson 2021), a deviation from
+ * the paper's protocol that the program offers as an option only. */
+ftn_status ftn_bn_recalibrate(ftn_model *m, const float *x, int n, int batch, ftn_engine engine,
+                              ftn_precision precision);
+
 /* ---- profiling ------------------------------------------------------------------------------ */
 /* Where a session's time goes: seconds and executions per op kind ("conv", "bn", …; "boundary"
  * for the reorders at the network's input and outputs) and pass. Only the oneDNN engine times;

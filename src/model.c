@@ -296,6 +296,32 @@ ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
     return ftn_model_step(s->model, opt);
 }
 
+ftn_status ftn_bn_recalibrate(ftn_model *m, const float *x, int n, int batch, ftn_engine engine,
+                              ftn_precision precision)
+{
+    if (!m || !x) return ftn_fail(FTN_EINVAL, "bn recalibrate: missing model or images");
+    if (n < 1 || batch < 1) return ftn_fail(FTN_EINVAL, "bn recalibrate: %d images in batches of %d", n, batch);
+    if (batch > n) batch = n;
+    ftn_shape in = ftn_model_input_shape(m);
+    size_t per = (size_t)in.c * in.h * in.w;
+    int full = n / batch, rest = n % batch;
+    ftn_session *s[2] = { NULL, NULL };
+    ftn_status st = ftn_session_create_ex(m, batch, engine, precision, &s[0]);
+    if (st == FTN_OK && rest) st = ftn_session_create_ex(m, rest, engine, precision, &s[1]);
+    long seen = 0;
+    for (int k = 0; k < full + (rest > 0) && st == FTN_OK; k++) {
+        ftn_session *cur = k < full ? s[0] : s[1];
+        int b = k < full ? batch : rest;
+        /* r = seen/(seen+b)·r + b/(seen+b)·batch: after each batch, the average over all seen */
+        cur->exec->bn_momentum = (float)((double)seen / (double)(seen + b));
+        st = ftn_session_forward(cur, x + (size_t)k * batch * per, 1);
+        if (st != FTN_OK) st = ftn_fail_context(st, "bn recalibrate: batch %d", k + 1);
+        seen += b;
+    }
+    ftn_session_free(s[0]);
+    ftn_session_free(s[1]);
+    return st;
+}
 
 /* ---- profiling -------------------------------------------------------------------------------- */
 void ftn_session_set_profile(ftn_session *s, int on) { ftn_exec_set_profile(s->exec, on != 0); }

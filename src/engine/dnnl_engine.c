@@ -1338,9 +1338,10 @@ static ftn_status run_step(ftn_exec *ex, impl *C, const step *s)
             double m = (double)sh.n * sh.h * sh.w;
             float unbias = m > 1 ? (float)(m / (m - 1)) : 1.f;
             float *rm = P(ex, op->running_mean), *rv = P(ex, op->running_var);
+            float mo = ex->bn_momentum;
             for (int c = 0; c < sh.c; c++) {
-                rm[c] = FTN_BN_MOMENTUM * rm[c] + (1 - FTN_BN_MOMENTUM) * s->mean[c];
-                rv[c] = FTN_BN_MOMENTUM * rv[c] + (1 - FTN_BN_MOMENTUM) * s->var[c] * unbias;
+                rm[c] = mo * rm[c] + (1 - mo) * s->mean[c];
+                rv[c] = mo * rv[c] + (1 - mo) * s->var[c] * unbias;
             }
         } else if (s->kind == STEP_CHANDOT) {
             void *p[3];

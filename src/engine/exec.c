@@ -39,6 +39,7 @@ ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, f
     ex->grads = grads;
     ex->vt = engine == FTN_ENGINE_REF ? &ftn_ref_engine : &ftn_dnnl_engine;
     ex->precision = precision;
+    ex->bn_momentum = FTN_BN_MOMENTUM;
     ex->input = malloc(ftn_shape_count(g->tensors[g->input].shape) * sizeof(float));
     bool ok = ex->input != NULL;
     for (int i = 0; i < g->n_outputs; i++) {

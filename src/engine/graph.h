@@ -102,7 +102,8 @@ typedef struct ftn_exec ftn_exec;
 typedef struct ftn_engine_vtable {
     ftn_status (*compile)(ftn_exec *ex);
     /* Reads ex->input and ex->params; writes ex->outputs. training: batch statistics, and the
-     * BN running statistics in ex->params are updated (r = 0.99 r + 0.01 batch, unbiased var). */
+     * BN running statistics in ex->params are updated (r = m·r + (1 − m)·batch with m =
+     * ex->bn_momentum, unbiased var). */
     ftn_status (*forward)(ftn_exec *ex, bool training);
     /* After a training forward: reads ex->d_outputs, overwrites ex->grads (every trainable
      * parameter; running statistics' slots are left untouched). */
@@ -120,6 +121,9 @@ struct ftn_exec {
     const ftn_engine_vtable *vt;
     void *impl;                          /* the engine's own state */
     ftn_precision precision;             /* of activations inside the engine (boundary: f32) */
+    /* a training forward updates BN running statistics as r = m·r + (1 − m)·batch with this m
+     * (FTN_BN_MOMENTUM; ftn_bn_recalibrate varies it to average over batches) */
+    float bn_momentum;
     /* Optional per-op timing (see ftn_exec_set_profile): seconds and executions per op kind
      * and pass; index FTN_OP_KIND_COUNT collects the boundary (input/output reorders). Engines
      * that do not time leave them zero. */

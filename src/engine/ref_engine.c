@@ -100,7 +100,7 @@ static ftn_status ref_forward(ftn_exec *ex, bool training)
                 batchnorm_forward_train(x, is.n, is.c, is.h * is.w, P(ex, op->weight), P(ex, op->bias),
                                         FTN_BN_EPS, y, st->bn_mean[i], st->bn_var[i]);
                 batchnorm_update_running(st->bn_mean[i], st->bn_var[i], is.c, (size_t)is.n * is.h * is.w,
-                                         FTN_BN_MOMENTUM, P(ex, op->running_mean), P(ex, op->running_var));
+                                         ex->bn_momentum, P(ex, op->running_mean), P(ex, op->running_var));
             } else {
                 batchnorm_forward_infer(x, is.n, is.c, is.h * is.w, P(ex, op->weight), P(ex, op->bias),
                                         P(ex, op->running_mean), P(ex, op->running_var), FTN_BN_EPS, y);

@@ -1,0 +1,113 @@
+/* ftn_bn_recalibrate: the first BN layer's running statistics must equal the sample-weighted
+ * average of its batches' statistics, computed here independently from a direct convolution;
+ * the engines must agree on every layer; weights must not move. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ftunet.h"
+#include "testlib.h"
+
+enum { N = 5, B = 2, S = 32 };
+
+static float *tensor(ftn_model *m, const char *name)
+{
+    int dims[4], nd, i = ftn_model_tensor_find(m, name);
+    CHECK(i >= 0, "no tensor %s", name);
+    return i >= 0 ? ftn_model_tensor(m, i, dims, &nd) : NULL;
+}
+
+/* enc1.conv1 (3×3, pad 1, 1 → co channels) of image x, output channel c, by its definition */
+static double conv_at(const float *w, const float *bias, const float *x, int c, int y, int xx)
+{
+    double acc = bias[c];
+    for (int ky = 0; ky < 3; ky++)
+        for (int kx = 0; kx < 3; kx++) {
+            int sy = y + ky - 1, sx = xx + kx - 1;
+            if (sy >= 0 && sy < S && sx >= 0 && sx < S) acc += (double)w[(c * 3 + ky) * 3 + kx] * x[sy * S + sx];
+        }
+    return acc;
+}
+
+static void first_layer_expected(ftn_model *m, const float *x, int co, double *mean, double *var)
+{
+    const float *w = tensor(m, "enc1.conv1.weight"), *b = tensor(m, "enc1.conv1.bias");
+    for (int c = 0; c < co; c++) {
+        mean[c] = var[c] = 0;
+        for (int i0 = 0; i0 < N; i0 += B) {
+            int nb = N - i0 < B ? N - i0 : B;
+            double s = 0, s2 = 0, cnt = (double)nb * S * S;
+            for (int i = i0; i < i0 + nb; i++)
+                for (int y = 0; y < S; y++)
+                    for (int xx = 0; xx < S; xx++) {
+                        double v = conv_at(w, b, x + (size_t)i * S * S, c, y, xx);
+                        s += v, s2 += v * v;
+                    }
+            double bm = s / cnt, bv = (s2 / cnt - bm * bm) * cnt / (cnt - 1);
+            mean[c] += bm * nb / N;
+            var[c] += bv * nb / N;
+        }
+    }
+}
+
+int main(void)
+{
+    ftn_set_threads(2);
+    float *x = malloc(sizeof(float) * N * S * S);
+    uint64_t st = 9;
+    for (int i = 0; i < N * S * S; i++) x[i] = tl_uniform(&st, 0, 1) * (i % 7 == 0 ? 0.2f : 1.0f);
+
+    ftn_model *m[2];
+    ftn_engine eng[2] = { FTN_ENGINE_REF, FTN_ENGINE_DNNL };
+    for (int e = 0; e < 2; e++) {
+        CHECK_OK(ftn_model_create("attn-unet-mi-ds", 1, S, S, &m[e]));
+        CHECK_OK(ftn_model_init(m[e], 3));
+    }
+    int dims[4], nd, iw = ftn_model_tensor_find(m[0], "enc1.conv1.weight");
+    ftn_model_tensor(m[0], iw, dims, &nd);
+    int co = dims[0];
+    float *w_before = malloc(sizeof(float) * (size_t)co * 9);
+    memcpy(w_before, tensor(m[0], "enc1.conv1.weight"), sizeof(float) * (size_t)co * 9);
+    double *mean = malloc(sizeof(double) * (size_t)co), *var = malloc(sizeof(double) * (size_t)co);
+    first_layer_expected(m[0], x, co, mean, var);
+
+    for (int e = 0; e < 2; e++) {
+        CHECK_OK(ftn_bn_recalibrate(m[e], x, N, B, eng[e], FTN_PRECISION_FP32));
+        const float *rm = tensor(m[e], "enc1.bn1.running_mean"), *rv = tensor(m[e], "enc1.bn1.running_var");
+        double worst = 0;
+        for (int c = 0; rm && rv && c < co; c++) {
+            double dm = fabs(rm[c] - mean[c]) / (fabs(mean[c]) + 1e-3), dv = fabs(rv[c] - var[c]) / var[c];
+            worst = fmax(worst, fmax(dm, dv));
+        }
+        printf("%s: first BN layer vs direct computation, worst relative error %.2e\n", e ? "dnnl" : "ref", worst);
+        CHECK(worst < 1e-4, "engine %d: running statistics off by %g", e, worst);
+    }
+    CHECK(!memcmp(w_before, tensor(m[0], "enc1.conv1.weight"), sizeof(float) * (size_t)co * 9), "weights moved");
+
+    /* every BN layer: the engines agree, and the statistics left their initial 0 / 1 */
+    int n_bn = 0, moved = 0;
+    double worst = 0;
+    for (int i = 0; i < ftn_model_tensor_count(m[0]); i++) {
+        const char *name = ftn_model_tensor_name(m[0], i);
+        if (!strstr(name, ".running_")) continue;
+        int d[4], k;
+        const float *a = ftn_model_tensor(m[0], i, d, &k), *b = ftn_model_tensor(m[1], i, d, &k);
+        int is_var = strstr(name, "running_var") != NULL;
+        n_bn += is_var;
+        for (int c = 0; c < d[0]; c++) {
+            worst = fmax(worst, fabs(a[c] - b[c]) / (fabs(a[c]) + 1e-2));
+            moved += is_var && fabsf(a[c] - 1.0f) > 1e-3f;
+        }
+    }
+    printf("%d BN layers: engines agree to %.2e (relative); %d running variances moved from 1\n", n_bn, worst, moved);
+    CHECK(n_bn > 20 && worst < 1e-3, "%d BN layers, engines differ by %g", n_bn, worst);
+    CHECK(moved > 1000, "only %d running variances moved", moved);
+
+    CHECK(ftn_bn_recalibrate(m[0], x, 0, B, FTN_ENGINE_REF, FTN_PRECISION_FP32) == FTN_EINVAL);
+    CHECK(strstr(ftn_last_error(), "bn recalibrate"), "%s", ftn_last_error());
+
+    free(x), free(w_before), free(mean), free(var);
+    ftn_model_free(m[0]);
+    ftn_model_free(m[1]);
+    return tl_finish();
+}

@@ -63,6 +63,18 @@ fi
 must "$FT" predict "$R/best.safetensors" "$T/data/images/0000.png" -o "$T/pred"
 [ -s "$T/pred/0000_mask.png" ] && ok "predict" || bad "predict"
 
+# recalibrate: BN statistics re-estimated on the run's training split, into a new checkpoint
+must "$FT" recalibrate "$R/best.safetensors" --run "$R" -o "$T/pbn.safetensors"
+grep -q "on 5 images of the run's training split" "$T/out" && [ -s "$T/pbn.safetensors" ] && ! cmp -s "$R/best.safetensors" "$T/pbn.safetensors" \
+    && ok "recalibrate" || bad "recalibrate: $(cat "$T/out")"
+must "$FT" eval "$T/pbn.safetensors" "$T/data" --run "$R" -o "$T/evalpbn"
+[ -s "$T/evalpbn/summary.json" ] && ok "eval of the recalibrated checkpoint" || bad "eval recalibrated"
+must "$FT" recalibrate "$R/best.safetensors" "$T/data" -o "$T/pbn-all.safetensors" --batch 3
+grep -q "on 8 images (batches of 3" "$T/out" && ok "recalibrate on a whole data set" || bad "recalibrate DATA: $(cat "$T/out")"
+fails_cleanly "recalibrate: onto its input" "$FT" recalibrate "$R/best.safetensors" --run "$R" -o "$R/best.safetensors"
+fails_cleanly "recalibrate: no data" "$FT" recalibrate "$R/best.safetensors" -o "$T/x.safetensors"
+fails_cleanly "recalibrate: bad checkpoint" "$FT" recalibrate "$R/log.csv" --run "$R" -o "$T/x.safetensors"
+
 # cv: 2 folds of 1 epoch; a rerun reuses the finished folds
 CV="--model attn-unet --size 32x32 --epochs 1 --batch 4 --threads 2"
 must "$FT" cv "$T/data" -o "$T/cv" --folds 2 $CV

@@ -7,6 +7,7 @@ extern cli_command cmd_init;
 extern cli_command cmd_forward;
 extern cli_command cmd_grads;
 extern cli_command cmd_eval;
+extern cli_command cmd_recalibrate;
 extern cli_command cmd_predict;
 extern cli_command cmd_stats;
 extern cli_command cmd_synth;

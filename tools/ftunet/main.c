@@ -7,7 +7,7 @@
 static cli_command *const commands[] = {
     &cmd_synth, &cmd_stats,
     &cmd_train, &cmd_cv, &cmd_ablation,
-    &cmd_eval, &cmd_predict, &cmd_report,
+    &cmd_eval, &cmd_predict, &cmd_report, &cmd_recalibrate,
     &cmd_bench, &cmd_init, &cmd_forward, &cmd_grads,
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

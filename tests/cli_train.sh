@@ -46,6 +46,15 @@ fails_cleanly "train: resume with other options" "$FT" train "$T/data" -o "$R" $
 must "$FT" train "$T/data" -o "$R" $TR --overwrite
 [ "$(lines "$R/log.csv")" -eq 3 ] && ok "overwrite" || bad "overwrite"
 
+# --bn-recalibrate changes what validation sees, never the training: the same losses epoch by
+# epoch, other validation figures
+must "$FT" train "$T/data" -o "$T/run-pbn" $TR --bn-recalibrate
+grep -q '"bn_recalibrate":[[:space:]]*true' "$T/run-pbn/config.json" && grep -q '"bn_recalibrate":[[:space:]]*false' "$R/config.json" \
+    && [ "$(cut -d, -f1-3 "$R/log.csv")" = "$(cut -d, -f1-3 "$T/run-pbn/log.csv")" ] \
+    && [ "$(cut -d, -f4 "$R/log.csv")" != "$(cut -d, -f4 "$T/run-pbn/log.csv")" ] \
+    && ok "train --bn-recalibrate" || bad "bn-recalibrate: $(cat "$R/log.csv" "$T/run-pbn/log.csv")"
+fails_cleanly "train: resume without --bn-recalibrate" "$FT" train "$T/data" -o "$T/run-pbn" $TR --epochs 3 --resume
+
 # the checkpoint works with the other commands
 must "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/evalout"
 [ -s "$T/evalout/summary.json" ] && grep -q 'resize nearest, fp32' "$T/out" && ok "eval of the best checkpoint" || bad "eval: $(cat "$T/out")"
@@ -97,7 +106,7 @@ must "$FT" train "$T/data" -o "$T/seed6" --seed 6 $CV
 # ablation: one row (attn-unet + DL), 1 repeat; then another row, and the table keeps both
 AB="--epochs 1 --batch 4 --size 32x32 --threads 2"
 must "$FT" ablation "$T/data" -o "$T/abl" --rows 4 $AB
-grep -q '| Attn U-Net | DL | 1 | .* ± .* | 0.615 ± 0.020 |' "$T/abl/TABLE.md" && [ -s "$T/abl/attn-unet-dl/fold-1/test/summary.json" ] \
+grep -q '| Attn U-Net | DL | 1 | .* ± .* | 0.615 ± 0.020 |' "$T/abl/TABLE.md" && grep -q '32x32, fp32. ' "$T/abl/TABLE.md" && [ -s "$T/abl/attn-unet-dl/fold-1/test/summary.json" ] \
     && ok "ablation TABLE.md" || bad "ablation: $(cat "$T/abl/TABLE.md" 2>/dev/null) $(cat "$T/err")"
 must "$FT" ablation "$T/data" -o "$T/abl" --rows 1 $AB
 grep -q '| U-Net | DL | 1 | .* | 0.547 ± 0.040 |' "$T/abl/TABLE.md" && grep -q '| Attn U-Net | DL | 1 |' "$T/abl/TABLE.md" \

@@ -155,6 +155,7 @@ static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const
     cJSON_AddNumberToObject(j, "decay", short_float(c->opt.decay));
     cJSON_AddStringToObject(j, "optimizer", c->opt.kind == FTN_OPT_ADAM ? "adam" : "sgd");
     cJSON_AddStringToObject(j, "precision", ftn_precision_name(c->precision));
+    cJSON_AddBoolToObject(j, "bn_recalibrate", c->bn_recalibrate != 0);
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
     cJSON_AddStringToObject(j, "resize", ftn_resize_name(c->resize));
     cJSON_AddNumberToObject(j, "threshold", short_float(c->threshold));
@@ -174,8 +175,9 @@ static ftn_status config_matches(const char *path, const cJSON *have, const cJSO
     for (const cJSON *w = want->child; w; w = w->next) {
         if (!strcmp(w->string, "epochs")) continue;
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
-        /* runs from before the precision option were fp32 */
+        /* runs from before the precision and bn_recalibrate options were fp32, without it */
         if (!h && !strcmp(w->string, "precision") && cJSON_IsString(w) && !strcmp(w->valuestring, "fp32")) continue;
+        if (!h && !strcmp(w->string, "bn_recalibrate") && cJSON_IsFalse(w)) continue;
         if (!h || !cJSON_Compare(h, w, 1)) {
             char *hv = h ? cJSON_PrintUnformatted(h) : NULL;
             int is_split = cJSON_IsArray(w);
@@ -578,6 +580,8 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
                 report(cb, user, &pr, FTN_PHASE_STEP);
             }
             double t_val = now_s();
+            if (cfg->bn_recalibrate)
+                FTN_TRY(ftn_bn_recalibrate(c->m, c->xt, sp->n_train, cfg->batch, cfg->engine, cfg->precision));
             float vloss = NAN, vdsc = NAN;
             if (sp->n_val) FTN_TRY(validate(&c->sc, c->m, cfg, c->xv, c->yv, sp->n_val, &vloss, &vdsc));
             /* best by validation DSC (the first epoch, then strictly better); none: the last */

@@ -42,8 +42,12 @@ typedef struct ftn_train_config {
     double test_split, val_split;
     const ftn_split *split;  /* explicit split (cross-validation); NULL: ftn_split_make */
     ftn_engine engine;
-    ftn_precision precision; /* training and validation sessions (bf16: mixed precision); the
-                                test evaluation of the best checkpoint runs in fp32 */
+    ftn_precision precision; /* training, validation and test sessions (bf16: mixed precision) */
+    int bn_recalibrate;      /* a deviation from the paper: before every validation, the BN running
+                                statistics are re-estimated on the training images
+                                (ftn_bn_recalibrate). Training itself is unchanged (it uses batch
+                                statistics); validation, the checkpoints and the test see the
+                                re-estimated statistics. */
     int threads;             /* 0: leave as is */
     int resume;              /* continue RUN (a missing or empty RUN starts fresh) */
     int overwrite;           /* replace an existing RUN's files */

@@ -47,6 +47,7 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     if (cfg->seed > (1ull << 53)) return cli_error(name, "--seed %llu: at most 2^53", (unsigned long long)cfg->seed);
     cfg->mask_suffix = cli_get(cmd, "mask-suffix");
     cfg->skip_bad = cli_get(cmd, "skip-bad") != NULL;
+    cfg->bn_recalibrate = cli_get(cmd, "bn-recalibrate") != NULL;
     cfg->resume = cli_get(cmd, "resume") != NULL;
     cfg->overwrite = cli_get(cmd, "overwrite") != NULL;
     if (cfg->resume && cfg->overwrite) return cli_error(name, "--resume and --overwrite exclude each other");

@@ -32,6 +32,7 @@
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },                           \
     { "precision", 0, "fp32|bf16", "training precision (default fp32; bf16: mixed, needs AVX512-BF16)", NULL },     \
     { "threads", 't', "N", "threads (default: all cores)", NULL },                                                  \
+    { "bn-recalibrate", 0, NULL, "deviation: re-estimate BN statistics on the training images before each validation", NULL }, \
     { "resume", 0, NULL, "continue an interrupted run (bit-identical to an uninterrupted one)", NULL },              \
     { "overwrite", 0, NULL, "replace an existing run", NULL }
 

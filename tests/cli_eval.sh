@@ -15,6 +15,8 @@ must "$FT" synth --kind dermoscopy -n 2 -o "$T/derm" --size 40x30
 [ "$(png_size "$T/derm/masks/0001.png")" = 40x30 ] && ok "synth dermoscopy" || bad "synth dermoscopy"
 mkdir -p "$T/run"
 must "$FT" init --model attn-unet-mi-ds --size 32x32 --seed 2 -o "$T/run/best.safetensors"
+fails_cleanly "grads: bad --precision" "$FT" grads "$T/run/best.safetensors" x.npy m.npy -o "$T/g.safetensors" --precision fp8
+fails_cleanly "grads: bf16 on the reference engine" "$FT" grads "$T/run/best.safetensors" x.npy m.npy -o "$T/g.safetensors" --precision bf16 --engine ref
 
 # eval: every sample, default output folder next to the checkpoint
 must "$FT" eval "$T/run/best.safetensors" "$T/data" --batch 4 --threads 2

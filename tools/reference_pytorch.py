@@ -520,12 +520,14 @@ def cmd_diff(args):
             continue
         d = float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) if a[k].size else 0.0
         s = float(np.max(np.abs(a[k]))) if a[k].size else 0.0
+        na, nb = float(np.linalg.norm(a[k])), float(np.linalg.norm(b[k]))
+        cos = float(np.dot(a[k].ravel().astype(np.float64), b[k].ravel())) / (na * nb) if na * nb > 0 else 1.0
         # a tensor whose true gradient is 0 (a conv bias before BN) holds only rounding noise:
         # differences below --atol × (the largest value of any tensor) are measured against that
         rel = d / max(s, args.atol * scale) if max(s, args.atol * scale) > 0 else d
         flag = "" if rel <= args.rtol else "  <-- exceeds"
         bad += bool(flag)
-        print(f"{k:40s} max|a-b| {d:.3e}  max|a| {s:.3e}  rel {rel:.3e}{flag}")
+        print(f"{k:40s} max|a-b| {d:.3e}  max|a| {s:.3e}  rel {rel:.3e}  cos {cos:.5f}{flag}")
     print(f"{'PASS' if not bad else 'FAIL'}: {bad} tensors differ beyond rtol {args.rtol:g}")
     return 0 if not bad else 1
 

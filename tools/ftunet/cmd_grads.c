@@ -11,6 +11,7 @@ static cli_option options[] = {
     { "output", 'o', "FILE", "gradients to write (.safetensors)", NULL },
     { "loss", 0, "dl|tl|ftl", "loss (default: the checkpoint's)", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
+    { "precision", 0, "fp32|bf16", "session precision (default fp32; bf16 needs AVX512-BF16)", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { 0 },
 };
@@ -22,6 +23,10 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (!out) return cli_error("grads", "missing -o FILE.safetensors");
     ftn_engine engine;
     if (cli_engine_threads(cmd, &engine)) return 1;
+    ftn_precision precision = FTN_PRECISION_FP32;
+    if (cli_get(cmd, "precision") && ftn_precision_parse(cli_get(cmd, "precision"), &precision))
+        return cli_error("grads", "--precision %s: expected fp32 or bf16", cli_get(cmd, "precision"));
+    if (ftn_precision_check(engine, precision)) return cli_lib_error("grads");
     ftn_model *m = NULL;
     ftn_session *s = NULL;
     float *x = NULL, *y = NULL, loss = 0;
@@ -39,7 +44,7 @@ static int run(cli_command *cmd, int argc, char **argv)
     }
     ftn_loss_config lc = ftn_model_loss(m);
     if (cli_get(cmd, "loss") && ftn_loss_parse(cli_get(cmd, "loss"), &lc.kind)) { rc = cli_lib_error("grads"); goto done; }
-    if (ftn_session_create(m, (int)dx[0], engine, &s) || ftn_session_forward(s, x, 1) ||
+    if (ftn_session_create_ex(m, (int)dx[0], engine, precision, &s) || ftn_session_forward(s, x, 1) ||
         ftn_session_loss(s, y, &lc, &loss) || ftn_session_backward(s) || ftn_model_save_gradients(m, out)) {
         rc = cli_lib_error("grads");
         goto done;

@@ -520,8 +520,9 @@ def cmd_diff(args):
             continue
         d = float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) if a[k].size else 0.0
         s = float(np.max(np.abs(a[k]))) if a[k].size else 0.0
-        na, nb = float(np.linalg.norm(a[k])), float(np.linalg.norm(b[k]))
-        cos = float(np.dot(a[k].ravel().astype(np.float64), b[k].ravel())) / (na * nb) if na * nb > 0 else 1.0
+        va, vb = a[k].ravel().astype(np.float64), b[k].ravel().astype(np.float64)
+        na, nb = float(np.linalg.norm(va)), float(np.linalg.norm(vb))
+        cos = float(np.dot(va, vb)) / (na * nb) if na * nb > 0 else 1.0
         # a tensor whose true gradient is 0 (a conv bias before BN) holds only rounding noise:
         # differences below --atol × (the largest value of any tensor) are measured against that
         rel = d / max(s, args.atol * scale) if max(s, args.atol * scale) > 0 else d

@@ -1,4 +1,8 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "testlib.h"
+
+#include <ftw.h>
+#include <stdio.h>
 
 #include <errno.h>
 #include <math.h>
@@ -41,11 +45,19 @@ static void mkdirs(const char *path)
     mkdir(buf, 0755);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path) != 0 && errno != ENOENT;
+}
+
 const char *tl_tmpdir(const char *name)
 {
     static char buf[1024];
     const char *root = getenv("FTUNET_TEST_TMP");
     snprintf(buf, sizeof buf, "%s/%s", root && *root ? root : "/tmp/ftunet-test", name);
+    /* empty: a test must not see what an earlier run (or another build's run) left there */
+    nftw(buf, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     mkdirs(buf);
     return buf;
 }

@@ -32,7 +32,7 @@ uint64_t tl_next(uint64_t *state);
 float tl_uniform(uint64_t *state, float lo, float hi);
 void tl_fill_uniform(float *x, size_t count, uint64_t *state, float lo, float hi);
 
-/* A scratch folder for this test: $FTUNET_TEST_TMP/<name>, created empty-or-existing. Returns a
+/* A scratch folder for this test: $FTUNET_TEST_TMP/<name>, emptied or created. Returns a
  * path into a static buffer. */
 const char *tl_tmpdir(const char *name);
 /* path joined into a static ring of buffers (safe for a few calls in one expression). */

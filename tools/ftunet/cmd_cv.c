@@ -60,7 +60,7 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
         if (folds > 0) cfg.test_split = 1.0 / folds;
         cfg.resume = !base->overwrite;
         if (ftn_train_run(&cfg, train_progress, prefix, &sums[r])) rc = cli_lib_error(what);
-        else if (finished) fprintf(stderr, "%sfinished already: %s\n", prefix, fold_dir);
+        else if (finished && sums[r].n_trained_now == 0) fprintf(stderr, "%sfinished already: %s\n", prefix, fold_dir);
         ftn_split_free(&sp);
         per[r] = sums[r].test_mean;
     }

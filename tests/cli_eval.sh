@@ -34,7 +34,7 @@ cat >"$T/run/config.json" <<JSON
 JSON
 cat >"$T/run/log.csv" <<CSV
 epoch,lr,train_loss,val_loss,val_dsc,seconds
-1,0.01,0.91,0.93,0.21,1.5
+1,0.01,0.91,0.93,0.00,1.5
 2,0.01,0.84,0.88,0.34,1.4
 3,0.01,0.77,0.83,0.41,1.4
 4,0.01,0.72,0.81,0.47,1.5
@@ -67,6 +67,8 @@ for s in 'Test metrics' 'Training curves' '<svg' 'Precision–recall' 'Best (hig
 done
 grep -q -e 'src="http' -e 'href="http' -e 'url(' "$R" && { bad "report has external resources"; rfail=1; }
 [ "${rfail:-0}" -eq 0 ] && ok "report sections"
+# axes of data that never goes below zero (losses, DSC from 0) start at zero, not below
+grep -q 'class="tick" text-anchor="end">-' "$R" && bad "report: a negative tick on a chart of non-negative data" || ok "report: y axes from zero"
 # a run without a test folder or log still gets a report, saying what is missing
 mkdir -p "$T/run2" && cp "$T/run/config.json" "$T/run2/"
 must "$FT" report "$T/run2"

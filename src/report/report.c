@@ -225,7 +225,8 @@ static void svg_chart(sbuf *b, const char *title, const char *xlabel, const char
     if (isnan(y0) || isnan(y1)) {
         double pad = (dy1 - dy0) * 0.08;
         if (pad <= 0) pad = fabs(dy1) * 0.1 + 0.05;
-        if (isnan(y0)) y0 = dy0 - pad;
+        /* data that never goes below zero (losses, DSC) keeps its axis at zero */
+        if (isnan(y0)) y0 = dy0 >= 0 && dy0 - pad < 0 ? 0 : dy0 - pad;
         if (isnan(y1)) y1 = dy1 + pad;
     }
     if (x1 <= x0) x1 = x0 + 1;

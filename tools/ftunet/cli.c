@@ -154,3 +154,13 @@ int cli_engine_threads(const cli_command *cmd, ftn_engine *engine)
     ftn_set_threads(threads);
     return 0;
 }
+
+int cli_precision(const cli_command *cmd, ftn_engine engine, const char *fallback, ftn_precision *out)
+{
+    const char *given = cli_get(cmd, "precision"), *name = given ? given : fallback;
+    *out = FTN_PRECISION_FP32;
+    if (name && ftn_precision_parse(name, out))
+        return cli_error(cmd->name, "%s %s: expected fp32 or bf16", given ? "--precision" : "the run's precision", name);
+    if (ftn_precision_check(engine, *out)) return cli_lib_error(cmd->name);
+    return 0;
+}

@@ -43,5 +43,8 @@ int cli_float(const cli_command *cmd, const char *name, double lo, double hi, fl
 int cli_size(const cli_command *cmd, const char *name, int *h, int *w);
 /* Engine from --engine or FTUNET_ENGINE, threads from --threads (default: all cores). */
 int cli_engine_threads(const cli_command *cmd, ftn_engine *engine);
+/* --precision (or `fallback` when absent: a run's setting, NULL for fp32), checked against the
+ * engine and this CPU. Returns 0, or 1 after printing an error. */
+int cli_precision(const cli_command *cmd, ftn_engine engine, const char *fallback, ftn_precision *out);
 
 #endif

@@ -75,14 +75,11 @@ static int run(cli_command *cmd, int argc, char **argv)
         if (rs && ftn_resize_parse(rs, &mode)) { rc = cli_error("eval", "%s/config.json: unknown resize '%s'", run_dir, rs); goto done; }
     }
     if (cli_float(cmd, "threshold", 0, 1, &threshold)) { rc = 1; goto done; }
-    ftn_precision precision = FTN_PRECISION_FP32;
-    const char *pname = cli_get(cmd, "precision");
-    if (!pname && config) pname = ftn_run_config_str(config, "precision", "fp32");
-    if (pname && ftn_precision_parse(pname, &precision)) {
-        rc = cli_error("eval", "%s%s: expected fp32 or bf16", cli_get(cmd, "precision") ? "--precision " : "the run's precision ", pname);
+    ftn_precision precision;
+    if (cli_precision(cmd, engine, config ? ftn_run_config_str(config, "precision", NULL) : NULL, &precision)) {
+        rc = 1;
         goto done;
     }
-    if (ftn_precision_check(engine, precision)) { rc = cli_lib_error("eval"); goto done; }
     if (cli_get(cmd, "resize") && ftn_resize_parse(cli_get(cmd, "resize"), &mode)) {
         rc = cli_error("eval", "--resize %s: expected nearest, area or bilinear", cli_get(cmd, "resize"));
         goto done;

@@ -23,10 +23,8 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (!out) return cli_error("grads", "missing -o FILE.safetensors");
     ftn_engine engine;
     if (cli_engine_threads(cmd, &engine)) return 1;
-    ftn_precision precision = FTN_PRECISION_FP32;
-    if (cli_get(cmd, "precision") && ftn_precision_parse(cli_get(cmd, "precision"), &precision))
-        return cli_error("grads", "--precision %s: expected fp32 or bf16", cli_get(cmd, "precision"));
-    if (ftn_precision_check(engine, precision)) return cli_lib_error("grads");
+    ftn_precision precision;
+    if (cli_precision(cmd, engine, NULL, &precision)) return 1;
     ftn_model *m = NULL;
     ftn_session *s = NULL;
     float *x = NULL, *y = NULL, loss = 0;

@@ -86,10 +86,8 @@ static int run(cli_command *cmd, int argc, char **argv)
         return 1;
     if (cli_get(cmd, "resize") && ftn_resize_parse(cli_get(cmd, "resize"), &mode))
         return cli_error("predict", "--resize %s: expected nearest, area or bilinear", cli_get(cmd, "resize"));
-    ftn_precision precision = FTN_PRECISION_FP32;
-    if (cli_get(cmd, "precision") && ftn_precision_parse(cli_get(cmd, "precision"), &precision))
-        return cli_error("predict", "--precision %s: expected fp32 or bf16", cli_get(cmd, "precision"));
-    if (ftn_precision_check(engine, precision)) return cli_lib_error("predict");
+    ftn_precision precision;
+    if (cli_precision(cmd, engine, NULL, &precision)) return 1;
     /* stems must not collide: two inputs would overwrite each other's outputs */
     for (int i = 1; i < argc; i++)
         for (int j = 1; j < i; j++) {

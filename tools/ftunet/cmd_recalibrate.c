@@ -38,11 +38,9 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (same_file(ckpt, out)) return cli_error("recalibrate", "-o %s is the input checkpoint: write the result beside it", out);
     int batch = 16;
     ftn_engine engine;
-    ftn_precision precision = FTN_PRECISION_FP32;
+    ftn_precision precision;
     if (cli_engine_threads(cmd, &engine)) return 1;
-    if (cli_get(cmd, "precision") && ftn_precision_parse(cli_get(cmd, "precision"), &precision))
-        return cli_error("recalibrate", "--precision %s: expected fp32 or bf16", cli_get(cmd, "precision"));
-    if (ftn_precision_check(engine, precision)) return cli_lib_error("recalibrate");
+    if (cli_precision(cmd, engine, NULL, &precision)) return 1;
 
     cJSON *config = NULL;
     ftn_model *m = NULL;

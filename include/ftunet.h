@@ -143,6 +143,12 @@ ftn_status ftn_session_create(ftn_model *m, int batch, ftn_engine engine, ftn_se
 /* The same in a given precision (ftn_session_create is FTN_PRECISION_FP32). */
 ftn_status ftn_session_create_ex(ftn_model *m, int batch, ftn_engine engine, ftn_precision precision,
                                  ftn_session **out);
+/* s uses the working memory of `with` (a session of the same engine, any model or batch) from now
+ * on: sessions of several batch sizes that run one after the other — a training loop's full and
+ * last batches, its validation — then cost the largest one's memory instead of the sum. A
+ * training step's forward and backward must not be split by a run of the other (that backward
+ * is refused). The reference engine keeps its own memory (a no-op there). */
+ftn_status ftn_session_share_memory(ftn_session *s, ftn_session *with);
 ftn_precision ftn_session_precision(const ftn_session *s);
 void ftn_session_free(ftn_session *s);
 int ftn_session_batch(const ftn_session *s);
@@ -171,6 +177,10 @@ ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
  * the paper's protocol that the program offers as an option only. */
 ftn_status ftn_bn_recalibrate(ftn_model *m, const float *x, int n, int batch, ftn_engine engine,
                               ftn_precision precision);
+/* The same with sessions the caller already has (a training loop's, so that no second set of
+ * buffers is made): `full`'s batch size sets the batches, `rest` (NULL when that size divides n)
+ * takes the smaller last one. Both sessions' BN momentum is restored afterwards. */
+ftn_status ftn_bn_recalibrate_sessions(ftn_session *full, ftn_session *rest, const float *x, int n);
 
 /* ---- profiling ------------------------------------------------------------------------------ */
 /* Where a session's time goes: seconds and executions per op kind ("conv", "bn", …; "boundary"

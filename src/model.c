@@ -228,6 +228,12 @@ ftn_status ftn_session_create_ex(ftn_model *m, int batch, ftn_engine engine, ftn
     return FTN_OK;
 }
 
+ftn_status ftn_session_share_memory(ftn_session *s, ftn_session *with)
+{
+    if (!s || !with) return ftn_fail(FTN_EINVAL, "session: missing session to share memory with");
+    return ftn_exec_share(s->exec, with->exec);
+}
+
 void ftn_session_free(ftn_session *s)
 {
     if (!s) return;
@@ -296,30 +302,46 @@ ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
     return ftn_model_step(s->model, opt);
 }
 
-ftn_status ftn_bn_recalibrate(ftn_model *m, const float *x, int n, int batch, ftn_engine engine,
-                              ftn_precision precision)
+ftn_status ftn_bn_recalibrate_sessions(ftn_session *full, ftn_session *rest, const float *x, int n)
 {
-    if (!m || !x) return ftn_fail(FTN_EINVAL, "bn recalibrate: missing model or images");
-    if (n < 1 || batch < 1) return ftn_fail(FTN_EINVAL, "bn recalibrate: %d images in batches of %d", n, batch);
-    if (batch > n) batch = n;
-    ftn_shape in = ftn_model_input_shape(m);
+    if (!full || !x) return ftn_fail(FTN_EINVAL, "bn recalibrate: missing session or images");
+    if (n < 1) return ftn_fail(FTN_EINVAL, "bn recalibrate: %d images", n);
+    int batch = full->batch, full_batches = n / batch, tail = n % batch;
+    if (tail && (!rest || rest->batch != tail || rest->model != full->model))
+        return ftn_fail(FTN_EINVAL, "bn recalibrate: %d images in batches of %d need a session of batch %d for the "
+                        "rest", n, batch, tail);
+    ftn_shape in = ftn_model_input_shape(full->model);
     size_t per = (size_t)in.c * in.h * in.w;
-    int full = n / batch, rest = n % batch;
-    ftn_session *s[2] = { NULL, NULL };
-    ftn_status st = ftn_session_create_ex(m, batch, engine, precision, &s[0]);
-    if (st == FTN_OK && rest) st = ftn_session_create_ex(m, rest, engine, precision, &s[1]);
+    float keep[2] = { full->exec->bn_momentum, rest ? rest->exec->bn_momentum : 0 };
+    ftn_status st = FTN_OK;
     long seen = 0;
-    for (int k = 0; k < full + (rest > 0) && st == FTN_OK; k++) {
-        ftn_session *cur = k < full ? s[0] : s[1];
-        int b = k < full ? batch : rest;
+    for (int k = 0; k < full_batches + (tail > 0) && st == FTN_OK; k++) {
+        ftn_session *cur = k < full_batches ? full : rest;
+        int b = k < full_batches ? batch : tail;
         /* r = seen/(seen+b)·r + b/(seen+b)·batch: after each batch, the average over all seen */
         cur->exec->bn_momentum = (float)((double)seen / (double)(seen + b));
         st = ftn_session_forward(cur, x + (size_t)k * batch * per, 1);
         if (st != FTN_OK) st = ftn_fail_context(st, "bn recalibrate: batch %d", k + 1);
         seen += b;
     }
-    ftn_session_free(s[0]);
-    ftn_session_free(s[1]);
+    full->exec->bn_momentum = keep[0];
+    if (rest) rest->exec->bn_momentum = keep[1];
+    return st;
+}
+
+ftn_status ftn_bn_recalibrate(ftn_model *m, const float *x, int n, int batch, ftn_engine engine,
+                              ftn_precision precision)
+{
+    if (!m || !x) return ftn_fail(FTN_EINVAL, "bn recalibrate: missing model or images");
+    if (n < 1 || batch < 1) return ftn_fail(FTN_EINVAL, "bn recalibrate: %d images in batches of %d", n, batch);
+    if (batch > n) batch = n;
+    ftn_session *full = NULL, *rest = NULL;
+    ftn_status st = ftn_session_create_ex(m, batch, engine, precision, &full);
+    if (st == FTN_OK && n % batch) st = ftn_session_create_ex(m, n % batch, engine, precision, &rest);
+    if (st == FTN_OK && rest) st = ftn_session_share_memory(rest, full);
+    if (st == FTN_OK) st = ftn_bn_recalibrate_sessions(full, rest, x, n);
+    ftn_session_free(full);
+    ftn_session_free(rest);
     return st;
 }
 

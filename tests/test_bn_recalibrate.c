@@ -1,6 +1,7 @@
 /* ftn_bn_recalibrate: the first BN layer's running statistics must equal the sample-weighted
  * average of its batches' statistics, computed here independently from a direct convolution;
- * the engines must agree on every layer; weights must not move. */
+ * the engines must agree on every layer; weights must not move; the variant over the caller's
+ * sessions must give the same and leave them as it found them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,32 @@ int main(void)
     printf("%d BN layers: engines agree to %.2e (relative); %d running variances moved from 1\n", n_bn, worst, moved);
     CHECK(n_bn > 20 && worst < 1e-3, "%d BN layers, engines differ by %g", n_bn, worst);
     CHECK(moved > 1000, "only %d running variances moved", moved);
+
+    /* in sessions the caller keeps (train --bn-recalibrate): the same statistics, and the sessions'
+     * own momentum back afterwards — one more training forward must move the statistics exactly
+     * as it does in a fresh session */
+    ftn_model *k[2];
+    ftn_session *full, *rest, *fresh;
+    for (int j = 0; j < 2; j++) {
+        CHECK_OK(ftn_model_create("attn-unet-mi-ds", 1, S, S, &k[j]));
+        CHECK_OK(ftn_model_init(k[j], 3));
+    }
+    CHECK_OK(ftn_session_create_ex(k[0], B, FTN_ENGINE_REF, FTN_PRECISION_FP32, &full));
+    CHECK_OK(ftn_session_create_ex(k[0], N % B, FTN_ENGINE_REF, FTN_PRECISION_FP32, &rest));
+    CHECK_OK(ftn_bn_recalibrate_sessions(full, rest, x, N));
+    CHECK_OK(ftn_bn_recalibrate(k[1], x, N, B, FTN_ENGINE_REF, FTN_PRECISION_FP32));
+    const char *rm_name = "enc1.bn1.running_mean";
+    CHECK(!memcmp(tensor(k[0], rm_name), tensor(k[1], rm_name), sizeof(float) * (size_t)co),
+          "sessions variant differs from ftn_bn_recalibrate");
+    CHECK_OK(ftn_session_create_ex(k[1], B, FTN_ENGINE_REF, FTN_PRECISION_FP32, &fresh));
+    CHECK_OK(ftn_session_forward(full, x, 1));
+    CHECK_OK(ftn_session_forward(fresh, x, 1));
+    CHECK(!memcmp(tensor(k[0], rm_name), tensor(k[1], rm_name), sizeof(float) * (size_t)co),
+          "a training forward after recalibration did not use the default momentum");
+    CHECK(ftn_bn_recalibrate_sessions(full, NULL, x, N) == FTN_EINVAL, "a missing rest session was accepted");
+    CHECK(strstr(ftn_last_error(), "session of batch 1"), "%s", ftn_last_error());
+    ftn_session_free(full), ftn_session_free(rest), ftn_session_free(fresh);
+    ftn_model_free(k[0]), ftn_model_free(k[1]);
 
     CHECK(ftn_bn_recalibrate(m[0], x, 0, B, FTN_ENGINE_REF, FTN_PRECISION_FP32) == FTN_EINVAL);
     CHECK(strstr(ftn_last_error(), "bn recalibrate"), "%s", ftn_last_error());

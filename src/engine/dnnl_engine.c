@@ -83,6 +83,13 @@ enum { SH_SCRATCH, SH_GTMP, SH_GTMP2, SH_COUNT };
  * memory objects get their data handle at the end of compile, when virtual buffers that are
  * never live at the same time share one real buffer. */
 typedef struct vbuf { size_t size; int ft, lt, fi, li; int blk, next; } vbuf;
+
+/* The memory behind the real buffers. Sessions of several batch sizes that never run at the same
+ * time (a training loop's full and last batches, its validation) can share one (eng_share): it
+ * grows to the largest of them, and each rebinds its memories when the address changed. What
+ * must not happen in between is another sharer running between a training forward and its
+ * backward: `last` catches that. */
+typedef struct arena { void *p; size_t size; int refs; const ftn_exec *last; } arena;
 typedef struct bind { dnnl_memory_t mem; int vb; } bind;
 
 typedef struct impl {
@@ -106,8 +113,10 @@ typedef struct impl {
     vbuf *vb; int n_vb, cap_vb;
     bind *binds; int n_binds, cap_binds;
     int sh_vb[SH_COUNT];                      /* the shared temporaries' vbufs, -1 if none */
-    void **pool; int n_pool;                  /* the real buffers */
+    size_t *pool_off; int n_pool;             /* the real buffers, as offsets into the arena */
     size_t pool_bytes, pool_bytes_unshared;   /* after / before sharing */
+    struct arena *arena; /* the real buffers' memory: this session's own, or shared (eng_share) */
+    void *bound;         /* the arena address the pooled memories point into; NULL: not yet */
     int cur_op; /* for error messages during compile */
 } impl;
 
@@ -1023,6 +1032,14 @@ static ftn_status plan(ftn_exec *ex, impl *C)
     return FTN_OK;
 }
 
+static void arena_release(arena *A)
+{
+    if (A && --A->refs == 0) {
+        free(A->p);
+        free(A);
+    }
+}
+
 static void free_impl(impl *C)
 {
     if (!C) return;
@@ -1030,8 +1047,8 @@ static void free_impl(impl *C)
     for (int i = 0; i < C->n_pds; i++) dnnl_primitive_desc_destroy(C->pds[i]);
     for (int i = 0; i < C->n_mems; i++) dnnl_memory_destroy(C->mems[i]);
     for (int i = 0; i < C->n_bufs; i++) free(C->bufs[i]);
-    for (int i = 0; i < C->n_pool; i++) free(C->pool[i]);
-    free(C->prims); free(C->pds); free(C->mems); free(C->bufs); free(C->vb); free(C->binds); free(C->pool);
+    arena_release(C->arena);
+    free(C->prims); free(C->pds); free(C->mems); free(C->bufs); free(C->vb); free(C->binds); free(C->pool_off);
     free(C->fwd_train.v); free(C->fwd_infer.v); free(C->bwd_head.v);
     if (C->bwd_op)
         for (int o = 0; o < C->n_ops; o++) free(C->bwd_op[o].v);
@@ -1159,19 +1176,17 @@ static ftn_status assign_pool(ftn_exec *ex, impl *C)
         if (pass < 2)
             for (int b = 0; b < nb; b++) total[pass] += bsize[b];
     }
-    C->pool = calloc((size_t)nb + 1, sizeof *C->pool);
-    if (!C->pool) { st = OOM(); goto done; }
+    /* the real buffers side by side in one arena, allocated (and bound) at the first run */
+    C->pool_off = calloc((size_t)nb + 1, sizeof *C->pool_off);
+    C->arena = calloc(1, sizeof *C->arena);
+    if (!C->pool_off || !C->arena) { st = OOM(); goto done; }
+    C->arena->refs = 1;
     for (int b = 0; b < nb; b++) {
-        size_t sz = (bsize[b] + 63) / 64 * 64;
-        C->pool[b] = aligned_alloc(64, sz ? sz : 64);
-        if (!C->pool[b]) { st = OOM(); goto done; }
-        C->n_pool = b + 1;
-        C->pool_bytes += sz;
+        C->pool_off[b] = C->pool_bytes;
+        C->pool_bytes += (bsize[b] + 63) / 64 * 64;
     }
-    for (int i = 0; i < C->n_binds; i++) {
-        dnnl_status_t ds = dnnl_memory_set_data_handle(C->binds[i].mem, C->pool[C->vb[C->binds[i].vb].blk]);
-        if (ds != dnnl_success) { st = dfail(ex, -1, "set pooled buffer", ds); goto done; }
-    }
+    C->n_pool = nb;
+    (void)ex;
 done:
     free(order); free(key); free(bsize); free(bhead);
     return st;
@@ -1362,10 +1377,32 @@ static ftn_status run_step(ftn_exec *ex, impl *C, const step *s)
     return FTN_OK;
 }
 
+/* Points the pooled memories into the arena, growing it first if a sharer left it too small. */
+static ftn_status bind_pool(ftn_exec *ex, impl *C)
+{
+    arena *A = C->arena;
+    if (A->size < C->pool_bytes || !A->p) {
+        free(A->p);
+        A->size = 0;
+        A->p = aligned_alloc(64, C->pool_bytes ? C->pool_bytes : 64);
+        if (!A->p) return ftn_fail(FTN_ENOMEM, "oneDNN engine: out of memory for %zu bytes of working memory", C->pool_bytes);
+        A->size = C->pool_bytes;
+    }
+    if (C->bound == A->p) return FTN_OK;
+    for (int i = 0; i < C->n_binds; i++) {
+        dnnl_status_t ds = dnnl_memory_set_data_handle(C->binds[i].mem, (char *)A->p + C->pool_off[C->vb[C->binds[i].vb].blk]);
+        if (ds != dnnl_success) return dfail(ex, -1, "set pooled buffer", ds);
+    }
+    C->bound = A->p;
+    return FTN_OK;
+}
+
 static ftn_status eng_forward(ftn_exec *ex, bool training)
 {
     impl *C = ex->impl;
     if (!C) return ftn_fail(FTN_EINVAL, "oneDNN engine: not compiled");
+    TRY(bind_pool(ex, C));
+    C->arena->last = ex;
     TRY(run(ex, C, training ? &C->fwd_train : &C->fwd_infer, 0));
     dnnl_status_t st = dnnl_stream_wait(C->stream);
     return st == dnnl_success ? FTN_OK : dfail(ex, -1, "stream wait", st);
@@ -1375,10 +1412,25 @@ static ftn_status eng_backward(ftn_exec *ex)
 {
     impl *C = ex->impl;
     if (!C) return ftn_fail(FTN_EINVAL, "oneDNN engine: not compiled");
+    if (C->arena->last != ex || C->bound != C->arena->p)
+        return ftn_fail(FTN_EINVAL, "oneDNN engine: a session sharing this one's working memory ran between its "
+                        "forward and backward");
     TRY(run(ex, C, &C->bwd_head, 1));
     for (int o = C->n_ops - 1; o >= 0; o--) TRY(run(ex, C, &C->bwd_op[o], 1));
     dnnl_status_t st = dnnl_stream_wait(C->stream);
     return st == dnnl_success ? FTN_OK : dfail(ex, -1, "stream wait", st);
 }
 
-const ftn_engine_vtable ftn_dnnl_engine = { eng_compile, eng_forward, eng_backward, eng_destroy };
+static ftn_status eng_share(ftn_exec *ex, ftn_exec *with)
+{
+    impl *C = ex->impl, *W = with->impl;
+    if (!C || !W) return ftn_fail(FTN_EINVAL, "oneDNN engine: not compiled");
+    if (C->arena == W->arena) return FTN_OK;
+    arena_release(C->arena);
+    C->arena = W->arena;
+    C->arena->refs++;
+    C->bound = NULL;
+    return FTN_OK;
+}
+
+const ftn_engine_vtable ftn_dnnl_engine = { eng_compile, eng_forward, eng_backward, eng_destroy, eng_share };

@@ -62,6 +62,12 @@ ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, f
     return FTN_OK;
 }
 
+ftn_status ftn_exec_share(ftn_exec *ex, ftn_exec *with)
+{
+    if (ex->vt != with->vt) return ftn_fail(FTN_EINVAL, "engine: execs of different engines cannot share memory");
+    return ex->vt->share ? ex->vt->share(ex, with) : FTN_OK;
+}
+
 void ftn_exec_set_profile(ftn_exec *ex, bool on)
 {
     if (on) {

@@ -109,6 +109,8 @@ typedef struct ftn_engine_vtable {
      * parameter; running statistics' slots are left untouched). */
     ftn_status (*backward)(ftn_exec *ex);
     void (*destroy)(ftn_exec *ex);
+    /* Optional: ex uses with's working memory from now on (see ftn_exec_share). */
+    ftn_status (*share)(ftn_exec *ex, ftn_exec *with);
 } ftn_engine_vtable;
 
 struct ftn_exec {
@@ -143,6 +145,11 @@ ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, f
 /* FTN_OK when the oneDNN engine can run bf16 here, else FTN_EUNSUPPORTED with the reason. */
 ftn_status ftn_dnnl_bf16_check(void);
 void ftn_exec_free(ftn_exec *ex);
+/* ex and `with` (same engine) share their working memory from now on, which then costs the larger
+ * of the two instead of the sum. They must not interleave: a training forward and its backward
+ * with no run of the other between (the oneDNN engine refuses that backward). The reference
+ * engine keeps its own memory per exec (it is for checking, not for memory). */
+ftn_status ftn_exec_share(ftn_exec *ex, ftn_exec *with);
 /* Turns per-op timing on (and clears the accumulated times) or off. Off costs nothing. */
 void ftn_exec_set_profile(ftn_exec *ex, bool on);
 

@@ -178,4 +178,4 @@ static ftn_status ref_backward(ftn_exec *ex)
     return FTN_OK;
 }
 
-const ftn_engine_vtable ftn_ref_engine = { ref_compile, ref_forward, ref_backward, ref_destroy };
+const ftn_engine_vtable ftn_ref_engine = { ref_compile, ref_forward, ref_backward, ref_destroy, NULL };

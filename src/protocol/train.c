@@ -354,7 +354,8 @@ static ftn_status write_text(const char *path, const text *t)
     return ftn_write_file_atomic(path, chunks, sizes, 1);
 }
 
-/* Sessions by batch size (the full batch, the training remainder, the validation sizes). */
+/* Sessions by batch size (the full batch, the training remainder, the validation sizes), sharing
+ * one working memory. */
 typedef struct session_cache { ftn_session *s[4]; } session_cache;
 
 static ftn_status get_session(session_cache *c, ftn_model *m, int batch, ftn_engine engine, ftn_precision precision,
@@ -364,6 +365,7 @@ static ftn_status get_session(session_cache *c, ftn_model *m, int batch, ftn_eng
         if (c->s[i] && ftn_session_batch(c->s[i]) == batch) { *out = c->s[i]; return FTN_OK; }
         if (!c->s[i]) {
             FTN_TRY(ftn_session_create_ex(m, batch, engine, precision, &c->s[i]));
+            if (i > 0) FTN_TRY(ftn_session_share_memory(c->s[i], c->s[0])); /* they run one at a time */
             *out = c->s[i];
             return FTN_OK;
         }
@@ -580,8 +582,13 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
                 report(cb, user, &pr, FTN_PHASE_STEP);
             }
             double t_val = now_s();
-            if (cfg->bn_recalibrate)
-                FTN_TRY(ftn_bn_recalibrate(c->m, c->xt, sp->n_train, cfg->batch, cfg->engine, cfg->precision));
+            if (cfg->bn_recalibrate) { /* over the training images, in the training step's own sessions */
+                ftn_session *full = NULL, *rest = NULL;
+                int tail = sp->n_train % b_max;
+                FTN_TRY(get_session(&c->sc, c->m, b_max, cfg->engine, cfg->precision, &full));
+                if (tail) FTN_TRY(get_session(&c->sc, c->m, tail, cfg->engine, cfg->precision, &rest));
+                FTN_TRY(ftn_bn_recalibrate_sessions(full, rest, c->xt, sp->n_train));
+            }
             float vloss = NAN, vdsc = NAN;
             if (sp->n_val) FTN_TRY(validate(&c->sc, c->m, cfg, c->xv, c->yv, sp->n_val, &vloss, &vdsc));
             /* best by validation DSC (the first epoch, then strictly better); none: the last */

@@ -31,6 +31,8 @@
  *   sequence forward + backward, and in the inference forward) share memory (assign_pool).
  *   So an activation that backward does not read dies after its last forward reader, and a
  *   ReLU output that only a concat reads is re-copied from the concat for its backward.
+ *   The pool is one arena, which sessions that run one after the other can share (eng_share):
+ *   then they cost the largest one's memory, not the sum.
  */
 #include <oneapi/dnnl/dnnl.h>
 #include <stdbool.h>
@@ -80,8 +82,9 @@ enum { SH_SCRATCH, SH_GTMP, SH_GTMP2, SH_COUNT };
 
 /* Pooled buffers: every buffer the engine owns (activations, converted copies, workspaces,
  * reordered weights, gradients, gradient temporaries, scratchpad) is a virtual buffer whose
- * memory objects get their data handle at the end of compile, when virtual buffers that are
- * never live at the same time share one real buffer. */
+ * memory objects get their data handle at the first run (bind_pool): virtual buffers that are
+ * never live at the same time share one real buffer, and the real buffers lie side by side in
+ * one arena. */
 typedef struct vbuf { size_t size; int ft, lt, fi, li; int blk, next; } vbuf;
 
 /* The memory behind the real buffers. Sessions of several batch sizes that never run at the same
@@ -1114,7 +1117,7 @@ static bool vb_conflict(const vbuf *a, const vbuf *b)
     return overlap(a->ft, a->lt, b->ft, b->lt) || overlap(a->fi, a->li, b->fi, b->li);
 }
 
-static ftn_status assign_pool(ftn_exec *ex, impl *C)
+static ftn_status assign_pool(impl *C)
 {
     int nv = C->n_vb;
     qsort(C->binds, (size_t)C->n_binds, sizeof *C->binds, cmp_bind);
@@ -1186,7 +1189,6 @@ static ftn_status assign_pool(ftn_exec *ex, impl *C)
         C->pool_bytes += (bsize[b] + 63) / 64 * 64;
     }
     C->n_pool = nb;
-    (void)ex;
 done:
     free(order); free(key); free(bsize); free(bhead);
     return st;
@@ -1266,7 +1268,7 @@ static ftn_status compile_all(ftn_exec *ex, impl *C)
             s->zero_bytes = dnnl_memory_desc_get_size(&T->md);
         }
     }
-    return assign_pool(ex, C);
+    return assign_pool(C);
 }
 
 static ftn_status eng_compile(ftn_exec *ex)

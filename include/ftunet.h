@@ -169,6 +169,15 @@ ftn_status ftn_model_step(ftn_model *m, const ftn_optimizer_config *opt);
 ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
                           const ftn_loss_config *loss_cfg, const ftn_optimizer_config *opt, float *loss);
 
+/* BN running statistics follow r = momentum·r + (1 − momentum)·batch at every training-mode
+ * forward of this session (the spec's 0.99 unless set). momentum in [0, 1]. */
+ftn_status ftn_session_set_bn_momentum(ftn_session *s, float momentum);
+/* The momentum that makes the spec's update a zero-debiased moving average, as Keras 2.1.3–2.2
+ * on TensorFlow 1 (the reference implementation's environment) computes BN statistics: after
+ * update k (1, 2, …) r = Σᵢ (1−m)·mᵏ⁻ⁱ·batchᵢ / (1 − mᵏ), so the start values never count and
+ * update 1 sets r to the first batch's statistics. m: the spec's 0.99. */
+float ftn_bn_debiased_momentum(int64_t k);
+
 /* Re-estimates every BN layer's running statistics from images x (n×C×H×W at the model's input
  * size): training-mode forwards over batches of `batch` (the last one smaller), the running
  * mean and (unbiased) variance set to the sample-weighted average of the batches' statistics.

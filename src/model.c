@@ -302,6 +302,22 @@ ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
     return ftn_model_step(s->model, opt);
 }
 
+ftn_status ftn_session_set_bn_momentum(ftn_session *s, float momentum)
+{
+    if (!s) return ftn_fail(FTN_EINVAL, "bn momentum: missing session");
+    if (!(momentum >= 0 && momentum <= 1)) return ftn_fail(FTN_EINVAL, "bn momentum %g: expected 0 to 1", momentum);
+    s->exec->bn_momentum = momentum;
+    return FTN_OK;
+}
+
+float ftn_bn_debiased_momentum(int64_t k)
+{
+    if (k < 1) return 0;
+    /* weight of the new batch (1−m)/(1−mᵏ); 1 − mᵏ in double so that it stays exact for large k */
+    double m = FTN_BN_MOMENTUM;
+    return (float)(1.0 - (1.0 - m) / (1.0 - pow(m, (double)k)));
+}
+
 ftn_status ftn_bn_recalibrate_sessions(ftn_session *full, ftn_session *rest, const float *x, int n)
 {
     if (!full || !x) return ftn_fail(FTN_EINVAL, "bn recalibrate: missing session or images");

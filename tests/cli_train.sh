@@ -55,6 +55,20 @@ grep -q '"bn_recalibrate":[[:space:]]*true' "$T/run-pbn/config.json" && grep -q 
     && ok "train --bn-recalibrate" || bad "bn-recalibrate: $(cat "$R/log.csv" "$T/run-pbn/log.csv")"
 fails_cleanly "train: resume without --bn-recalibrate" "$FT" train "$T/data" -o "$T/run-pbn" $TR --epochs 3 --resume
 
+# --bn-debias (zero-debiased running statistics) likewise: the same training losses, other
+# validation figures; and since its momentum follows the iteration, a run stopped after epoch 1
+# and resumed ends with bit-identical weights and statistics to one that ran through
+must "$FT" train "$T/data" -o "$T/run-zdb" $TR --bn-debias
+grep -q '"bn_debias":[[:space:]]*true' "$T/run-zdb/config.json" && grep -q '"bn_debias":[[:space:]]*false' "$R/config.json" \
+    && [ "$(cut -d, -f1-3 "$R/log.csv")" = "$(cut -d, -f1-3 "$T/run-zdb/log.csv")" ] \
+    && [ "$(cut -d, -f4 "$R/log.csv")" != "$(cut -d, -f4 "$T/run-zdb/log.csv")" ] \
+    && ok "train --bn-debias" || bad "bn-debias: $(cat "$R/log.csv" "$T/run-zdb/log.csv")"
+must "$FT" train "$T/data" -o "$T/run-zdb2" $TR --bn-debias --epochs 1
+must "$FT" train "$T/data" -o "$T/run-zdb2" $TR --bn-debias --resume
+cmp -s "$T/run-zdb/last.safetensors" "$T/run-zdb2/last.safetensors" && ok "train --bn-debias: resume is bit-identical" \
+    || bad "bn-debias: the resumed run differs"
+fails_cleanly "train: resume without --bn-debias" "$FT" train "$T/data" -o "$T/run-zdb" $TR --epochs 3 --resume
+
 # the checkpoint works with the other commands
 must "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/evalout"
 [ -s "$T/evalout/summary.json" ] && grep -q 'resize nearest, fp32' "$T/out" && ok "eval of the best checkpoint" || bad "eval: $(cat "$T/out")"

@@ -156,6 +156,7 @@ static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const
     cJSON_AddStringToObject(j, "optimizer", c->opt.kind == FTN_OPT_ADAM ? "adam" : "sgd");
     cJSON_AddStringToObject(j, "precision", ftn_precision_name(c->precision));
     cJSON_AddBoolToObject(j, "bn_recalibrate", c->bn_recalibrate != 0);
+    cJSON_AddBoolToObject(j, "bn_debias", c->bn_debias != 0);
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
     cJSON_AddStringToObject(j, "resize", ftn_resize_name(c->resize));
     cJSON_AddNumberToObject(j, "threshold", short_float(c->threshold));
@@ -175,9 +176,9 @@ static ftn_status config_matches(const char *path, const cJSON *have, const cJSO
     for (const cJSON *w = want->child; w; w = w->next) {
         if (!strcmp(w->string, "epochs")) continue;
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
-        /* runs from before the precision and bn_recalibrate options were fp32, without it */
+        /* runs from before the precision, bn_recalibrate and bn_debias options were fp32, without them */
         if (!h && !strcmp(w->string, "precision") && cJSON_IsString(w) && !strcmp(w->valuestring, "fp32")) continue;
-        if (!h && !strcmp(w->string, "bn_recalibrate") && cJSON_IsFalse(w)) continue;
+        if (!h && (!strcmp(w->string, "bn_recalibrate") || !strcmp(w->string, "bn_debias")) && cJSON_IsFalse(w)) continue;
         if (!h || !cJSON_Compare(h, w, 1)) {
             char *hv = h ? cJSON_PrintUnformatted(h) : NULL;
             int is_split = cJSON_IsArray(w);
@@ -567,6 +568,8 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
                 float l;
                 double t0 = now_s();
                 FTN_TRY(get_session(&c->sc, c->m, b, cfg->engine, cfg->precision, &s));
+                if (cfg->bn_debias) /* this step is BN update number iteration + 1 */
+                    FTN_TRY(ftn_session_set_bn_momentum(s, ftn_bn_debiased_momentum(ftn_model_iteration(c->m) + 1)));
                 ftn_status ss = ftn_train_step(s, c->xb, c->yb, &cfg->loss, &cfg->opt, &l);
                 if (ss) return ftn_fail_context(ss, "epoch %d step %d", e + 1, step + 1);
                 t_train += now_s() - t0;

@@ -48,6 +48,11 @@ typedef struct ftn_train_config {
                                 (ftn_bn_recalibrate). Training itself is unchanged (it uses batch
                                 statistics); validation, the checkpoints and the test see the
                                 re-estimated statistics. */
+    int bn_debias;           /* a deviation from the spec, towards the reference's environment: BN
+                                running statistics as zero-debiased moving averages
+                                (ftn_bn_debiased_momentum), as Keras 2.1.3–2.2 on TensorFlow 1
+                                keeps them; the spec's r = 0.99·r + 0.01·batch from r = (0, 1)
+                                otherwise. Training itself is unchanged. */
     int threads;             /* 0: leave as is */
     int resume;              /* continue RUN (a missing or empty RUN starts fresh) */
     int overwrite;           /* replace an existing RUN's files */

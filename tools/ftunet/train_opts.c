@@ -48,6 +48,7 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     cfg->mask_suffix = cli_get(cmd, "mask-suffix");
     cfg->skip_bad = cli_get(cmd, "skip-bad") != NULL;
     cfg->bn_recalibrate = cli_get(cmd, "bn-recalibrate") != NULL;
+    cfg->bn_debias = cli_get(cmd, "bn-debias") != NULL;
     cfg->resume = cli_get(cmd, "resume") != NULL;
     cfg->overwrite = cli_get(cmd, "overwrite") != NULL;
     if (cfg->resume && cfg->overwrite) return cli_error(name, "--resume and --overwrite exclude each other");

@@ -33,6 +33,7 @@
     { "precision", 0, "fp32|bf16", "training precision (default fp32; bf16: mixed, needs AVX512-BF16)", NULL },     \
     { "threads", 't', "N", "threads (default: all cores)", NULL },                                                  \
     { "bn-recalibrate", 0, NULL, "deviation: re-estimate BN statistics on the training images before each validation", NULL }, \
+    { "bn-debias", 0, NULL, "deviation: BN running statistics as zero-debiased moving averages (Keras 2.1.3-2.2 on TensorFlow 1, the reference's setup)", NULL }, \
     { "resume", 0, NULL, "continue an interrupted run (bit-identical to an uninterrupted one)", NULL },              \
     { "overwrite", 0, NULL, "replace an existing run", NULL }
 

@@ -67,6 +67,7 @@ must "$FT" train "$T/data" -o "$T/run-zdb2" $TR --bn-debias --epochs 1
 must "$FT" train "$T/data" -o "$T/run-zdb2" $TR --bn-debias --resume
 cmp -s "$T/run-zdb/last.safetensors" "$T/run-zdb2/last.safetensors" && ok "train --bn-debias: resume is bit-identical" \
     || bad "bn-debias: the resumed run differs"
+fails_cleanly "train: --bn-debias with --bn-recalibrate" "$FT" train "$T/data" -o "$T/run-both" $TR --bn-debias --bn-recalibrate
 fails_cleanly "train: resume without --bn-debias" "$FT" train "$T/data" -o "$T/run-zdb" $TR --epochs 3 --resume
 
 # the checkpoint works with the other commands

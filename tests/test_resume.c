@@ -120,5 +120,11 @@ int main(void)
     CHECK(ftn_train_run(&cfg, NULL, NULL, &sb) == FTN_EINVAL);
     CHECK(strstr(ftn_last_error(), "--overwrite") && strstr(ftn_last_error(), "--resume"), "%s", ftn_last_error());
     CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
+
+    /* debiased statistics with re-estimated ones is refused before anything is touched */
+    cfg.overwrite = 1, cfg.bn_debias = 1, cfg.bn_recalibrate = 1;
+    CHECK(ftn_train_run(&cfg, NULL, NULL, &sb) == FTN_EINVAL);
+    CHECK(strstr(ftn_last_error(), "bn_debias and bn_recalibrate"), "%s", ftn_last_error());
+    CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
     return tl_finish();
 }

@@ -424,6 +424,8 @@ static ftn_status check_config(const ftn_train_config *c)
     if (!(c->opt.lr > 0) || !(c->threshold > 0 && c->threshold < 1))
         return ftn_fail(FTN_EINVAL, "train: learning rate %g must be positive and threshold %g in (0, 1)", c->opt.lr, c->threshold);
     if (c->resume && c->overwrite) return ftn_fail(FTN_EINVAL, "train: resume and overwrite exclude each other");
+    if (c->bn_debias && c->bn_recalibrate) /* re-estimation replaces the statistics before every use */
+        return ftn_fail(FTN_EINVAL, "train: bn_debias and bn_recalibrate exclude each other");
     return FTN_OK;
 }
 

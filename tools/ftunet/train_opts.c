@@ -52,6 +52,8 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     cfg->resume = cli_get(cmd, "resume") != NULL;
     cfg->overwrite = cli_get(cmd, "overwrite") != NULL;
     if (cfg->resume && cfg->overwrite) return cli_error(name, "--resume and --overwrite exclude each other");
+    if (cfg->bn_debias && cfg->bn_recalibrate)
+        return cli_error(name, "--bn-debias and --bn-recalibrate exclude each other (re-estimation replaces the statistics before every use)");
     if (cli_engine_threads(cmd, &cfg->engine)) return 1;
     if (cli_get(cmd, "precision") && ftn_precision_parse(cli_get(cmd, "precision"), &cfg->precision)) return cli_lib_error(name);
     if (ftn_precision_check(cfg->engine, cfg->precision)) return cli_lib_error(name);

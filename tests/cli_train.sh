@@ -32,7 +32,7 @@ R=$T/run
 for f in config.json log.csv state.json best.safetensors last.safetensors last.optim.safetensors test/metrics.csv test/summary.json; do
     [ -s "$R/$f" ] || bad "run folder lacks $f"
 done
-[ "$(lines "$R/log.csv")" -eq 3 ] && head -1 "$R/log.csv" | grep -qx 'epoch,lr,train_loss,val_loss,val_dsc,seconds' \
+[ "$(lines "$R/log.csv")" -eq 3 ] && head -1 "$R/log.csv" | grep -qx 'epoch,lr,train_loss,val_loss,val_dsc,val_soft_dsc,seconds' \
     && ok "log.csv" || bad "log.csv: $(cat "$R/log.csv")"
 grep -q '"test":' "$R/config.json" && grep -q '"mask_suffix":' "$R/config.json" && grep -q '"model":[[:space:]]*"attn-unet"' "$R/config.json" \
     && ok "config.json" || bad "config.json"
@@ -68,6 +68,38 @@ must "$FT" train "$T/data" -o "$T/run-zdb2" $TR --bn-debias --resume
 cmp -s "$T/run-zdb/last.safetensors" "$T/run-zdb2/last.safetensors" && ok "train --bn-debias: resume is bit-identical" \
     || bad "bn-debias: the resumed run differs"
 fails_cleanly "train: --bn-debias with --bn-recalibrate" "$FT" train "$T/data" -o "$T/run-both" $TR --bn-debias --bn-recalibrate
+
+# --select soft-dsc picks the checkpoint by the reference's soft batch DSC; training and the log
+# are the same as the default's. With Dice loss on a one-output network that soft DSC is
+# 1 − the validation loss, which checks the column against the loss's own arithmetic.
+fails_cleanly "train: bad --select" "$FT" train "$T/data" -o "$T/x" --select best
+SR="--model unet --loss dl --size 32x32 --epochs 4 --batch 2 --val-split 0.5 --threads 2"  # validation: batches of 2 and 1
+must "$FT" train "$T/data" -o "$T/run-hard" $SR
+must "$FT" train "$T/data" -o "$T/run-soft" $SR --select soft-dsc
+# the best epoch by a column: the first epoch, then strictly better
+best_by() { awk -F, -v c="$2" 'NR > 1 && (NR == 2 || $c + 0 > b) { b = $c + 0; e = $1 } END { print e }' "$1"; }
+state_best() { sed -n 's/.*"best_epoch":[[:space:]]*\([0-9]*\).*/\1/p' "$1/state.json"; }
+# state.json's best score is the column's value at the best epoch (the log rounds to 6 decimals)
+state_score_is() {
+    v=$(sed -n 's/.*"best_val_dsc":[[:space:]]*\([0-9.eE+-]*\).*/\1/p' "$1/state.json")
+    awk -F, -v c="$2" -v e="$(state_best "$1")" -v v="$v" 'NR > 1 && $1 == e { d = $c - v; ok = d > -1e-6 && d < 1e-6 } END { exit !ok }' "$1/log.csv"
+}
+grep -q '"select":[[:space:]]*"soft-dsc"' "$T/run-soft/config.json" && grep -q '"select":[[:space:]]*"dsc"' "$T/run-hard/config.json" \
+    && [ "$(cut -d, -f1-6 "$T/run-hard/log.csv")" = "$(cut -d, -f1-6 "$T/run-soft/log.csv")" ] \
+    && awk -F, 'NR > 1 { d = $6 - (1 - $4); if (d < -2e-6 || d > 2e-6) bad = 1 } END { exit bad }' "$T/run-soft/log.csv" \
+    && [ "$(state_best "$T/run-soft")" = "$(best_by "$T/run-soft/log.csv" 6)" ] \
+    && [ "$(state_best "$T/run-hard")" = "$(best_by "$T/run-hard/log.csv" 5)" ] \
+    && state_score_is "$T/run-soft" 6 && state_score_is "$T/run-hard" 5 \
+    && grep -q 'val soft DSC' "$T/out" \
+    && ok "train --select soft-dsc" || bad "select: $(cat "$T/run-hard/log.csv" "$T/run-soft/log.csv" "$T/run-soft/state.json")"
+fails_cleanly "train: resume with another --select" "$FT" train "$T/data" -o "$T/run-soft" $SR --epochs 5 --resume
+# a run begun before the val_soft_dsc column (and the select key) resumes in its own format
+cut -d, -f1-5,7 "$T/run-hard/log.csv" >"$T/log-v1" && mv "$T/log-v1" "$T/run-hard/log.csv"
+grep -v '"select"' "$T/run-hard/config.json" >"$T/config-v1" && mv "$T/config-v1" "$T/run-hard/config.json"
+must "$FT" train "$T/data" -o "$T/run-hard" $SR --epochs 5 --resume
+[ "$(lines "$T/run-hard/log.csv")" -eq 6 ] && head -1 "$T/run-hard/log.csv" | grep -qx 'epoch,lr,train_loss,val_loss,val_dsc,seconds' \
+    && [ "$(awk -F, '{ print NF }' "$T/run-hard/log.csv" | sort -u)" = 6 ] \
+    && ok "resume keeps a log without val_soft_dsc as it is" || bad "v1 resume: $(cat "$T/run-hard/log.csv")"
 fails_cleanly "train: resume without --bn-debias" "$FT" train "$T/data" -o "$T/run-zdb" $TR --epochs 3 --resume
 
 # the checkpoint works with the other commands

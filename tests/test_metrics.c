@@ -7,6 +7,7 @@
 #pragma GCC diagnostic ignored "-Wformat-zero-length"
 
 static int near(double a, double b) { return fabs(a - b) < 1e-12; }
+static const float *zero16(void) { static const float z[16]; return z; }
 
 int main(void)
 {
@@ -20,6 +21,12 @@ int main(void)
     CHECK(near(m.precision, 4.0 / 6.0), "%g", m.precision); /* (3+1)/(3+2+1) */
     CHECK(near(m.recall, 4.0 / 5.0), "%g", m.recall);  /* (3+1)/(3+1+1) */
     CHECK(near(m.iou, 4.0 / 7.0), "%g", m.iou);        /* (3+1)/(3+2+1+1) */
+
+    /* the soft DSC uses the probabilities themselves: Σp·g = 0.9+0.6+0.51+0.5 = 2.51,
+       Σp = 2.51 + 0.7 + 1.0 + 0.2 = 4.41, Σg = 4 → (2·2.51 + 1) / (4.41 + 4 + 1) */
+    double soft = ftn_soft_dsc(p, gt, 16);
+    CHECK(fabs(soft - 6.02 / 9.41) < 1e-7, "soft DSC %.9f", soft);
+    CHECK(ftn_soft_dsc(zero16(), zero16(), 16) == 1.0, "soft DSC of nothing against nothing");
 
     /* threshold moves p[5] in */
     m = ftn_metrics_compute(p, gt, 16, 0.45f);

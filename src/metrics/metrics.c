@@ -25,6 +25,17 @@ ftn_metrics ftn_metrics_compute(const float *prob, const float *gt, size_t n, fl
     return m;
 }
 
+double ftn_soft_dsc(const float *prob, const float *gt, size_t n)
+{
+    double pg = 0, sp = 0, sg = 0;
+    for (size_t i = 0; i < n; i++) {
+        pg += (double)prob[i] * gt[i];
+        sp += prob[i];
+        sg += gt[i];
+    }
+    return (2 * pg + 1) / (sp + sg + 1);
+}
+
 void ftn_mean_std(const double *x, int n, double *mean, double *std)
 {
     double s = 0, q = 0;

@@ -43,6 +43,19 @@ ftn_train_config ftn_train_default(void)
     return c;
 }
 
+const char *ftn_select_name(ftn_select sel)
+{
+    return sel == FTN_SELECT_SOFT_DSC ? "soft-dsc" : "dsc";
+}
+
+ftn_status ftn_select_parse(const char *name, ftn_select *sel)
+{
+    if (name && !strcmp(name, "dsc")) *sel = FTN_SELECT_DSC;
+    else if (name && !strcmp(name, "soft-dsc")) *sel = FTN_SELECT_SOFT_DSC;
+    else return ftn_fail(FTN_EINVAL, "checkpoint criterion '%s': unknown (use dsc or soft-dsc)", name ? name : "(null)");
+    return FTN_OK;
+}
+
 /* ---- small helpers --------------------------------------------------------------------------- */
 
 static double now_s(void)
@@ -160,6 +173,7 @@ static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
     cJSON_AddStringToObject(j, "resize", ftn_resize_name(c->resize));
     cJSON_AddNumberToObject(j, "threshold", short_float(c->threshold));
+    cJSON_AddStringToObject(j, "select", ftn_select_name(c->select));
     cJSON_AddNumberToObject(j, "test_split", c->test_split);
     cJSON_AddNumberToObject(j, "val_split", c->val_split);
     cJSON_AddStringToObject(j, "data", data_abs);
@@ -176,8 +190,10 @@ static ftn_status config_matches(const char *path, const cJSON *have, const cJSO
     for (const cJSON *w = want->child; w; w = w->next) {
         if (!strcmp(w->string, "epochs")) continue;
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
-        /* runs from before the precision, bn_recalibrate and bn_debias options were fp32, without them */
+        /* runs from before the precision, select, bn_recalibrate and bn_debias options were fp32,
+           picked by DSC, without the others */
         if (!h && !strcmp(w->string, "precision") && cJSON_IsString(w) && !strcmp(w->valuestring, "fp32")) continue;
+        if (!h && !strcmp(w->string, "select") && cJSON_IsString(w) && !strcmp(w->valuestring, "dsc")) continue;
         if (!h && (!strcmp(w->string, "bn_recalibrate") || !strcmp(w->string, "bn_debias")) && cJSON_IsFalse(w)) continue;
         if (!h || !cJSON_Compare(h, w, 1)) {
             char *hv = h ? cJSON_PrintUnformatted(h) : NULL;
@@ -325,7 +341,8 @@ static int text_add(text *t, const char *s, size_t n)
     return 0;
 }
 
-#define LOG_HEADER "epoch,lr,train_loss,val_loss,val_dsc,seconds\n"
+#define LOG_HEADER "epoch,lr,train_loss,val_loss,val_dsc,val_soft_dsc,seconds\n"
+#define LOG_HEADER_V1 "epoch,lr,train_loss,val_loss,val_dsc,seconds\n" /* before val_soft_dsc */
 
 /* The header and the first `lines` epoch lines of an existing log. */
 static ftn_status read_log(const char *path, int lines, text *t)
@@ -380,16 +397,18 @@ static void free_sessions(session_cache *c)
     memset(c, 0, sizeof *c);
 }
 
-/* Validation at model resolution: the loss (mean over images, weighting each batch by its size,
- * as Keras' evaluate) and the mean per-image DSC of the prediction at threshold 0.5 — the paper's
- * checkpoint criterion. Test metrics at the images' original resolution are ftn_evaluate's job. */
+/* Validation at model resolution, in batches of the training batch size: the loss and the soft
+ * DSC of the last output (ftn_soft_dsc over each batch, the reference's Keras metric), both means
+ * over images weighting each batch by its size as Keras' evaluate does, and the mean per-image DSC
+ * of the prediction at threshold 0.5 — the spec's checkpoint criterion. Test metrics at the
+ * images' original resolution are ftn_evaluate's job. */
 static ftn_status validate(session_cache *sc, ftn_model *m, const ftn_train_config *cfg, const float *x, const float *y,
-                           int n, float *val_loss, float *val_dsc)
+                           int n, float *val_loss, float *val_dsc, float *val_soft_dsc)
 {
     ftn_shape in = ftn_model_input_shape(m);
     size_t img = (size_t)in.c * in.h * in.w, px = (size_t)in.h * in.w;
     int k = ftn_model_output_count(m) - 1;
-    double loss_sum = 0, dsc_sum = 0;
+    double loss_sum = 0, dsc_sum = 0, soft_sum = 0;
     for (int i0 = 0; i0 < n; i0 += cfg->batch) {
         int b = n - i0 < cfg->batch ? n - i0 : cfg->batch;
         ftn_session *s;
@@ -399,10 +418,12 @@ static ftn_status validate(session_cache *sc, ftn_model *m, const ftn_train_conf
         FTN_TRY(ftn_session_loss(s, y + (size_t)i0 * px, &cfg->loss, &l));
         loss_sum += (double)l * b;
         const float *p = ftn_session_output(s, k, NULL);
+        soft_sum += ftn_soft_dsc(p, y + (size_t)i0 * px, px * (size_t)b) * b;
         for (int j = 0; j < b; j++) dsc_sum += ftn_metrics_compute(p + j * px, y + (size_t)(i0 + j) * px, px, 0.5f).dsc;
     }
     *val_loss = (float)(loss_sum / n);
     *val_dsc = (float)(dsc_sum / n);
+    *val_soft_dsc = (float)(soft_sum / n);
     return FTN_OK;
 }
 
@@ -438,6 +459,7 @@ typedef struct run_ctx {
     int *order;
     cJSON *config;
     text log;
+    int log_v1; /* the resumed run's log.csv has no val_soft_dsc column: keep it so */
 } run_ctx;
 
 static void ctx_free(run_ctx *c)
@@ -518,6 +540,7 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
                             "(interrupted while saving an epoch?); cannot resume exactly",
                             dir, (long long)ftn_model_iteration(c->m), (long long)st.iteration);
         FTN_TRY(read_log(join(p, dir, "log.csv"), st.epochs_done, &c->log));
+        c->log_v1 = c->log.len >= strlen(LOG_HEADER_V1) && !memcmp(c->log.s, LOG_HEADER_V1, strlen(LOG_HEADER_V1));
         if (st.epochs_done < cfg->epochs) st.has_test = 0;
     } else {
         FTN_TRY(ftn_model_create(cfg->model, cfg->channels, cfg->height, cfg->width, &c->m));
@@ -531,7 +554,8 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
     out->n_train = sp->n_train;
     out->n_val = sp->n_val;
     out->n_test = sp->n_test;
-    ftn_train_progress pr = { .epochs = cfg->epochs, .val_loss = NAN, .val_dsc = NAN };
+    ftn_train_progress pr = { .epochs = cfg->epochs, .val_loss = NAN, .val_dsc = NAN, .val_soft_dsc = NAN,
+                              .select = cfg->select };
 
     if (st.epochs_done < cfg->epochs) {
         ftn_shape in = ftn_model_input_shape(c->m);
@@ -594,21 +618,24 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
                 if (tail) FTN_TRY(get_session(&c->sc, c->m, tail, cfg->engine, cfg->precision, &rest));
                 FTN_TRY(ftn_bn_recalibrate_sessions(full, rest, c->xt, sp->n_train));
             }
-            float vloss = NAN, vdsc = NAN;
-            if (sp->n_val) FTN_TRY(validate(&c->sc, c->m, cfg, c->xv, c->yv, sp->n_val, &vloss, &vdsc));
-            /* best by validation DSC (the first epoch, then strictly better); none: the last */
-            int best = !sp->n_val || st.best_epoch == 0 || vdsc > st.best_val_dsc;
+            float vloss = NAN, vdsc = NAN, vsoft = NAN;
+            if (sp->n_val) FTN_TRY(validate(&c->sc, c->m, cfg, c->xv, c->yv, sp->n_val, &vloss, &vdsc, &vsoft));
+            /* best by the criterion (the first epoch, then strictly better); no validation: the last */
+            float score = cfg->select == FTN_SELECT_SOFT_DSC ? vsoft : vdsc;
+            int best = !sp->n_val || st.best_epoch == 0 || score > st.best_val_dsc;
             if (best) {
                 st.best_epoch = e + 1;
-                st.best_val_dsc = vdsc;
+                st.best_val_dsc = score;
                 FTN_TRY(ftn_model_save(c->m, join(p, dir, "best.safetensors")));
             }
             FTN_TRY(ftn_model_save(c->m, join(p, dir, "last.safetensors")));
             FTN_TRY(ftn_optimizer_save(c->m, join(p, dir, "last.optim.safetensors")));
             char line[256];
             double secs = now_s() - t_epoch;
-            int len = snprintf(line, sizeof line, "%d,%.9g,%.6f,%.6f,%.6f,%.3f\n", e + 1, short_float(lr), loss_sum / sp->n_train,
-                               vloss, vdsc, secs);
+            int len = c->log_v1 ? snprintf(line, sizeof line, "%d,%.9g,%.6f,%.6f,%.6f,%.3f\n", e + 1, short_float(lr),
+                                           loss_sum / sp->n_train, vloss, vdsc, secs)
+                                : snprintf(line, sizeof line, "%d,%.9g,%.6f,%.6f,%.6f,%.6f,%.3f\n", e + 1, short_float(lr),
+                                           loss_sum / sp->n_train, vloss, vdsc, vsoft, secs);
             if (text_add(&c->log, line, (size_t)len)) return ftn_fail(FTN_ENOMEM, "train: out of memory");
             FTN_TRY(write_text(join(p, dir, "log.csv"), &c->log));
             st.epochs_done = e + 1;
@@ -620,6 +647,7 @@ static ftn_status run(const ftn_train_config *cfg, ftn_progress_fn cb, void *use
             pr.loss = (float)(loss_sum / sp->n_train);
             pr.val_loss = vloss;
             pr.val_dsc = vdsc;
+            pr.val_soft_dsc = vsoft;
             pr.best = best;
             pr.eta_s = (double)(cfg->epochs - e - 1) * (t_train / imgs_done * sp->n_train + t_other / epochs_now);
             report(cb, user, &pr, FTN_PHASE_EPOCH);

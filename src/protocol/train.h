@@ -2,8 +2,10 @@
  * resumable run in a run folder:
  *
  *   RUN/config.json              every option below and the split ("train", "val", "test" ids)
- *   RUN/log.csv                  epoch,lr,train_loss,val_loss,val_dsc,seconds (one line per epoch)
- *   RUN/best.safetensors         the weights with the best validation DSC (no validation: the last)
+ *   RUN/log.csv                  epoch,lr,train_loss,val_loss,val_dsc,val_soft_dsc,seconds (one line
+ *                                per epoch; runs begun before val_soft_dsc existed keep their format)
+ *   RUN/best.safetensors         the weights with the best validation score (`select`; no
+ *                                validation: the last)
  *   RUN/last.safetensors         the weights after the last finished epoch,
  *   RUN/last.optim.safetensors   its optimiser state,
  *   RUN/state.json               epochs done, best epoch, best validation DSC, iteration, shuffle
@@ -26,6 +28,16 @@
 #include "ftunet.h"
 #include "metrics/metrics.h"
 
+/* What picks the best checkpoint. */
+typedef enum ftn_select {
+    FTN_SELECT_DSC,      /* the spec's protocol: mean per-image DSC of the prediction at threshold 0.5 */
+    FTN_SELECT_SOFT_DSC  /* the reference's ModelCheckpoint(monitor='val_dsc'): its Keras metric, the
+                            soft DSC of each validation batch's probabilities (ftn_soft_dsc), averaged
+                            over batches weighted by their size, as Keras' evaluate does */
+} ftn_select;
+const char *ftn_select_name(ftn_select s); /* "dsc", "soft-dsc" */
+ftn_status ftn_select_parse(const char *name, ftn_select *s);
+
 typedef struct ftn_train_config {
     const char *data;        /* dataset path (see data/dataset.h); stored absolute in config.json */
     const char *mask_suffix; /* NULL: none */
@@ -39,6 +51,7 @@ typedef struct ftn_train_config {
     uint64_t seed;           /* model initialisation, split (unless `split`) and shuffles */
     ftn_resize_mode resize;  /* images; masks are always nearest */
     float threshold;         /* for the test metrics; validation DSC always uses 0.5 */
+    ftn_select select;       /* the checkpoint criterion (default FTN_SELECT_DSC) */
     double test_split, val_split;
     const ftn_split *split;  /* explicit split (cross-validation); NULL: ftn_split_make */
     ftn_engine engine;
@@ -75,6 +88,8 @@ typedef struct ftn_train_progress {
     int step, steps;         /* 1-based step in the epoch */
     float loss;              /* the step's loss, or the epoch's mean training loss */
     float val_loss, val_dsc; /* FTN_PHASE_EPOCH; NaN without validation */
+    float val_soft_dsc;      /* FTN_PHASE_EPOCH; NaN without validation */
+    ftn_select select;       /* which of the two picks the best */
     int best;                /* FTN_PHASE_EPOCH: this epoch is the new best */
     double images_per_s;     /* training throughput of this process so far */
     double eta_s;            /* estimated seconds to the end of training */
@@ -83,7 +98,7 @@ typedef void (*ftn_progress_fn)(const ftn_train_progress *p, void *user);
 
 typedef struct ftn_train_summary {
     int epochs_done, best_epoch; /* best_epoch 1-based */
-    float best_val_dsc;          /* NaN without validation */
+    float best_val_dsc;          /* the best epoch's score by the run's `select`; NaN without validation */
     int n_train, n_val, n_test;
     int n_trained_now;           /* epochs trained by this call (0 when the run was finished) */
     ftn_metrics test_mean, test_std; /* zero when n_test = 0 */

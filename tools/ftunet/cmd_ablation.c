@@ -90,13 +90,14 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (!f) return cli_error("ablation", "out of memory");
     fprintf(f, "# Ablation (paper Table 1 layout)\n\n"
                "Data: %s; repeated random splits (test %.2f, validation %.2f of the rest; repetition r uses "
-               "seed %llu + r − 1, the split of `ftunet train --seed` with that seed), %d epochs, batch %d, %dx%d, %s%s%s. "
+               "seed %llu + r − 1, the split of `ftunet train --seed` with that seed), %d epochs, batch %d, %dx%d, %s%s%s%s. "
                "Ours: mean ± std over the row's runs (population std) of the per-run mean test metrics; "
                "paper: BUS 2017 dataset B, 5 repetitions.\n\n",
             base.data, base.test_split, base.val_split, (unsigned long long)base.seed, base.epochs, base.batch,
             base.height, base.width, ftn_precision_name(base.precision),
             base.bn_recalibrate ? ", BN statistics re-estimated before each validation (not the paper's protocol)" : "",
-            base.bn_debias ? ", BN statistics as zero-debiased moving averages (not the spec's)" : "");
+            base.bn_debias ? ", BN statistics as zero-debiased moving averages (not the spec's)" : "",
+            base.select == FTN_SELECT_SOFT_DSC ? ", checkpoint picked by the soft batch DSC (the reference's, not the spec's)" : "");
     fprintf(f, "| Model | Parameters (α, β, γ) | Runs | DSC | Precision | Recall | DSC (paper) | Precision (paper) | Recall (paper) |\n"
                "|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < N_ROWS; i++) {

@@ -23,7 +23,7 @@ static int run(cli_command *cmd, int argc, char **argv)
     ftn_train_summary sum;
     if (ftn_train_run(&cfg, train_progress, NULL, &sum)) return cli_lib_error("train");
     printf("%s: %d epochs (%d trained now), best epoch %d", dir, sum.epochs_done, sum.n_trained_now, sum.best_epoch);
-    if (sum.n_val) printf(" (val DSC %.4f)", sum.best_val_dsc);
+    if (sum.n_val) printf(" (val %s %.4f)", cfg.select == FTN_SELECT_SOFT_DSC ? "soft DSC" : "DSC", sum.best_val_dsc);
     printf("\n");
     if (sum.n_test)
         printf("test (%d images): DSC %.4f ± %.4f  precision %.4f ± %.4f  recall %.4f ± %.4f\nreport: %s/report.html\n",
@@ -37,7 +37,7 @@ static int run(cli_command *cmd, int argc, char **argv)
 cli_command cmd_train = {
     "train", "DATA -o RUN [options]",
     "Train a network with the paper's protocol (defaults: its BUS setup) and evaluate the checkpoint\n"
-    "with the best validation DSC on the held-out test images. RUN gets config.json, log.csv,\n"
+    "with the best validation DSC (--select) on the held-out test images. RUN gets config.json, log.csv,\n"
     "best/last checkpoints, state.json (for --resume), test/ and the report.",
     options, run,
 };

@@ -43,6 +43,7 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     if (cli_float(cmd, "test-split", 0, 0.99, &ts) || cli_float(cmd, "val-split", 0, 0.99, &vs)) return 1;
     if (cli_get(cmd, "test-split")) cfg->test_split = ts;
     if (cli_get(cmd, "val-split")) cfg->val_split = vs;
+    if (cli_get(cmd, "select") && ftn_select_parse(cli_get(cmd, "select"), &cfg->select)) return cli_lib_error(name);
     if (cli_get(cmd, "resize") && ftn_resize_parse(cli_get(cmd, "resize"), &cfg->resize)) return cli_lib_error(name);
     if (cfg->seed > (1ull << 53)) return cli_error(name, "--seed %llu: at most 2^53", (unsigned long long)cfg->seed);
     cfg->mask_suffix = cli_get(cmd, "mask-suffix");
@@ -87,7 +88,11 @@ void train_progress(const ftn_train_progress *p, void *user)
     case FTN_PHASE_EPOCH:
         if (tty) fputc('\r', stderr);
         fprintf(stderr, "%sepoch %d/%d  loss %.4f", prefix, p->epoch, p->epochs, p->loss);
-        if (!isnan(p->val_dsc)) fprintf(stderr, "  val_loss %.4f  val_dsc %.4f%s", p->val_loss, p->val_dsc, p->best ? " *" : "");
+        if (!isnan(p->val_dsc)) {
+            fprintf(stderr, "  val_loss %.4f  val_dsc %.4f", p->val_loss, p->val_dsc);
+            if (p->select == FTN_SELECT_SOFT_DSC) fprintf(stderr, "  val_soft_dsc %.4f", p->val_soft_dsc);
+            fprintf(stderr, "%s", p->best ? " *" : "");
+        }
         fprintf(stderr, "  %.1f img/s  ETA %s%s\n", p->images_per_s, hms(p->eta_s, eta, sizeof eta), tty ? "\033[K" : "");
         break;
     case FTN_PHASE_TEST:

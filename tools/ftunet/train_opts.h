@@ -27,6 +27,7 @@
     { "threshold", 0, "T", "probability threshold of the test metrics (default 0.5)", NULL },                       \
     { "test-split", 0, "F", "test fraction (default 0.25)", NULL },                                                 \
     { "val-split", 0, "F", "validation fraction of the training part; 0: keep the last epoch (default 0.15)", NULL }, \
+    { "select", 0, "dsc|soft-dsc", "checkpoint criterion: mean per-image DSC at 0.5 (default), or the reference's soft batch DSC", NULL }, \
     { "mask-suffix", 0, "S", "extra mask-name suffix tried first (e.g. _gt)", NULL },                              \
     { "skip-bad", 0, NULL, "drop unreadable or unpaired samples instead of failing", NULL },                        \
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },                           \

@@ -74,6 +74,17 @@ mkdir -p "$T/run2" && cp "$T/run/config.json" "$T/run2/"
 must "$FT" report "$T/run2"
 grep -q 'No test metrics yet' "$T/run2/report.html" && grep -q 'No training log' "$T/run2/report.html" && \
     grep -q 'No precision' "$T/run2/report.html" && ok "report with parts missing" || bad "report with parts missing"
+# a log with the soft DSC column (runs since --select): both curves, and each one's best epoch
+mkdir -p "$T/run3" && cp "$T/run/config.json" "$T/run3/" && cat >"$T/run3/log.csv" <<CSV
+epoch,lr,train_loss,val_loss,val_dsc,val_soft_dsc,seconds
+1,0.01,0.91,0.93,0.00,0.07,1.5
+2,0.01,0.84,0.88,0.34,0.52,1.4
+3,0.01,0.77,0.83,0.41,0.49,1.4
+CSV
+must "$FT" report "$T/run3"
+grep -q 'best validation DSC 0.4100 at epoch 3; best validation soft DSC 0.5200 at epoch 2' "$T/run3/report.html" \
+    && grep -q 'validation soft DSC' "$T/run3/report.html" && ! grep -q 'soft DSC' "$T/run/report.html" \
+    && ok "report: the soft DSC curve" || bad "report: soft DSC: $(grep -o 'best validation[^<]*' "$T/run3/report.html")"
 
 # errors
 fails_cleanly "eval: missing checkpoint" "$FT" eval "$T/nope.safetensors" "$T/data"

@@ -8,7 +8,7 @@
  *                                validation: the last)
  *   RUN/last.safetensors         the weights after the last finished epoch,
  *   RUN/last.optim.safetensors   its optimiser state,
- *   RUN/state.json               epochs done, best epoch, best validation DSC, iteration, shuffle
+ *   RUN/state.json               epochs done, best epoch, its validation score, iteration, shuffle
  *                                scheme; written last, so it is the commit point of an epoch
  *   RUN/test/metrics.csv, RUN/test/summary.json   ftn_evaluate(best, test ids) at the images'
  *                                original resolution, then ftn_report_write(RUN).

@@ -376,7 +376,7 @@ static void section_metrics(sbuf *b, const char *run_dir)
     cJSON_Delete(j);
 }
 
-/* log.csv → columns by header name */
+/* log.csv → columns by header name (val_soft_dsc is absent from logs of older runs) */
 static void section_curves(sbuf *b, const char *run_dir)
 {
     sb_puts(b, "<section><h2>Training curves</h2>\n");
@@ -389,9 +389,9 @@ static void section_curves(sbuf *b, const char *run_dir)
         sb_puts(b, "</section>\n");
         return;
     }
-    enum { EPOCH, TRAIN, VAL, DSC, NCOL };
-    static const char *const want[NCOL] = { "epoch", "train_loss", "val_loss", "val_dsc" };
-    int col[NCOL] = { -1, -1, -1, -1 };
+    enum { EPOCH, TRAIN, VAL, DSC, SOFT, NCOL };
+    static const char *const want[NCOL] = { "epoch", "train_loss", "val_loss", "val_dsc", "val_soft_dsc" };
+    int col[NCOL] = { -1, -1, -1, -1, -1 };
     int cap = 0, n = 0;
     for (size_t i = 0; i < size; i++) cap += data[i] == '\n';
     cap += 1;
@@ -408,7 +408,7 @@ static void section_curves(sbuf *b, const char *run_dir)
         }
         line = strtok_r(NULL, "\r\n", &save);
     }
-    int ok = v[0] && v[1] && v[2] && v[3] && col[EPOCH] >= 0 && col[TRAIN] >= 0;
+    int ok = v[0] && v[1] && v[2] && v[3] && v[4] && col[EPOCH] >= 0 && col[TRAIN] >= 0;
     for (; ok && line; line = strtok_r(NULL, "\r\n", &save)) {
         if (!*line) continue;
         for (int k = 0; k < NCOL; k++) v[k][n] = NAN;
@@ -429,18 +429,22 @@ static void section_curves(sbuf *b, const char *run_dir)
     } else if (n == 0) {
         note(b, "%s has no epochs yet.", path);
     } else {
-        int best = -1;
-        for (int i = 0; i < n; i++)
+        int best = -1, best_soft = -1;
+        for (int i = 0; i < n; i++) {
             if (isfinite(v[DSC][i]) && (best < 0 || v[DSC][i] > v[DSC][best])) best = i;
+            if (isfinite(v[SOFT][i]) && (best_soft < 0 || v[SOFT][i] > v[SOFT][best_soft])) best_soft = i;
+        }
         sb_printf(b, "<p>%d epoch%s", n, n == 1 ? "" : "s");
         if (best >= 0) sb_printf(b, "; best validation DSC %.4f at epoch %g", v[DSC][best], v[EPOCH][best]);
+        if (best_soft >= 0) sb_printf(b, "; best validation soft DSC %.4f at epoch %g", v[SOFT][best_soft], v[EPOCH][best_soft]);
         sb_puts(b, ".</p>\n<div class=\"charts\">\n");
         series loss[2] = { { "train loss", "#2563eb", v[EPOCH], v[TRAIN], n, 0, NULL },
                            { "validation loss", "#dc2626", v[EPOCH], v[VAL], n, 1, NULL } };
         svg_chart(b, "Loss", "epoch", "loss", loss, col[VAL] >= 0 ? 2 : 1, NAN, NAN, NAN, NAN, 1);
         if (col[DSC] >= 0) {
-            series dsc[1] = { { "validation DSC", "#059669", v[EPOCH], v[DSC], n, 0, NULL } };
-            svg_chart(b, "Validation DSC", "epoch", "DSC", dsc, 1, NAN, NAN, NAN, NAN, 1);
+            series dsc[2] = { { "validation DSC", "#059669", v[EPOCH], v[DSC], n, 0, NULL },
+                              { "validation soft DSC", "#7c3aed", v[EPOCH], v[SOFT], n, 1, NULL } };
+            svg_chart(b, "Validation DSC", "epoch", "DSC", dsc, col[SOFT] >= 0 ? 2 : 1, NAN, NAN, NAN, NAN, 1);
         } else {
             note(b, "%s has no val_dsc column.", path);
         }

@@ -126,5 +126,11 @@ int main(void)
     CHECK(ftn_train_run(&cfg, NULL, NULL, &sb) == FTN_EINVAL);
     CHECK(strstr(ftn_last_error(), "bn_debias and bn_recalibrate"), "%s", ftn_last_error());
     CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
+
+    /* so is a checkpoint criterion that does not exist (a library caller's bad value) */
+    cfg.bn_debias = 0, cfg.bn_recalibrate = 0, cfg.select = (ftn_select)7;
+    CHECK(ftn_train_run(&cfg, NULL, NULL, &sb) == FTN_EINVAL);
+    CHECK(strstr(ftn_last_error(), "checkpoint criterion 7"), "%s", ftn_last_error());
+    CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
     return tl_finish();
 }

@@ -447,6 +447,8 @@ static ftn_status check_config(const ftn_train_config *c)
     if (c->resume && c->overwrite) return ftn_fail(FTN_EINVAL, "train: resume and overwrite exclude each other");
     if (c->bn_debias && c->bn_recalibrate) /* re-estimation replaces the statistics before every use */
         return ftn_fail(FTN_EINVAL, "train: bn_debias and bn_recalibrate exclude each other");
+    if (c->select != FTN_SELECT_DSC && c->select != FTN_SELECT_SOFT_DSC)
+        return ftn_fail(FTN_EINVAL, "train: checkpoint criterion %d unknown (FTN_SELECT_DSC or FTN_SELECT_SOFT_DSC)", (int)c->select);
     return FTN_OK;
 }
 

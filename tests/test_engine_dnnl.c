@@ -345,6 +345,56 @@ static void test_deconv(uint64_t *rng)
         }
 }
 
+/* Stride-2 deconvolutions with overlapping taps (3×3, 4×4) whose output is twice the input run
+ * as four phase convolutions (dnnl_engine.c, compile_phases). The op tests above cover 3×3 ones
+ * against the oracle with 16 and 32 output channels; this checks that such shapes really take
+ * that path (a forward of ≥ 9 steps: the phase weights, four convolutions, four reorders into
+ * the output) unless FTUNET_DNNL_DECONV_PHASES=0, that 2×2 ones do not, and that each way the
+ * results agree with the oracle. */
+static long deconv_forward_steps(const ftn_graph *g)
+{
+    float *params = calloc(g->n_param_floats, sizeof(float)), *grads = calloc(g->n_param_floats, sizeof(float));
+    ftn_exec *ex = NULL;
+    long n = -1;
+    CHECK_OK(ftn_exec_create(g, params, grads, FTN_ENGINE_DNNL, &ex));
+    if (ex) {
+        ftn_exec_set_profile(ex, true);
+        CHECK_OK(ex->vt->forward(ex, true));
+        n = ex->prof_n[0][FTN_OP_DECONV];
+        ftn_exec_free(ex);
+    }
+    free(params);
+    free(grads);
+    return n;
+}
+
+static void test_deconv_phases(uint64_t *rng)
+{
+    static const struct { int k, p, op, cin, cout; bool phases; } geo[] = {
+        { 3, 1, 1, 5, 32, true }, { 4, 1, 0, 16, 16, true }, { 2, 0, 0, 16, 16, false } };
+    for (int gi = 0; gi < 3; gi++) {
+        ftn_graph g;
+        ftn_graph_init(&g);
+        int x = ftn_g_input(&g, (ftn_shape){ 2, geo[gi].cin, 5, 7 });
+        x = ftn_g_conv(&g, "a", x, geo[gi].cin, 1, 1, 0);
+        x = ftn_g_deconv(&g, "b", x, geo[gi].cout, geo[gi].k, 2, geo[gi].p, geo[gi].op);
+        ftn_g_output(&g, x);
+        char what[96];
+        long on = deconv_forward_steps(&g);
+        snprintf(what, sizeof what, "deconv k%d s2 p%d %d→%d", geo[gi].k, geo[gi].p, geo[gi].cin, geo[gi].cout);
+        if (geo[gi].phases) CHECK(on >= 9, "%s: %ld forward steps, expected the phase path (≥ 9)", what, on);
+        else CHECK(on >= 1 && on <= 2, "%s: %ld forward steps, expected the deconvolution primitive", what, on);
+        compare_graph(what, &g, tl_next(rng), false, TOL);
+        setenv("FTUNET_DNNL_DECONV_PHASES", "0", 1);
+        long off = deconv_forward_steps(&g);
+        CHECK(off >= 1 && off <= 2, "%s without phases: %ld forward steps", what, off);
+        snprintf(what, sizeof what, "deconv k%d s2 p%d %d→%d without phases", geo[gi].k, geo[gi].p, geo[gi].cin, geo[gi].cout);
+        compare_graph(what, &g, tl_next(rng), false, TOL);
+        unsetenv("FTUNET_DNNL_DECONV_PHASES");
+        ftn_graph_free(&g);
+    }
+}
+
 typedef int (*unary_fn)(ftn_graph *, int);
 
 /* input → conv(c) → [bn] → OP → conv 1×1 → output, for channel counts 1, 3, 5, 16, 32. */
@@ -558,6 +608,7 @@ static void run_all(const char *tag)
     worst_seen = 0;
     test_conv(&rng);
     test_deconv(&rng);
+    test_deconv_phases(&rng);
     test_unary(&rng, "bn", id_op, true, false);
     test_unary(&rng, "bn+relu", ftn_g_relu, true, false);
     test_bn_small(&rng);

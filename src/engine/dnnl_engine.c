@@ -25,6 +25,10 @@
  *   BN → ReLU (dnnl_fuse_norm_relu, whose backward absorbs the ReLU's). Only when the
  *   pre-ReLU tensor has no other reader and is not a network output. FTUNET_DNNL_FUSE=0
  *   turns them off (for testing).
+ * - Stride-2 transposed convolutions run forward as four ordinary convolutions, one per output
+ *   parity, each reordered into every other pixel of the output (compile_phases: oneDNN's own
+ *   deconvolution forward is slow for them); backward uses the deconvolution primitives.
+ *   FTUNET_DNNL_DECONV_PHASES=0 turns this off (for testing and before/after timing).
  * - Memory: every buffer the engine owns (activations, converted copies, workspaces, reordered
  *   weights, gradients, the scratchpad and two gradient temporaries, each sized to its largest
  *   user) is pooled: after compile, buffers never live at the same time (in the training
@@ -46,7 +50,11 @@
 
 #define MAX_ARGS 12
 
-enum step_kind { STEP_PRIM, STEP_BN_RUNNING, STEP_ZERO, STEP_CHANDOT };
+enum step_kind { STEP_PRIM, STEP_BN_RUNNING, STEP_ZERO, STEP_CHANDOT, STEP_PHASE_WEIGHTS };
+
+/* One axis of a stride-2 transposed convolution split by output parity (see compile_phases):
+ * output index 2m + p takes input m + t − pad_l through kernel tap tap[t], t < n. */
+typedef struct phase_axis { int n, pad_l, pad_r, tap[2]; } phase_axis;
 
 typedef struct step {
     int kind, op;
@@ -58,6 +66,11 @@ typedef struct step {
     /* STEP_ZERO */
     dnnl_memory_t zero_mem;
     size_t zero_bytes;
+    /* STEP_PHASE_WEIGHTS: the deconvolution's [ci][co][k][k] weights into its four phase kernels */
+    const float *wsrc;
+    float *wdst;
+    int ci, co, k;
+    phase_axis ax[2];    /* by parity; rows and columns alike (square kernel, symmetric padding) */
 } step;
 
 typedef struct steplist { step *v; int n, cap; } steplist;
@@ -449,6 +462,145 @@ static int grad_out(const ftn_exec *ex, const impl *C, int o)
     return C->fuse[o] == FUSE_BN_RELU ? ex->g->ops[o + 1].out : ex->g->ops[o].out;
 }
 
+/* ---- stride-2 transposed convolutions as four convolutions ---------------------------------
+ * oneDNN 2.6 runs a stride-2 deconvolution forward at a fraction of the speed of an ordinary
+ * convolution of the same arithmetic (up4 of attn-unet-mi-ds: 47 against 26 ms per batch of 16
+ * on AVX-512, see README, Performance). With output index o = 2i − pad + k (PyTorch), the
+ * outputs of one parity p (rows, and likewise columns) read only the taps k ≡ p + pad (mod 2),
+ * at input offsets d = (p + pad − k)/2: an ordinary small convolution over the input. So the
+ * forward runs four such convolutions (one per row and column parity) and reorders each into
+ * every other pixel of the output. Backward keeps the deconvolution primitives. */
+static bool phase_axis_make(int k, int pad, int p, phase_axis *a)
+{
+    int dmin = 1 << 20, dmax = -(1 << 20), n = 0;
+    for (int t = 0; t < k; t++)
+        if (((p + pad - t) % 2 + 2) % 2 == 0) {
+            int d = (p + pad - t) / 2;
+            dmin = d < dmin ? d : dmin;
+            dmax = d > dmax ? d : dmax;
+            n++;
+        }
+    if (n == 0 || n > 2 || dmax - dmin + 1 != n || dmin > 0) return false;
+    a->n = n;
+    a->pad_l = -dmin;
+    a->pad_r = dmax;
+    for (int t = 0; t < k; t++)
+        if (((p + pad - t) % 2 + 2) % 2 == 0) a->tap[(p + pad - t) / 2 - dmin] = t;
+    return true;
+}
+
+static bool phases_enabled(void)
+{
+    const char *e = getenv("FTUNET_DNNL_DECONV_PHASES");
+    return !(e && e[0] == '0');
+}
+
+/* Whether op o (a deconvolution) runs as phases: stride 2 with overlapping taps (3×3, 4×4; a
+ * 2×2 stride-2 one is a matrix product per pixel, which oneDNN's deconvolution runs well: unet's
+ * upK, 17 % slower in inference as phases), output exactly twice the input. */
+static bool phase_plan(const ftn_exec *ex, int o, phase_axis ax[2])
+{
+    const ftn_op *op = &ex->g->ops[o];
+    ftn_shape si = ex->g->tensors[op->in[0]].shape, so = ex->g->tensors[op->out].shape;
+    return phases_enabled() && op->kind == FTN_OP_DECONV && op->stride == 2 && op->k > 2 && op->k <= 4 &&
+           so.h == 2 * si.h && so.w == 2 * si.w && phase_axis_make(op->k, op->pad, 0, &ax[0]) &&
+           phase_axis_make(op->k, op->pad, 1, &ax[1]);
+}
+
+/* Phase (py, px) of deconvolution weights w [ci][co][k][k] as a convolution kernel [co][ci][kh][kw],
+ * the four phases one after another in dst. */
+static void phase_weights(const step *s)
+{
+    float *dst = s->wdst;
+    for (int ph = 0; ph < 4; ph++) {
+        const phase_axis *ay = &s->ax[ph >> 1], *ax = &s->ax[ph & 1];
+        for (int co = 0; co < s->co; co++)
+            for (int ci = 0; ci < s->ci; ci++) {
+                const float *w = s->wsrc + ((size_t)ci * s->co + co) * s->k * s->k;
+                for (int t = 0; t < ay->n; t++)
+                    for (int u = 0; u < ax->n; u++) *dst++ = w[ay->tap[t] * s->k + ax->tap[u]];
+            }
+    }
+}
+
+/* A view of every other pixel of md (parity py, px), or false when md's spatial dimensions are
+ * blocked or it has padding (then the reorder would not cover it exactly). */
+static bool phase_view(const dnnl_memory_desc_t *md, int py, int px, dnnl_memory_desc_t *v)
+{
+    if (md->ndims != 4 || md->format_kind != dnnl_blocked) return false;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    for (int i = 0; i < b->inner_nblks; i++)
+        if (b->inner_idxs[i] >= 2) return false;
+    for (int d = 0; d < 4; d++)
+        if (md->padded_dims[d] != md->dims[d] || md->padded_offsets[d] != 0) return false;
+    *v = *md;
+    for (int d = 2; d < 4; d++) {
+        v->dims[d] = v->padded_dims[d] = md->dims[d] / 2;
+        v->format_desc.blocking.strides[d] = 2 * b->strides[d];
+    }
+    v->offset0 = md->offset0 + py * b->strides[2] + px * b->strides[3];
+    return true;
+}
+
+/* The forward of deconvolution o (no fused post-op) as four convolutions writing into its
+ * output's memory (already set); src_md: the input's format, bmem: the bias. */
+static ftn_status compile_phases(ftn_exec *ex, impl *C, int o, const phase_axis ax[2], const dnnl_memory_desc_t *src_md,
+                                 dnnl_memory_t xin, const dnnl_memory_desc_t *b_md, dnnl_memory_t bmem)
+{
+    const ftn_op *op = &ex->g->ops[o];
+    int y = op->out;
+    ftn_shape si = ex->g->tensors[op->in[0]].shape, so = ex->g->tensors[y].shape;
+    int taps = (ax[0].n + ax[1].n) * (ax[0].n + ax[1].n); /* Σ over the four phases of kh·kw */
+    float *wk = new_buf(C, sizeof(float) * (size_t)so.c * si.c * taps);
+    if (!wk) return OOM();
+    step *s = push(ex, C, &C->fwd_train);
+    if (!s) return OOM();
+    *s = (step){ .kind = STEP_PHASE_WEIGHTS, .op = o, .wsrc = P(ex, op->weight), .wdst = wk,
+                 .ci = si.c, .co = so.c, .k = op->k, .ax = { ax[0], ax[1] } };
+    step copy = *s;
+    if (!(s = push(ex, C, &C->fwd_infer))) return OOM();
+    *s = copy;
+
+    for (int ph = 0; ph < 4; ph++) {
+        const phase_axis *ay = &ax[ph >> 1], *axx = &ax[ph & 1];
+        dnnl_dims_t wd = { so.c, si.c, ay->n, axx->n }, one = { 1, 1 };
+        dnnl_dims_t pl = { ay->pad_l, axx->pad_l }, pr = { ay->pad_r, axx->pad_r };
+        dnnl_memory_desc_t w_user, w_any, dst_any, view;
+        TRY(md_tag(ex, C, &w_user, 4, wd, dnnl_oihw));
+        TRY(md_tag_dt(ex, C, &w_any, 4, wd, C->dt, dnnl_format_tag_any));
+        TRY(md_nchw(ex, C, &dst_any, (ftn_shape){ so.n, so.c, si.h, si.w }, dnnl_format_tag_any));
+        dnnl_convolution_desc_t cd;
+        D(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, src_md, &w_any,
+                                             b_md, &dst_any, one, pl, pr));
+        dnnl_primitive_desc_t pd;
+        D(dnnl_primitive_desc_create(&pd, &cd, C->attr, C->eng, NULL));
+        dnnl_primitive_t prim;
+        dnnl_memory_t scratch, wu, wf, part, dst_view;
+        TRY(make_prim(ex, C, NULL, NULL, &pd, &prim, &scratch));
+        const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        const dnnl_memory_desc_t *pmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+        if (!phase_view(&C->t[y].md, ph >> 1, ph & 1, &view)) /* checked by the caller */
+            return ftn_fail(FTN_EINTERNAL, "oneDNN engine: op %d (%s): no phase view of its output", o, op->label);
+        TRY(new_mem(ex, C, &w_user, wk, &wu));
+        wk += (size_t)so.c * si.c * ay->n * axx->n;
+        if (md_eq(wmd, &w_user)) wf = wu;
+        else {
+            TRY(new_mem(ex, C, wmd, NULL, &wf));
+            TRY(reorder(ex, C, wu, wf, &C->fwd_train, &C->fwd_infer));
+        }
+        TRY(new_mem(ex, C, pmd, NULL, &part));
+        TRY(bound_mem(ex, C, &view, C->t[y].vb, &dst_view));
+        argv a = { 0 };
+        arg(&a, DNNL_ARG_SRC, xin);
+        arg(&a, DNNL_ARG_WEIGHTS, wf);
+        arg(&a, DNNL_ARG_BIAS, bmem);
+        arg(&a, DNNL_ARG_DST, part);
+        TRY(push_both(ex, C, prim, scratch, &a));
+        TRY(reorder(ex, C, part, dst_view, &C->fwd_train, &C->fwd_infer));
+    }
+    return FTN_OK;
+}
+
 static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
 {
     const ftn_graph *g = ex->g;
@@ -500,30 +652,40 @@ static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
     if (st == dnnl_success) st = dnnl_primitive_desc_create(&fpd, &cd, fattr, C->eng, NULL);
     if (pattr) dnnl_primitive_attr_destroy(pattr);
     if (st != dnnl_success) return dfail(ex, o, de ? "deconvolution forward" : "convolution forward", st);
-    dnnl_primitive_t fprim;
-    dnnl_memory_t fscratch;
-    TRY(make_prim(ex, C, NULL, NULL, &fpd, &fprim, &fscratch));
+    /* a stride-2 deconvolution runs as four convolutions; its own forward pd then only serves
+     * as the formats' source and the backward's hint */
+    phase_axis ax[2];
+    dnnl_memory_desc_t probe;
+    bool phases = de && C->fuse[o] == FUSE_NONE && phase_plan(ex, o, ax) &&
+                  phase_view(dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), 0, 0, &probe);
+    dnnl_primitive_t fprim = NULL;
+    dnnl_memory_t fscratch = NULL;
+    if (phases) TRY(keep_pd(ex, C, fpd));
+    else TRY(make_prim(ex, C, NULL, NULL, &fpd, &fprim, &fscratch));
     const dnnl_memory_desc_t *src_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0);
     const dnnl_memory_desc_t *w_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
     dnnl_memory_desc_t src_keep = *src_md;
 
-    dnnl_memory_t xin, wu, wf, bmem;
+    dnnl_memory_t xin, wu, wf = NULL, bmem;
     TRY(input_as(ex, C, o, 0, &src_keep, &xin));
     TRY(new_mem(ex, C, &w_user, P(ex, op->weight), &wu));
     TRY(new_mem(ex, C, &b_md, P(ex, op->bias), &bmem));
-    if (md_eq(w_md, &w_user)) wf = wu;
-    else {
-        TRY(new_mem(ex, C, w_md, NULL, &wf));
-        TRY(reorder(ex, C, wu, wf, &C->fwd_train, &C->fwd_infer));
-    }
     TRY(set_tensor(ex, C, y, dst_md, NULL));
-    argv a = { 0 };
-    arg(&a, DNNL_ARG_SRC, xin);
-    arg(&a, DNNL_ARG_WEIGHTS, wf);
-    arg(&a, DNNL_ARG_BIAS, bmem);
-    arg(&a, DNNL_ARG_DST, C->t[y].mem);
-    TRY(push_both(ex, C, fprim, fscratch, &a));
+    if (phases) TRY(compile_phases(ex, C, o, ax, &src_keep, xin, &b_md, bmem));
+    else {
+        if (md_eq(w_md, &w_user)) wf = wu;
+        else {
+            TRY(new_mem(ex, C, w_md, NULL, &wf));
+            TRY(reorder(ex, C, wu, wf, &C->fwd_train, &C->fwd_infer));
+        }
+        argv a = { 0 };
+        arg(&a, DNNL_ARG_SRC, xin);
+        arg(&a, DNNL_ARG_WEIGHTS, wf);
+        arg(&a, DNNL_ARG_BIAS, bmem);
+        arg(&a, DNNL_ARG_DST, C->t[y].mem);
+        TRY(push_both(ex, C, fprim, fscratch, &a));
+    }
 
     /* backward */
     steplist *bl = &C->bwd_op[o];
@@ -538,7 +700,7 @@ static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
         dnnl_memory_t bscratch, wb;
         TRY(make_prim(ex, C, &bd, fpd, &bpd, &bprim, &bscratch));
         const dnnl_memory_desc_t *wb_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
-        if (md_eq(wb_md, w_md)) wb = wf;
+        if (wf && md_eq(wb_md, w_md)) wb = wf;
         else if (md_eq(wb_md, &w_user)) wb = wu;
         else {
             TRY(new_mem(ex, C, wb_md, NULL, &wb));
@@ -1360,6 +1522,8 @@ static ftn_status run_step(ftn_exec *ex, impl *C, const step *s)
                 rm[c] = mo * rm[c] + (1 - mo) * s->mean[c];
                 rv[c] = mo * rv[c] + (1 - mo) * s->var[c] * unbias;
             }
+        } else if (s->kind == STEP_PHASE_WEIGHTS) {
+            phase_weights(s);
         } else if (s->kind == STEP_CHANDOT) {
             void *p[3];
             const dnnl_memory_desc_t *m[3];

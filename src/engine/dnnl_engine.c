@@ -25,9 +25,10 @@
  *   BN → ReLU (dnnl_fuse_norm_relu, whose backward absorbs the ReLU's). Only when the
  *   pre-ReLU tensor has no other reader and is not a network output. FTUNET_DNNL_FUSE=0
  *   turns them off (for testing).
- * - Stride-2 transposed convolutions run forward as four ordinary convolutions, one per output
- *   parity, each reordered into every other pixel of the output (compile_phases: oneDNN's own
- *   deconvolution forward is slow for them); backward uses the deconvolution primitives.
+ * - Stride-2 transposed convolutions with overlapping taps (3×3, 4×4) run forward as four
+ *   ordinary convolutions, one per output parity, each reordered into every other pixel of the
+ *   output (compile_phases: oneDNN's own deconvolution forward is slow for them); backward
+ *   uses the deconvolution primitives.
  *   FTUNET_DNNL_DECONV_PHASES=0 turns this off (for testing and before/after timing).
  * - Memory: every buffer the engine owns (activations, converted copies, workspaces, reordered
  *   weights, gradients, the scratchpad and two gradient temporaries, each sized to its largest

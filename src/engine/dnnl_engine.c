@@ -463,6 +463,17 @@ static int grad_out(const ftn_exec *ex, const impl *C, int o)
     return C->fuse[o] == FUSE_BN_RELU ? ex->g->ops[o + 1].out : ex->g->ops[o].out;
 }
 
+/* Weights wu (user layout) in the format `want`: wu itself, or a copy reordered in both forward
+ * lists (every forward, as the model's weights change between steps). */
+static ftn_status weights_as(ftn_exec *ex, impl *C, dnnl_memory_t wu, const dnnl_memory_desc_t *want, dnnl_memory_t *out)
+{
+    const dnnl_memory_desc_t *umd;
+    D(dnnl_memory_get_memory_desc(wu, &umd));
+    if (md_eq(want, umd)) { *out = wu; return FTN_OK; }
+    TRY(new_mem(ex, C, want, NULL, out));
+    return reorder(ex, C, wu, *out, &C->fwd_train, &C->fwd_infer);
+}
+
 /* ---- stride-2 transposed convolutions as four convolutions ---------------------------------
  * oneDNN 2.6 runs a stride-2 deconvolution forward at a fraction of the speed of an ordinary
  * convolution of the same arithmetic (up4 of attn-unet-mi-ds: 47 against 26 ms per batch of 16
@@ -475,7 +486,7 @@ static bool phase_axis_make(int k, int pad, int p, phase_axis *a)
 {
     int dmin = 1 << 20, dmax = -(1 << 20), n = 0;
     for (int t = 0; t < k; t++)
-        if (((p + pad - t) % 2 + 2) % 2 == 0) {
+        if (((p + pad - t) & 1) == 0) {
             int d = (p + pad - t) / 2;
             dmin = d < dmin ? d : dmin;
             dmax = d > dmax ? d : dmax;
@@ -486,7 +497,7 @@ static bool phase_axis_make(int k, int pad, int p, phase_axis *a)
     a->pad_l = -dmin;
     a->pad_r = dmax;
     for (int t = 0; t < k; t++)
-        if (((p + pad - t) % 2 + 2) % 2 == 0) a->tap[(p + pad - t) / 2 - dmin] = t;
+        if (((p + pad - t) & 1) == 0) a->tap[(p + pad - t) / 2 - dmin] = t;
     return true;
 }
 
@@ -584,11 +595,7 @@ static ftn_status compile_phases(ftn_exec *ex, impl *C, int o, const phase_axis 
             return ftn_fail(FTN_EINTERNAL, "oneDNN engine: op %d (%s): no phase view of its output", o, op->label);
         TRY(new_mem(ex, C, &w_user, wk, &wu));
         wk += (size_t)so.c * si.c * ay->n * axx->n;
-        if (md_eq(wmd, &w_user)) wf = wu;
-        else {
-            TRY(new_mem(ex, C, wmd, NULL, &wf));
-            TRY(reorder(ex, C, wu, wf, &C->fwd_train, &C->fwd_infer));
-        }
+        TRY(weights_as(ex, C, wu, wmd, &wf));
         TRY(new_mem(ex, C, pmd, NULL, &part));
         TRY(bound_mem(ex, C, &view, C->t[y].vb, &dst_view));
         argv a = { 0 };
@@ -675,11 +682,7 @@ static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
     TRY(set_tensor(ex, C, y, dst_md, NULL));
     if (phases) TRY(compile_phases(ex, C, o, ax, &src_keep, xin, &b_md, bmem));
     else {
-        if (md_eq(w_md, &w_user)) wf = wu;
-        else {
-            TRY(new_mem(ex, C, w_md, NULL, &wf));
-            TRY(reorder(ex, C, wu, wf, &C->fwd_train, &C->fwd_infer));
-        }
+        TRY(weights_as(ex, C, wu, w_md, &wf));
         argv a = { 0 };
         arg(&a, DNNL_ARG_SRC, xin);
         arg(&a, DNNL_ARG_WEIGHTS, wf);

@@ -19,10 +19,19 @@ positive() {
     if [ -n "$v" ] && awk -v v="$v" 'BEGIN { exit !(v + 0 > 0) }'; then ok "$1 = $v"; else bad "$1 missing or not positive ('$v')"; fi
 }
 for k in peak_gflops threads height width batch steps params forward_gflop_per_image \
-         train_images_per_s train_step_s train_gflops train_peak_ratio \
-         infer_images_per_s infer_batch_s infer_gflops infer_peak_ratio \
+         train_images_per_s train_step_s train_gflops train_peak_gflops train_peak_ratio train_start_peak_ratio \
+         infer_images_per_s infer_batch_s infer_gflops infer_peak_gflops infer_peak_ratio infer_start_peak_ratio \
          peak_rss_session_mib peak_rss_infer_mib peak_rss_train_mib forward_s backward_s; do
     positive "$k"
+done
+# the ratios: GF/s over the probe's rate between that phase's steps, and over the start's best of 5
+num() { awk -v k="\"$1\":" '$1 == k { print $2; exit }' "$T/out.json" | tr -d ','; }
+for ph in train infer; do
+    if awk -v g="$(num ${ph}_gflops)" -v p="$(num ${ph}_peak_gflops)" -v r="$(num ${ph}_peak_ratio)" \
+           -v p0="$(num peak_gflops)" -v r0="$(num ${ph}_start_peak_ratio)" \
+           'BEGIN { d = g / p - r; d0 = g / p0 - r0; exit !(d * d < 1e-12 && d0 * d0 < 1e-12) }'; then
+        ok "$ph ratios consistent"
+    else bad "$ph: ${ph}_peak_ratio is not ${ph}_gflops / ${ph}_peak_gflops (or the start ratio not over peak_gflops)"; fi
 done
 grep -q '"model":[[:space:]]*"attn-unet-mi-ds"' "$T/out.json" && ok "json model" || bad "json lacks the model name"
 grep -q '"op":[[:space:]]*"conv"' "$T/out.json" && ok "json profile has conv" || bad "json profile lacks conv"

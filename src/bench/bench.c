@@ -16,48 +16,85 @@ int ftn_bench_threads(void) { return omp_get_max_threads(); }
 #define DN(call) do { dnnl_status_t st_ = (call); if (st_ != dnnl_success) { \
         s = ftn_fail(FTN_EINTERNAL, "bench: oneDNN matmul: %s failed (status %d)", #call, (int)st_); goto done; } } while (0)
 
-ftn_status ftn_bench_peak_gflops(int n, int reps, double *gflops)
+struct ftn_bench_probe {
+    int n;
+    dnnl_engine_t eng;
+    dnnl_stream_t stream;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    dnnl_memory_t mem[3];
+};
+
+void ftn_bench_probe_free(ftn_bench_probe *p)
 {
-    *gflops = 0;
-    if (n < 16 || n > 16384 || reps < 1) return ftn_fail(FTN_EINVAL, "bench: matmul size %d or repetitions %d out of range", n, reps);
+    if (!p) return;
+    for (int i = 0; i < 3; i++) if (p->mem[i]) dnnl_memory_destroy(p->mem[i]);
+    if (p->prim) dnnl_primitive_destroy(p->prim);
+    if (p->pd) dnnl_primitive_desc_destroy(p->pd);
+    if (p->stream) dnnl_stream_destroy(p->stream);
+    if (p->eng) dnnl_engine_destroy(p->eng);
+    free(p);
+}
+
+ftn_status ftn_bench_probe_create(int n, ftn_bench_probe **out)
+{
+    *out = NULL;
+    if (n < 16 || n > 16384) return ftn_fail(FTN_EINVAL, "bench: matmul size %d out of range (16..16384)", n);
+    ftn_bench_probe *p = calloc(1, sizeof *p);
+    if (!p) return ftn_fail(FTN_ENOMEM, "bench: out of memory for the peak probe");
+    p->n = n;
     ftn_status s = FTN_OK;
-    dnnl_engine_t eng = NULL;
-    dnnl_stream_t stream = NULL;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t prim = NULL;
-    dnnl_memory_t mem[3] = { 0 };
-    DN(dnnl_engine_create(&eng, dnnl_cpu, 0));
-    DN(dnnl_stream_create(&stream, eng, dnnl_stream_default_flags));
+    DN(dnnl_engine_create(&p->eng, dnnl_cpu, 0));
+    DN(dnnl_stream_create(&p->stream, p->eng, dnnl_stream_default_flags));
     dnnl_dims_t dims = { n, n };
     dnnl_memory_desc_t md;
     DN(dnnl_memory_desc_init_by_tag(&md, 2, dims, dnnl_f32, dnnl_ab));
     dnnl_matmul_desc_t mmd;
     DN(dnnl_matmul_desc_init(&mmd, &md, &md, NULL, &md));
-    DN(dnnl_primitive_desc_create(&pd, &mmd, NULL, eng, NULL));
-    DN(dnnl_primitive_create(&prim, pd));
+    DN(dnnl_primitive_desc_create(&p->pd, &mmd, NULL, p->eng, NULL));
+    DN(dnnl_primitive_create(&p->prim, p->pd));
     for (int i = 0; i < 3; i++) {
-        DN(dnnl_memory_create(&mem[i], &md, eng, DNNL_MEMORY_ALLOCATE));
+        DN(dnnl_memory_create(&p->mem[i], &md, p->eng, DNNL_MEMORY_ALLOCATE));
         void *h;
-        DN(dnnl_memory_get_data_handle(mem[i], &h));
+        DN(dnnl_memory_get_data_handle(p->mem[i], &h));
         float *f = h;
         for (size_t j = 0; j < (size_t)n * n; j++) f[j] = (float)((j * 2654435761u) % 1000) * 1e-3f - 0.5f;
     }
-    dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, mem[0] }, { DNNL_ARG_WEIGHTS, mem[1] }, { DNNL_ARG_DST, mem[2] } };
+done:
+    if (s) ftn_bench_probe_free(p);
+    else *out = p;
+    return s;
+}
+
+ftn_status ftn_bench_probe_run(ftn_bench_probe *p, double *seconds)
+{
+    ftn_status s = FTN_OK;
+    dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, p->mem[0] }, { DNNL_ARG_WEIGHTS, p->mem[1] }, { DNNL_ARG_DST, p->mem[2] } };
+    double t0 = omp_get_wtime();
+    DN(dnnl_primitive_execute(p->prim, p->stream, 3, args));
+    DN(dnnl_stream_wait(p->stream));
+    *seconds = omp_get_wtime() - t0;
+done:
+    return s;
+}
+
+double ftn_bench_probe_flops(const ftn_bench_probe *p) { return 2.0 * p->n * p->n * (double)p->n; }
+
+ftn_status ftn_bench_peak_gflops(int n, int reps, double *gflops)
+{
+    *gflops = 0;
+    if (reps < 1) return ftn_fail(FTN_EINVAL, "bench: matmul repetitions %d out of range", reps);
+    ftn_bench_probe *p;
+    ftn_status s = ftn_bench_probe_create(n, &p);
+    if (s) return s;
     double best = 1e30;
-    for (int r = 0; r <= reps; r++) { /* r == 0: warm-up */
-        double t0 = omp_get_wtime();
-        DN(dnnl_primitive_execute(prim, stream, 3, args));
-        DN(dnnl_stream_wait(stream));
-        double t = omp_get_wtime() - t0;
+    for (int r = 0; r <= reps && !s; r++) { /* r == 0: warm-up */
+        double t;
+        if ((s = ftn_bench_probe_run(p, &t))) break;
         if (r > 0 && t < best) best = t;
     }
-    *gflops = 2.0 * n * n * (double)n / best * 1e-9;
-done:
-    for (int i = 0; i < 3; i++) if (mem[i]) dnnl_memory_destroy(mem[i]);
-    if (prim) dnnl_primitive_destroy(prim);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    if (stream) dnnl_stream_destroy(stream);
-    if (eng) dnnl_engine_destroy(eng);
+    if (!s) *gflops = ftn_bench_probe_flops(p) / best * 1e-9;
+    ftn_bench_probe_free(p);
     return s;
 }
 
@@ -88,6 +125,27 @@ double ftn_bench_peak_rss_mib(void)
 
 /* ---- networks ------------------------------------------------------------------------------- */
 
+/* Runs the probe once, adding its time to *seconds. */
+static ftn_status probe_add(ftn_bench_probe *p, double *seconds)
+{
+    double t;
+    ftn_status s = ftn_bench_probe_run(p, &t);
+    *seconds += t;
+    return s;
+}
+
+/* Creates the probe and runs it once untimed (first-touch page faults). */
+static ftn_status probe_start(int n, ftn_bench_probe **p)
+{
+    double t;
+    ftn_status s = ftn_bench_probe_create(n, p);
+    if (!s && (s = ftn_bench_probe_run(*p, &t))) {
+        ftn_bench_probe_free(*p);
+        *p = NULL;
+    }
+    return s;
+}
+
 ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -95,9 +153,11 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
     r->rss_reset = ftn_bench_reset_peak_rss();
     ftn_model *m = NULL;
     ftn_session *s = NULL;
+    ftn_bench_probe *probe = NULL;
     float *x = NULL, *y = NULL;
     ftn_status st = ftn_model_create(cfg->model, cfg->channels, cfg->height, cfg->width, &m);
     if (st) return st;
+
     if ((st = ftn_model_init(m, 1))) goto done;
     if ((st = ftn_session_create_ex(m, cfg->batch, cfg->engine, cfg->precision, &s))) goto done;
     r->rss_session_mib = ftn_bench_peak_rss_mib();
@@ -120,28 +180,51 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
                 y[n * px + (size_t)i * cfg->width + j] = (i - cy) * (i - cy) + (j - cx) * (j - cx) <= rad * rad ? 1.f : 0.f;
     }
 
-    /* inference: one warm-up, then `steps` timed forwards */
+    /* inference: one warm-up, then `steps` timed forwards, each after a probe. The probe exists
+     * only during the timed steps, after the phase's peak memory was read off its warm-up. */
     if ((st = ftn_session_forward(s, x, 0))) goto done;
-    double t0 = omp_get_wtime();
-    for (int i = 0; i < cfg->steps; i++)
+    r->rss_infer_mib = ftn_bench_peak_rss_mib();
+    if (cfg->probe_n > 0 && (st = probe_start(cfg->probe_n, &probe))) goto done;
+    double busy = 0, probe_s = 0;
+    for (int i = 0; i < cfg->steps; i++) {
+        if (probe && (st = probe_add(probe, &probe_s))) goto done;
+        double t0 = omp_get_wtime();
         if ((st = ftn_session_forward(s, x, 0))) goto done;
-    r->infer_batch_s = (omp_get_wtime() - t0) / cfg->steps;
+        busy += omp_get_wtime() - t0;
+    }
+    if (probe) {
+        if ((st = probe_add(probe, &probe_s))) goto done;
+        r->infer_peak_gflops = (cfg->steps + 1) * ftn_bench_probe_flops(probe) / probe_s * 1e-9;
+    }
+    ftn_bench_probe_free(probe);
+    probe = NULL;
+    r->infer_batch_s = busy / cfg->steps;
     r->infer_ips = cfg->batch / r->infer_batch_s;
     r->infer_gflops = r->infer_ips * r->forward_flops * 1e-9;
-    r->rss_infer_mib = ftn_bench_peak_rss_mib();
 
     /* training: one warm-up, then `steps` timed ftn_train_step */
     ftn_loss_config loss = ftn_loss_default(FTN_LOSS_FOCAL_TVERSKY);
     ftn_optimizer_config opt = ftn_optimizer_default(FTN_OPT_SGD);
     opt.lr = 1e-4f; /* keep the weights tame over the steps */
     if ((st = ftn_train_step(s, x, y, &loss, &opt, &r->last_loss))) goto done;
-    t0 = omp_get_wtime();
-    for (int i = 0; i < cfg->steps; i++)
+    r->rss_train_mib = ftn_bench_peak_rss_mib();
+    if (cfg->probe_n > 0 && (st = probe_start(cfg->probe_n, &probe))) goto done;
+    busy = probe_s = 0;
+    for (int i = 0; i < cfg->steps; i++) {
+        if (probe && (st = probe_add(probe, &probe_s))) goto done;
+        double t0 = omp_get_wtime();
         if ((st = ftn_train_step(s, x, y, &loss, &opt, &r->last_loss))) goto done;
-    r->train_step_s = (omp_get_wtime() - t0) / cfg->steps;
+        busy += omp_get_wtime() - t0;
+    }
+    if (probe) {
+        if ((st = probe_add(probe, &probe_s))) goto done;
+        r->train_peak_gflops = (cfg->steps + 1) * ftn_bench_probe_flops(probe) / probe_s * 1e-9;
+    }
+    ftn_bench_probe_free(probe);
+    probe = NULL;
+    r->train_step_s = busy / cfg->steps;
     r->train_ips = cfg->batch / r->train_step_s;
     r->train_gflops = r->train_ips * 3 * r->forward_flops * 1e-9;
-    r->rss_train_mib = ftn_bench_peak_rss_mib();
 
     if (cfg->profile) { /* separately timed steps: the parts, and per op kind */
         ftn_session_set_profile(s, 1);
@@ -166,6 +249,7 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
         ftn_session_set_profile(s, 0);
     }
 done:
+    ftn_bench_probe_free(probe);
     free(x);
     free(y);
     ftn_session_free(s);

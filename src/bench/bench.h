@@ -10,8 +10,18 @@
 
 #define FTN_BENCH_MAX_PROFILE 32
 
-/* Best-of-`reps` GFLOP/s of an n×n×n fp32 matmul (oneDNN, plain layouts, the current threads),
- * after one warm-up. */
+/* The peak probe: an n×n×n fp32 matmul (oneDNN, plain layouts, the current threads), created once
+ * and run on demand. On a shared machine the rate the CPU gives moves by ±20 % within seconds, so
+ * the bench runs the probe between its timed steps and compares each phase with the probe's rate
+ * over that same stretch of time, not with a best-of-N taken earlier. */
+typedef struct ftn_bench_probe ftn_bench_probe;
+ftn_status ftn_bench_probe_create(int n, ftn_bench_probe **p);
+/* One matmul; *seconds its wall time. */
+ftn_status ftn_bench_probe_run(ftn_bench_probe *p, double *seconds);
+double ftn_bench_probe_flops(const ftn_bench_probe *p); /* 2n³ */
+void ftn_bench_probe_free(ftn_bench_probe *p);
+
+/* Best-of-`reps` GFLOP/s of the probe, after one warm-up. */
 ftn_status ftn_bench_peak_gflops(int n, int reps, double *gflops);
 
 /* OpenMP threads in use by both engines. */
@@ -31,6 +41,7 @@ typedef struct ftn_bench_config {
     ftn_engine engine;
     bool profile;       /* time the training steps per op kind (separate, extra steps) */
     ftn_precision precision; /* of the session (FTN_PRECISION_BF16: mixed precision) */
+    int probe_n;        /* > 0: the peak probe's size, run before every timed step and after the last */
 } ftn_bench_config;
 
 typedef struct ftn_bench_result {
@@ -40,11 +51,14 @@ typedef struct ftn_bench_result {
     double train_step_s;         /* mean seconds per training step */
     double infer_batch_s;        /* mean seconds per inference forward */
     double train_gflops, infer_gflops; /* effective: ips × forward FLOPs (× 3 for training) / 1e9 */
+    /* with cfg.probe_n: the probe's GFLOP/s over the probes run between that phase's timed steps
+     * (their total FLOPs over their total time), the peak that phase is compared with */
+    double train_peak_gflops, infer_peak_gflops;
     /* mean seconds per training step in each part (separately timed steps) */
     double t_forward, t_loss, t_backward, t_update;
     double rss_session_mib;      /* VmHWM after creating the model and session */
-    double rss_infer_mib;        /* VmHWM after the inference phase */
-    double rss_train_mib;        /* VmHWM after the training phase */
+    double rss_infer_mib;        /* VmHWM after the inference warm-up (the engine allocates nothing later) */
+    double rss_train_mib;        /* VmHWM after the training warm-up step (the same) */
     bool rss_reset;              /* the peak was reset before this model (per-model peaks) */
     float last_loss;
     /* with cfg.profile: per op kind and pass, mean seconds per training step */
@@ -54,7 +68,9 @@ typedef struct ftn_bench_result {
 
 /* Creates the model (Glorot init, seed 1) and a session, runs inference then training on
  * synthetic data (uniform images, disc masks), and fills *r. Inference is measured first, on the
- * same session, then training (focal Tversky loss, the paper's SGD). */
+ * same session, then training (focal Tversky loss, the paper's SGD). Each phase: one warm-up,
+ * then cfg.steps timed steps, with the peak probe (cfg.probe_n) run before each and after the
+ * last; the probe is created after the warm-up's memory reading and freed after the phase. */
 ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r);
 
 #endif

@@ -7,7 +7,7 @@ FT=$1
 T=$2
 . "$(dirname "$0")/lib_cli.sh"
 
-if "$FT" bench --size 32x32 --batch 2 --steps 1 --peak-size 512 --json "$T/out.json" --profile >"$T/out" 2>"$T/err"; then
+if "$FT" bench --size 32x32 --rgb --batch 2 --steps 1 --peak-size 512 --json "$T/out.json" --profile >"$T/out" 2>"$T/err"; then
     ok "bench ran"
 else
     bad "bench failed: $(cat "$T/err")"
@@ -33,6 +33,12 @@ for ph in train infer; do
         ok "$ph ratios consistent"
     else bad "$ph: ${ph}_peak_ratio is not ${ph}_gflops / ${ph}_peak_gflops (or the start ratio not over peak_gflops)"; fi
 done
+# --rgb: the second size's cost per image against the first's, 192·256 / 32² = 48 times the pixels
+[ "$(num pixels_ratio)" = 48 ] && ok "pixels_ratio 48" || bad "pixels_ratio '$(num pixels_ratio)', expected 48"
+positive train_work_per_image_ratio
+positive infer_work_per_image_ratio
+grep -q '3x192x256 per image against 1x32x32 (at the probes.* rates; linear: x48.00): training x' "$T/out" \
+    && ok "pixel scaling line" || bad "no pixel scaling line"
 grep -q '"model":[[:space:]]*"attn-unet-mi-ds"' "$T/out.json" && ok "json model" || bad "json lacks the model name"
 grep -q '"op":[[:space:]]*"conv"' "$T/out.json" && ok "json profile has conv" || bad "json profile lacks conv"
 grep -q 'forward *conv' "$T/out" && grep -q 'backward *conv' "$T/out" && ok "profile mentions conv" || bad "--profile output lacks conv"

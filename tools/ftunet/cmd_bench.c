@@ -144,6 +144,9 @@ static int run(cli_command *cmd, int argc, char **argv)
     cJSON_AddStringToObject(root, "memory_metric", "VmHWM after each phase, reset via /proc/self/clear_refs per model");
     arr = cJSON_AddArrayToObject(root, "results");
     int rc = 0;
+    /* per size, model and precision: seconds per image × the probe's GF/s, training and inference
+     * (the machine-work an image costs, which the probe's rate makes comparable across phases) */
+    double work[2][8][2][2] = { { { { 0 } } } };
     for (int si = 0; si < n_sizes && !rc; si++)
         for (int mi = 0; mi < n_models && !rc; mi++) {
             double ips[2][2] = { { 0 } };
@@ -162,7 +165,18 @@ static int run(cli_command *cmd, int argc, char **argv)
                 fflush(stdout);
                 ips[pi][0] = r.train_ips;
                 ips[pi][1] = r.infer_ips;
+                work[si][mi][pi][0] = r.train_peak_gflops / r.train_ips;
+                work[si][mi][pi][1] = r.infer_peak_gflops / r.infer_ips;
                 cJSON *o = result_json(&cfg, &r, peak);
+                if (si == 1) {
+                    double px = (double)sizes[1].h * sizes[1].w / ((double)sizes[0].h * sizes[0].w);
+                    double tr = work[1][mi][pi][0] / work[0][mi][pi][0], in = work[1][mi][pi][1] / work[0][mi][pi][1];
+                    printf("%-16s %s per image against %dx%dx%d (at the probes' rates; linear: x%.2f): training x%.2f, "
+                           "inference x%.2f\n", cfg.model, input, sizes[0].c, sizes[0].h, sizes[0].w, px, tr, in);
+                    cJSON_AddNumberToObject(o, "pixels_ratio", px);
+                    cJSON_AddNumberToObject(o, "train_work_per_image_ratio", tr);
+                    cJSON_AddNumberToObject(o, "infer_work_per_image_ratio", in);
+                }
                 cJSON_AddStringToObject(o, "precision", ftn_precision_name(cfg.precision));
                 cJSON_AddItemToArray(arr, o);
             }

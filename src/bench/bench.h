@@ -9,6 +9,9 @@
 #include "ftunet.h"
 
 #define FTN_BENCH_MAX_PROFILE 32
+/* A forward costs about a third of a training step: timing three per step gives both phases
+ * about the same wall time, and so the same exposure to the machine's noise. */
+#define FTN_BENCH_INFER_PER_STEP 3
 
 /* The peak probe: an n×n×n fp32 matmul (oneDNN, plain layouts, the current threads), created once
  * and run on demand. On a shared machine the rate the CPU gives moves by ±20 % within seconds, so
@@ -37,7 +40,8 @@ double ftn_bench_peak_rss_mib(void);
 typedef struct ftn_bench_config {
     const char *model;
     int channels, height, width, batch;
-    int steps;          /* timed training steps (after one warm-up) and timed inference forwards */
+    int steps;          /* timed training steps (after one warm-up); inference times
+                           FTN_BENCH_INFER_PER_STEP × as many forwards */
     ftn_engine engine;
     bool profile;       /* time the training steps per op kind (separate, extra steps) */
     ftn_precision precision; /* of the session (FTN_PRECISION_BF16: mixed precision) */
@@ -58,7 +62,7 @@ typedef struct ftn_bench_result {
     double t_forward, t_loss, t_backward, t_update;
     double rss_session_mib;      /* VmHWM after creating the model and session */
     double rss_infer_mib;        /* VmHWM after the inference warm-up (the engine allocates nothing later) */
-    double rss_train_mib;        /* VmHWM after the training warm-up step (the same) */
+    double rss_train_mib;        /* VmHWM after the training warm-up step, which follows it (the same) */
     bool rss_reset;              /* the peak was reset before this model (per-model peaks) */
     float last_loss;
     /* with cfg.profile: per op kind and pass, mean seconds per training step */
@@ -68,9 +72,9 @@ typedef struct ftn_bench_result {
 
 /* Creates the model (Glorot init, seed 1) and a session, runs inference then training on
  * synthetic data (uniform images, disc masks), and fills *r. Inference is measured first, on the
- * same session, then training (focal Tversky loss, the paper's SGD). Each phase: one warm-up,
- * then cfg.steps timed steps, with the peak probe (cfg.probe_n) run before each and after the
- * last; the probe is created after the warm-up's memory reading and freed after the phase. */
+ * same session, then training (focal Tversky loss, the paper's SGD). One warm-up of each first
+ * (the memory figures are read off them), then the timed steps (cfg.steps, and 3× as many
+ * forwards), with the peak probe (cfg.probe_n) run before each and after each phase's last. */
 ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r);
 
 #endif

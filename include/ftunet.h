@@ -58,9 +58,15 @@ void ftn_set_threads(int threads);
  * loss, the network's outputs, the optimiser and the parameters stay float32. It needs a CPU
  * with AVX512-BF16; elsewhere, and on the reference engine, sessions refuse it with
  * FTN_EUNSUPPORTED. */
-typedef enum ftn_precision { FTN_PRECISION_FP32 = 0, FTN_PRECISION_BF16 = 1 } ftn_precision;
-const char *ftn_precision_name(ftn_precision p);                 /* "fp32", "bf16" */
-ftn_status ftn_precision_parse(const char *name, ftn_precision *p); /* "fp32"/"f32", "bf16" */
+/* FTN_PRECISION_FP32_WINOGRAD is float32 throughout, with the 3×3 stride-1 convolutions whose
+ * channel counts are multiples of 16 computed by Winograd's F(4×4, 3×3) algorithm (oneDNN's
+ * jit_wino_4x3: about 2.25× fewer multiplications, rounding of its own): the paper's network
+ * trains about 1.6× faster than FTN_PRECISION_FP32, whose direct convolutions agree with the
+ * reference layers to 1e-5; Winograd's outputs and gradients to about 1e-2. It needs the oneDNN
+ * engine on an AVX-512 CPU. */
+typedef enum ftn_precision { FTN_PRECISION_FP32 = 0, FTN_PRECISION_BF16 = 1, FTN_PRECISION_FP32_WINOGRAD = 2 } ftn_precision;
+const char *ftn_precision_name(ftn_precision p);                 /* "fp32", "bf16", "fp32-winograd" */
+ftn_status ftn_precision_parse(const char *name, ftn_precision *p); /* "fp32"/"f32", "bf16", "fp32-winograd"/"winograd" */
 /* FTN_OK when sessions on `engine` can run in precision p here; else FTN_EUNSUPPORTED and
  * ftn_last_error() says why. */
 ftn_status ftn_precision_check(ftn_engine engine, ftn_precision p);
@@ -206,6 +212,22 @@ void ftn_session_set_profile(ftn_session *s, int on);
 /* Writes up to cap entries with calls > 0 (forward first, then backward, in op-kind order) and
  * returns how many there are in all. */
 int ftn_session_profile(const ftn_session *s, ftn_profile_entry *out, int cap);
+
+/* The same per layer: one entry per op of the network, in execution order, then one for the
+ * boundary. An op's time includes its converted copies, weight reorders and gradient
+ * accumulations; a fused ReLU's forward is its producer's. */
+typedef struct ftn_profile_layer {
+    const char *label;   /* the op's name ("enc1.conv1"); unnamed ops (relu, concat, …) carry
+                            their kind, and `after` says where they are */
+    const char *kind;    /* "conv", "bn", …, "boundary" */
+    const char *after;   /* unnamed ops: the nearest named op up their first inputs ("input"
+                            for the network's input); named ops and the boundary: "" */
+    ftn_shape out;       /* the op's output (the boundary: the network's input) */
+    double seconds[2];   /* forward, backward */
+    long calls[2];
+} ftn_profile_layer;
+/* Writes up to cap entries and returns how many there are (the network's op count + 1). */
+int ftn_session_profile_layers(const ftn_session *s, ftn_profile_layer *out, int cap);
 
 #ifdef __cplusplus
 }

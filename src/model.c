@@ -30,23 +30,28 @@ void ftn_set_threads(int threads)
 }
 
 /* ---- precision -------------------------------------------------------------------------------- */
-const char *ftn_precision_name(ftn_precision p) { return p == FTN_PRECISION_BF16 ? "bf16" : "fp32"; }
+const char *ftn_precision_name(ftn_precision p)
+{
+    return p == FTN_PRECISION_BF16 ? "bf16" : p == FTN_PRECISION_FP32_WINOGRAD ? "fp32-winograd" : "fp32";
+}
 
 ftn_status ftn_precision_parse(const char *name, ftn_precision *p)
 {
     if (name && (!strcmp(name, "fp32") || !strcmp(name, "f32"))) *p = FTN_PRECISION_FP32;
     else if (name && !strcmp(name, "bf16")) *p = FTN_PRECISION_BF16;
-    else return ftn_fail(FTN_EINVAL, "precision '%s': expected fp32 or bf16", name ? name : "(null)");
+    else if (name && (!strcmp(name, "fp32-winograd") || !strcmp(name, "winograd"))) *p = FTN_PRECISION_FP32_WINOGRAD;
+    else return ftn_fail(FTN_EINVAL, "precision '%s': expected fp32, fp32-winograd or bf16", name ? name : "(null)");
     return FTN_OK;
 }
 
 ftn_status ftn_precision_check(ftn_engine engine, ftn_precision p)
 {
     if (p == FTN_PRECISION_FP32) return FTN_OK;
-    if (p != FTN_PRECISION_BF16) return ftn_fail(FTN_EINVAL, "precision: unknown value %d", (int)p);
+    if (p != FTN_PRECISION_BF16 && p != FTN_PRECISION_FP32_WINOGRAD) return ftn_fail(FTN_EINVAL, "precision: unknown value %d", (int)p);
     if (engine == FTN_ENGINE_REF)
-        return ftn_fail(FTN_EUNSUPPORTED, "precision: bf16 needs the oneDNN engine (the reference engine is fp32 only)");
-    return ftn_dnnl_bf16_check();
+        return ftn_fail(FTN_EUNSUPPORTED, "precision: %s needs the oneDNN engine (the reference engine is fp32 only)",
+                        ftn_precision_name(p));
+    return p == FTN_PRECISION_BF16 ? ftn_dnnl_bf16_check() : ftn_dnnl_winograd_check();
 }
 
 /* ---- models ----------------------------------------------------------------------------------- */
@@ -363,6 +368,32 @@ ftn_status ftn_bn_recalibrate(ftn_model *m, const float *x, int n, int batch, ft
 
 /* ---- profiling -------------------------------------------------------------------------------- */
 void ftn_session_set_profile(ftn_session *s, int on) { ftn_exec_set_profile(s->exec, on != 0); }
+
+int ftn_session_profile_layers(const ftn_session *s, ftn_profile_layer *out, int cap)
+{
+    const ftn_exec *ex = s->exec;
+    const ftn_graph *g = ex->g;
+    for (int o = 0; o <= g->n_ops && o < cap; o++) {
+        ftn_profile_layer *e = &out[o];
+        if (o < g->n_ops) {
+            const ftn_op *op = &g->ops[o];
+            const char *kind = ftn_op_kind_name(op->kind);
+            bool unnamed = !strcmp(op->label, kind);
+            int prod = g->tensors[op->in[0]].producer; /* the nearest named op upstream */
+            while (prod >= 0 && !strcmp(g->ops[prod].label, ftn_op_kind_name(g->ops[prod].kind)))
+                prod = g->tensors[g->ops[prod].in[0]].producer;
+            *e = (ftn_profile_layer){ op->label, kind, !unnamed ? "" : prod < 0 ? "input" : g->ops[prod].label,
+                                      g->tensors[op->out].shape, { 0 }, { 0 } };
+        } else {
+            *e = (ftn_profile_layer){ "boundary", "boundary", "", g->tensors[g->input].shape, { 0 }, { 0 } };
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            e->seconds[pass] = ex->prof_op_s[pass * (g->n_ops + 1) + o];
+            e->calls[pass] = ex->prof_op_n[pass * (g->n_ops + 1) + o];
+        }
+    }
+    return g->n_ops + 1;
+}
 
 int ftn_session_profile(const ftn_session *s, ftn_profile_entry *out, int cap)
 {

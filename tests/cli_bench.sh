@@ -41,6 +41,15 @@ grep -q '3x192x256 per image against 1x32x32 (at the probes.* rates; linear: x48
     && ok "pixel scaling line" || bad "no pixel scaling line"
 grep -q '"model":[[:space:]]*"attn-unet-mi-ds"' "$T/out.json" && ok "json model" || bad "json lacks the model name"
 grep -q '"op":[[:space:]]*"conv"' "$T/out.json" && ok "json profile has conv" || bad "json profile lacks conv"
+# per layer: every op of the network in the table and the JSON, and their times add up to the
+# per-kind ones (the same measurements, charged twice)
+grep -q '"layer":[[:space:]]*"enc1.conv1"' "$T/out.json" && grep -q '"layer":[[:space:]]*"head4"' "$T/out.json" \
+    && ok "json layers" || bad "json profile lacks the layers"
+grep -Eq '^ +118 +dec4.conv1 +conv +32x32x32 ' "$T/out" && grep -Eq 'relu after up4 +relu' "$T/out" \
+    && ok "layer table" || bad "layer table lacks dec4.conv1 (op 118) or the ReLU after up4"
+if awk '$1 == "\"seconds\":" { k += $2 } $1 == "\"seconds_forward\":" || $1 == "\"seconds_backward\":" { l += $2 }
+        END { d = k - l; exit !(k > 0 && d * d <= 1e-12 * k * k) }' "$T/out.json"; then ok "layer times add up to the kinds'"
+else bad "per-layer times do not add up to the per-kind ones"; fi
 grep -q 'forward *conv' "$T/out" && grep -q 'backward *conv' "$T/out" && ok "profile mentions conv" || bad "--profile output lacks conv"
 grep -q 'fp32 peak' "$T/out" && ok "peak printed" || bad "no peak line"
 

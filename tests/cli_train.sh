@@ -118,6 +118,20 @@ else
 fi
 must "$FT" predict "$R/best.safetensors" "$T/data/images/0000.png" -o "$T/pred"
 [ -s "$T/pred/0000_mask.png" ] && ok "predict" || bad "predict"
+# fp32-winograd: the oneDNN engine only; on an AVX-512 CPU eval gives the fp32 figures to
+# Winograd's rounding (summary's mean DSC within 1e-3)
+fails_cleanly "eval: fp32-winograd on the reference engine" "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/ew" --precision fp32-winograd
+if "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/ew" --precision fp32-winograd --engine dnnl >"$T/out" 2>"$T/err"; then
+    grep -q ', fp32-winograd$' "$T/out" && wline=yes || wline="no: $(cat "$T/out")"
+    must "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/ef" --precision fp32 --engine dnnl
+    # the first "dsc" of summary.json is the mean's
+    dw=$(awk '$1 == "\"dsc\":" { print $2; exit }' "$T/ew/summary.json" | tr -d ,)
+    df=$(awk '$1 == "\"dsc\":" { print $2; exit }' "$T/ef/summary.json" | tr -d ,)
+    [ "$wline" = yes ] && awk -v a="$dw" -v b="$df" 'BEGIN { d = a - b; exit !(a != "" && d * d < 1e-6) }' \
+        && ok "eval --precision fp32-winograd: DSC $dw (fp32 $df)" || bad "eval fp32-winograd: DSC '$dw' against fp32 '$df'; its line names the precision: $wline"
+else
+    grep -q 'AVX-512' "$T/err" && ok "eval fp32-winograd refused on this CPU: $(cat "$T/err")" || bad "eval fp32-winograd: $(cat "$T/err")"
+fi
 
 # recalibrate: BN statistics re-estimated on the run's training split, into a new checkpoint
 must "$FT" recalibrate "$R/best.safetensors" --run "$R" -o "$T/pbn.safetensors"

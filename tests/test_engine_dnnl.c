@@ -37,6 +37,14 @@
 #include "testlib.h"
 
 #define TOL 1e-4
+/* FTN_PRECISION_FP32_WINOGRAD on the whole network (test_winograd): Winograd's rounding (6×6
+ * tile transforms) grows through the backward pass into the early layers' weight gradients:
+ * worst 5.9e-3 against the reference engine (enc3.bn2.bias; 2e-5 against the oracle with the
+ * op tests' parameters; the op graphs themselves: 2e-6, within TOL). Wrong maths is O(1). */
+#define WINO_NET_TOL 2e-2
+
+/* the precision compare_graph and test_against_ref_engine run the dnnl engine in */
+static ftn_precision cmp_precision = FTN_PRECISION_FP32;
 
 /* ---- the oracle --------------------------------------------------------------------------- */
 
@@ -243,7 +251,7 @@ static void compare_graph(const char *what, const ftn_graph *g, uint64_t seed, b
     memcpy(grads_ref, grads, np * sizeof(float));
 
     ftn_exec *ex = NULL;
-    CHECK_OK(ftn_exec_create(g, params, grads, FTN_ENGINE_DNNL, &ex));
+    CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, cmp_precision, &ex));
     if (!ex) { free(params); free(params_ref); free(grads); free(grads_ref); return; }
     oracle r;
     oracle_init(&r, g, params_ref, grads_ref);
@@ -531,7 +539,7 @@ static void test_network(const char *name, int n, int c, int h, double tol)
 
 /* The whole network on the dnnl engine against the reference engine (src/engine/ref_engine.c):
  * training forward, backward, running statistics, inference forward. */
-static void test_against_ref_engine(const char *name, int n, int c, int h)
+static void test_against_ref_engine(const char *name, int n, int c, int h, double tol)
 {
     ftn_graph g;
     ftn_graph_init(&g);
@@ -546,7 +554,7 @@ static void test_against_ref_engine(const char *name, int n, int c, int h)
     random_params(&g, pd, &rng);
     memcpy(pr, pd, np * sizeof(float));
     ftn_exec *ed = NULL, *er = NULL;
-    CHECK_OK(ftn_exec_create(&g, pd, gd, FTN_ENGINE_DNNL, &ed));
+    CHECK_OK(ftn_exec_create_ex(&g, pd, gd, FTN_ENGINE_DNNL, cmp_precision, &ed));
     CHECK_OK(ftn_exec_create(&g, pr, gr, FTN_ENGINE_REF, &er));
     if (ed && er) {
         size_t nin = ftn_shape_count(g.tensors[g.input].shape);
@@ -561,25 +569,86 @@ static void test_against_ref_engine(const char *name, int n, int c, int h)
         CHECK_OK(ed->vt->forward(ed, true));
         CHECK_OK(er->vt->forward(er, true));
         for (int k = 0; k < g.n_outputs; k++)
-            expect_close(what, "train output", ed->outputs[k], er->outputs[k], ftn_shape_count(g.tensors[g.outputs[k]].shape), TOL);
+            expect_close(what, "train output", ed->outputs[k], er->outputs[k], ftn_shape_count(g.tensors[g.outputs[k]].shape), tol);
         CHECK_OK(ed->vt->backward(ed));
         CHECK_OK(er->vt->backward(er));
         for (size_t i = 0; i < np; i++) grad_floor = fmax(grad_floor, 1e-2 * fabs(gr[i]));
         for (int p = 0; p < g.n_params; p++) {
             const ftn_param *pp = &g.params[p];
             if (pp->trainable && before_bn(&g, p)) continue; /* ~0 both sides, checked above */
-            expect_close(what, pp->name, (pp->trainable ? gd : pd) + pp->offset, (pp->trainable ? gr : pr) + pp->offset, pp->count, TOL);
+            expect_close(what, pp->name, (pp->trainable ? gd : pd) + pp->offset, (pp->trainable ? gr : pr) + pp->offset, pp->count, tol);
         }
         grad_floor = 0;
         CHECK_OK(ed->vt->forward(ed, false));
         CHECK_OK(er->vt->forward(er, false));
         for (int k = 0; k < g.n_outputs; k++)
-            expect_close(what, "inference output", ed->outputs[k], er->outputs[k], ftn_shape_count(g.tensors[g.outputs[k]].shape), TOL);
+            expect_close(what, "inference output", ed->outputs[k], er->outputs[k], ftn_shape_count(g.tensors[g.outputs[k]].shape), tol);
     }
     ftn_exec_free(ed);
     ftn_exec_free(er);
     free(pd); free(pr); free(gd); free(gr);
     ftn_graph_free(&g);
+}
+
+/* FTN_PRECISION_FP32_WINOGRAD: 3×3 stride-1 convolutions with channel counts that are multiples
+ * of 16 take Winograd (all three passes, at these sizes), the others stay direct, fp32 never
+ * takes it; the op graphs agree with the oracle within the direct algorithm's TOL, the whole
+ * network within WINO_NET_TOL. */
+static int winograd_passes(const ftn_graph *g, ftn_precision p)
+{
+    float *params = calloc(g->n_param_floats, sizeof(float)), *grads = calloc(g->n_param_floats, sizeof(float));
+    ftn_exec *ex = NULL;
+    int n = -1;
+    CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, p, &ex));
+    if (ex) n = ex->n_winograd;
+    ftn_exec_free(ex);
+    free(params);
+    free(grads);
+    return n;
+}
+
+static void test_winograd(uint64_t *rng)
+{
+    if (ftn_dnnl_winograd_check() != FTN_OK) {
+        fprintf(stderr, "winograd: skipped (%s)\n", ftn_last_error());
+        return;
+    }
+    /* input → a → BN → ReLU → b: b is the tested conv; expected Winograd passes of the graph: a's
+     * forward and weight gradient (the input needs no gradient), b's forward and both gradients */
+    static const struct { int cin, cout, k, s, pad, h, w, passes; } geo[] = {
+        { 16, 32, 3, 1, 1, 12, 12, 5 },
+        { 32, 16, 3, 1, 1, 8, 10, 5 },
+        { 16, 5, 3, 1, 1, 8, 8, 2 },      /* b has 5 outputs: a only */
+        { 16, 16, 3, 2, 1, 9, 9, 2 },     /* b strided: a only */
+        { 16, 16, 1, 1, 0, 8, 8, 2 },     /* b 1×1: a only */
+    };
+    worst_seen = 0;
+    for (size_t gi = 0; gi < sizeof geo / sizeof geo[0]; gi++) {
+        ftn_graph g;
+        ftn_graph_init(&g);
+        int x = ftn_g_input(&g, (ftn_shape){ 2, 16, geo[gi].h, geo[gi].w });
+        x = ftn_g_conv(&g, "a", x, geo[gi].cin, 3, 1, 1);
+        x = ftn_g_relu(&g, ftn_g_bn(&g, "bn", x));
+        x = ftn_g_conv(&g, "b", x, geo[gi].cout, geo[gi].k, geo[gi].s, geo[gi].pad);
+        ftn_g_output(&g, x);
+        char what[96];
+        snprintf(what, sizeof what, "winograd conv k%d s%d %d→%d %dx%d", geo[gi].k, geo[gi].s, geo[gi].cin, geo[gi].cout,
+                 geo[gi].h, geo[gi].w);
+        int on = winograd_passes(&g, FTN_PRECISION_FP32_WINOGRAD), off = winograd_passes(&g, FTN_PRECISION_FP32);
+        CHECK(on == geo[gi].passes, "%s: %d passes on Winograd, expected %d", what, on, geo[gi].passes);
+        CHECK(off == 0, "%s: fp32 ran %d passes on Winograd", what, off);
+        cmp_precision = FTN_PRECISION_FP32_WINOGRAD;
+        compare_graph(what, &g, tl_next(rng), false, TOL);
+        cmp_precision = FTN_PRECISION_FP32;
+        ftn_graph_free(&g);
+    }
+    fprintf(stderr, "winograd: op tests, worst relative difference %.3g\n", worst_seen);
+    worst_seen = 0;
+    cmp_precision = FTN_PRECISION_FP32_WINOGRAD;
+    test_network("attn-unet-mi-ds", 2, 1, 32, WINO_NET_TOL);
+    test_against_ref_engine("attn-unet-mi-ds", 2, 1, 32, WINO_NET_TOL);
+    cmp_precision = FTN_PRECISION_FP32;
+    fprintf(stderr, "winograd: attn-unet-mi-ds, worst relative difference %.3g\n", worst_seen);
 }
 
 /* A compile that fails midway (an op kind the engine does not know, after a conv whose primitives
@@ -633,8 +702,10 @@ int main(void)
     worst_seen = 0;
     test_network("attn-unet-mi-ds", 2, 1, 32, TOL);
     test_network("unet", 1, 3, 16, TOL);
-    test_against_ref_engine("attn-unet-mi-ds", 2, 1, 32);
-    test_against_ref_engine("attn-unet", 2, 3, 32);
+    test_against_ref_engine("attn-unet-mi-ds", 2, 1, 32, TOL);
+    test_against_ref_engine("attn-unet", 2, 3, 32, TOL);
     fprintf(stderr, "networks: worst relative difference %.3g\n", worst_seen);
+    uint64_t rng = 4242;
+    test_winograd(&rng);
     return tl_finish();
 }

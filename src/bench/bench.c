@@ -125,6 +125,15 @@ double ftn_bench_peak_rss_mib(void)
 
 /* ---- networks ------------------------------------------------------------------------------- */
 
+void ftn_bench_result_free(ftn_bench_result *r)
+{
+    free(r->layers);
+    free(r->layer_names);
+    r->layers = NULL;
+    r->layer_names = NULL;
+    r->n_layers = 0;
+}
+
 /* Runs the probe once, adding its time to *seconds. */
 static ftn_status probe_add(ftn_bench_probe *p, double *seconds)
 {
@@ -246,9 +255,28 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
         int n = ftn_session_profile(s, r->profile, FTN_BENCH_MAX_PROFILE);
         r->n_profile = n < FTN_BENCH_MAX_PROFILE ? n : FTN_BENCH_MAX_PROFILE;
         for (int i = 0; i < r->n_profile; i++) { r->profile[i].seconds /= cfg->steps; r->profile[i].calls /= cfg->steps; }
+        int nl = ftn_session_profile_layers(s, NULL, 0);
+        if (!(r->layers = calloc((size_t)nl, sizeof *r->layers))) { st = ftn_fail(FTN_ENOMEM, "bench: out of memory for the profile"); goto done; }
+        r->n_layers = ftn_session_profile_layers(s, r->layers, nl);
+        size_t len = 0;
+        for (int i = 0; i < r->n_layers; i++) len += strlen(r->layers[i].label) + strlen(r->layers[i].after) + 2;
+        if (!(r->layer_names = malloc(len))) { st = ftn_fail(FTN_ENOMEM, "bench: out of memory for the profile"); goto done; }
+        char *q = r->layer_names;
+        for (int i = 0; i < r->n_layers; i++) { /* the labels live in the model's graph: copy them */
+            const char **str[2] = { &r->layers[i].label, &r->layers[i].after };
+            for (int j = 0; j < 2; j++) {
+                size_t n = strlen(*str[j]) + 1;
+                memcpy(q, *str[j], n);
+                *str[j] = q;
+                q += n;
+            }
+        }
+        for (int i = 0; i < r->n_layers; i++)
+            for (int p = 0; p < 2; p++) { r->layers[i].seconds[p] /= cfg->steps; r->layers[i].calls[p] /= cfg->steps; }
         ftn_session_set_profile(s, 0);
     }
 done:
+    if (st) ftn_bench_result_free(r);
     ftn_bench_probe_free(probe);
     free(x);
     free(y);

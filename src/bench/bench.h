@@ -68,7 +68,15 @@ typedef struct ftn_bench_result {
     /* with cfg.profile: per op kind and pass, mean seconds per training step */
     ftn_profile_entry profile[FTN_BENCH_MAX_PROFILE];
     int n_profile;
+    /* with cfg.profile: the same per layer (ftn_session_profile_layers), owned; see
+     * ftn_bench_result_free */
+    ftn_profile_layer *layers;
+    int n_layers;
+    char *layer_names;           /* the layers' label and after strings (the model is gone) */
 } ftn_bench_result;
+
+/* Frees what ftn_bench_model allocated in *r (the per-layer profile). */
+void ftn_bench_result_free(ftn_bench_result *r);
 
 /* Creates the model (Glorot init, seed 1) and a session, runs inference then training on
  * synthetic data (uniform images, disc masks), and fills *r. Inference is measured first, on the

@@ -30,6 +30,12 @@
  *   output (compile_phases: oneDNN's own deconvolution forward is slow for them); backward
  *   uses the deconvolution primitives.
  *   FTUNET_DNNL_DECONV_PHASES=0 turns this off (for testing and before/after timing).
+ * - FTN_PRECISION_FP32_WINOGRAD: 3×3 stride-1 convolutions whose channel counts are multiples
+ *   of 16 run as Winograd F(4×4, 3×3) (oneDNN's jit_wino_4x3), forward and both backward passes,
+ *   each pass on its own: a pass whose Winograd scratchpad would exceed WINO_SCRATCH_MAX runs
+ *   direct (center.conv2's weight gradient at batch 16: 125 MiB). Training ×1.6 on
+ *   attn-unet-mi-ds; its rounding is its own (transforms of 6×6 tiles), hence a precision of
+ *   its own rather than the default.
  * - Memory: every buffer the engine owns (activations, converted copies, workspaces, reordered
  *   weights, gradients, the scratchpad and two gradient temporaries, each sized to its largest
  *   user) is pooled: after compile, buffers never live at the same time (in the training
@@ -501,6 +507,30 @@ static bool phase_axis_make(int k, int pad, int p, phase_axis *a)
     return true;
 }
 
+/* Winograd's scratchpad (the transformed tiles and weights) grows with batch × channels; a pass
+ * above this runs direct, which keeps training at batch 16 under 1 GB. */
+#define WINO_SCRATCH_MAX ((size_t)64 << 20)
+
+/* A convolution pass's primitive descriptor: from `wino` (a Winograd descriptor, or NULL) when
+ * oneDNN has an implementation and its scratchpad stays within WINO_SCRATCH_MAX, else from
+ * `direct`. */
+static ftn_status conv_pd(ftn_exec *ex, impl *C, const void *wino, const void *direct, const_dnnl_primitive_attr_t attr,
+                          const_dnnl_primitive_desc_t hint, const char *what, dnnl_primitive_desc_t *pd)
+{
+    *pd = NULL;
+    if (wino && dnnl_primitive_desc_create(pd, wino, attr, C->eng, hint) == dnnl_success) {
+        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(*pd, dnnl_query_scratchpad_md, 0);
+        if (!smd || dnnl_memory_desc_get_size(smd) <= WINO_SCRATCH_MAX) {
+            ex->n_winograd++;
+            return FTN_OK;
+        }
+        dnnl_primitive_desc_destroy(*pd);
+        *pd = NULL;
+    }
+    dnnl_status_t st = dnnl_primitive_desc_create(pd, direct, attr, C->eng, hint);
+    return st == dnnl_success ? FTN_OK : dfail(ex, C->cur_op, what, st);
+}
+
 static bool phases_enabled(void)
 {
     const char *e = getenv("FTUNET_DNNL_DECONV_PHASES");
@@ -650,16 +680,24 @@ static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
         }
         fattr = pattr;
     }
-    dnnl_convolution_desc_t cd;
+    /* Winograd candidates (see the design notes); cd_w is only used when `wino` */
+    bool wino = !de && k == 3 && op->stride == 1 && si.c % 16 == 0 && so.c % 16 == 0 &&
+                ex->precision == FTN_PRECISION_FP32_WINOGRAD;
+    dnnl_convolution_desc_t cd, cd_w;
     dnnl_status_t st = de
         ? dnnl_deconvolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_deconvolution_direct,
                                                &src_any, &w_any, &b_md, &dst_any, strides, pl, pr)
         : dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
                                              &src_any, &w_any, &b_md, &dst_any, strides, pl, pr);
+    if (st == dnnl_success && wino)
+        wino = dnnl_convolution_forward_desc_init(&cd_w, dnnl_forward_training, dnnl_convolution_winograd, &src_any,
+                                                  &w_any, &b_md, &dst_any, strides, pl, pr) == dnnl_success;
     dnnl_primitive_desc_t fpd = NULL;
-    if (st == dnnl_success) st = dnnl_primitive_desc_create(&fpd, &cd, fattr, C->eng, NULL);
+    ftn_status fs = st == dnnl_success
+        ? conv_pd(ex, C, wino ? &cd_w : NULL, &cd, fattr, NULL, de ? "deconvolution forward" : "convolution forward", &fpd)
+        : dfail(ex, o, de ? "deconvolution forward" : "convolution forward", st);
     if (pattr) dnnl_primitive_attr_destroy(pattr);
-    if (st != dnnl_success) return dfail(ex, o, de ? "deconvolution forward" : "convolution forward", st);
+    if (fs != FTN_OK) return fs;
     /* a stride-2 deconvolution runs as four convolutions; its own forward pd then only serves
      * as the formats' source and the backward's hint */
     phase_axis ax[2];
@@ -696,13 +734,16 @@ static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
     int gy = grad_out(ex, C, o);
     TRY(ensure_diff(ex, C, gy));
     if (C->t[x].needs_grad) {
-        dnnl_convolution_desc_t bd;
+        dnnl_convolution_desc_t bd, bd_w;
         if (de) D(dnnl_deconvolution_backward_data_desc_init(&bd, dnnl_deconvolution_direct, &src_keep, &w_any, dst_md, strides, pl, pr));
         else D(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_keep, &w_any, dst_md, strides, pl, pr));
+        bool bw = wino && dnnl_convolution_backward_data_desc_init(&bd_w, dnnl_convolution_winograd, &src_keep, &w_any,
+                                                                   dst_md, strides, pl, pr) == dnnl_success;
         dnnl_primitive_desc_t bpd;
         dnnl_primitive_t bprim;
         dnnl_memory_t bscratch, wb;
-        TRY(make_prim(ex, C, &bd, fpd, &bpd, &bprim, &bscratch));
+        TRY(conv_pd(ex, C, bw ? &bd_w : NULL, &bd, C->attr, fpd, "convolution backward data", &bpd));
+        TRY(make_prim(ex, C, NULL, NULL, &bpd, &bprim, &bscratch));
         const dnnl_memory_desc_t *wb_md = dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
         if (wf && md_eq(wb_md, w_md)) wb = wf;
         else if (md_eq(wb_md, &w_user)) wb = wu;
@@ -721,13 +762,16 @@ static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
         TRY(grad_end(ex, C, bl, &gs));
     }
     {
-        dnnl_convolution_desc_t wd2;
+        dnnl_convolution_desc_t wd2, wd2_w;
         if (de) D(dnnl_deconvolution_backward_weights_desc_init(&wd2, dnnl_deconvolution_direct, &src_keep, &dw_any, &b_md, dst_md, strides, pl, pr));
         else D(dnnl_convolution_backward_weights_desc_init(&wd2, dnnl_convolution_direct, &src_keep, &dw_any, &b_md, dst_md, strides, pl, pr));
+        bool ww = wino && dnnl_convolution_backward_weights_desc_init(&wd2_w, dnnl_convolution_winograd, &src_keep, &dw_any,
+                                                                      &b_md, dst_md, strides, pl, pr) == dnnl_success;
         dnnl_primitive_desc_t wpd;
         dnnl_primitive_t wprim;
         dnnl_memory_t wscratch, dwu, dw, dbmem;
-        TRY(make_prim(ex, C, &wd2, fpd, &wpd, &wprim, &wscratch));
+        TRY(conv_pd(ex, C, ww ? &wd2_w : NULL, &wd2, C->attr, fpd, "convolution backward weights", &wpd));
+        TRY(make_prim(ex, C, NULL, NULL, &wpd, &wprim, &wscratch));
         const dnnl_memory_desc_t *dw_md = dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0);
         TRY(new_mem(ex, C, &w_user, G(ex, op->weight), &dwu));
         TRY(new_mem(ex, C, &b_md, G(ex, op->bias), &dbmem));
@@ -1484,12 +1528,20 @@ ftn_status ftn_dnnl_bf16_check(void)
     return FTN_OK;
 }
 
+ftn_status ftn_dnnl_winograd_check(void)
+{
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (((unsigned)isa & (unsigned)dnnl_cpu_isa_avx512_core) != (unsigned)dnnl_cpu_isa_avx512_core)
+        return ftn_fail(FTN_EUNSUPPORTED, "fp32-winograd needs a CPU with AVX-512 (this one has %s)", isa_name(isa));
+    return FTN_OK;
+}
+
 /* ---- running ------------------------------------------------------------------------------ */
 
 static ftn_status run_step(ftn_exec *ex, impl *C, const step *s);
 
 /* Runs a step list; with profiling on, times each step (waiting for the stream) and charges it
- * to its op's kind in `pass` (0 forward, 1 backward). A fused ReLU is charged to its producer. */
+ * to its op in `pass` (0 forward, 1 backward). A fused ReLU is charged to its producer. */
 static ftn_status run(ftn_exec *ex, impl *C, const steplist *l, int pass)
 {
     if (!ex->profile) {
@@ -1502,9 +1554,7 @@ static ftn_status run(ftn_exec *ex, impl *C, const steplist *l, int pass)
         TRY(run_step(ex, C, s));
         dnnl_status_t st = dnnl_stream_wait(C->stream);
         if (st != dnnl_success) return dfail(ex, s->op, "stream wait", st);
-        int k = s->op >= 0 && s->op < ex->g->n_ops ? (int)ex->g->ops[s->op].kind : FTN_OP_KIND_COUNT;
-        ex->prof_s[pass][k] += omp_get_wtime() - t0;
-        ex->prof_n[pass][k]++;
+        ftn_exec_profile_add(ex, pass, s->op, omp_get_wtime() - t0);
     }
     return FTN_OK;
 }

@@ -11,6 +11,8 @@ void ftn_exec_free(ftn_exec *ex)
     if (ex->vt && ex->vt->destroy) ex->vt->destroy(ex);
     free(ex->input);
     for (int i = 0; i < FTN_MAX_OUTPUTS; i++) { free(ex->outputs[i]); free(ex->d_outputs[i]); }
+    free(ex->prof_op_s);
+    free(ex->prof_op_n);
     free(ex);
 }
 
@@ -24,12 +26,13 @@ ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, f
 {
     *out = NULL;
     if (g->error) return g->error;
-    if (precision != FTN_PRECISION_FP32 && precision != FTN_PRECISION_BF16)
+    if (precision != FTN_PRECISION_FP32 && precision != FTN_PRECISION_BF16 && precision != FTN_PRECISION_FP32_WINOGRAD)
         return ftn_fail(FTN_EINVAL, "engine: unknown precision %d", (int)precision);
-    if (precision == FTN_PRECISION_BF16 && engine == FTN_ENGINE_REF)
-        return ftn_fail(FTN_EUNSUPPORTED, "engine: bf16 needs the oneDNN engine (the reference engine is fp32 only)");
-    if (precision == FTN_PRECISION_BF16) {
-        ftn_status st = ftn_dnnl_bf16_check();
+    if (precision != FTN_PRECISION_FP32 && engine == FTN_ENGINE_REF)
+        return ftn_fail(FTN_EUNSUPPORTED, "engine: %s needs the oneDNN engine (the reference engine is fp32 only)",
+                        precision == FTN_PRECISION_BF16 ? "bf16" : "fp32-winograd");
+    if (precision != FTN_PRECISION_FP32) {
+        ftn_status st = precision == FTN_PRECISION_BF16 ? ftn_dnnl_bf16_check() : ftn_dnnl_winograd_check();
         if (st != FTN_OK) return st;
     }
     ftn_exec *ex = calloc(1, sizeof *ex);
@@ -41,7 +44,9 @@ ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, f
     ex->precision = precision;
     ex->bn_momentum = FTN_BN_MOMENTUM;
     ex->input = malloc(ftn_shape_count(g->tensors[g->input].shape) * sizeof(float));
-    bool ok = ex->input != NULL;
+    ex->prof_op_s = calloc(2 * ((size_t)g->n_ops + 1), sizeof *ex->prof_op_s);
+    ex->prof_op_n = calloc(2 * ((size_t)g->n_ops + 1), sizeof *ex->prof_op_n);
+    bool ok = ex->input && ex->prof_op_s && ex->prof_op_n;
     for (int i = 0; i < g->n_outputs; i++) {
         size_t n = ftn_shape_count(g->tensors[g->outputs[i]].shape);
         ex->outputs[i] = calloc(n, sizeof(float));
@@ -73,6 +78,19 @@ void ftn_exec_set_profile(ftn_exec *ex, bool on)
     if (on) {
         memset(ex->prof_s, 0, sizeof ex->prof_s);
         memset(ex->prof_n, 0, sizeof ex->prof_n);
+        memset(ex->prof_op_s, 0, 2 * ((size_t)ex->g->n_ops + 1) * sizeof *ex->prof_op_s);
+        memset(ex->prof_op_n, 0, 2 * ((size_t)ex->g->n_ops + 1) * sizeof *ex->prof_op_n);
     }
     ex->profile = on;
+}
+
+void ftn_exec_profile_add(ftn_exec *ex, int pass, int op, double seconds)
+{
+    int n_ops = ex->g->n_ops;
+    if (op < 0 || op > n_ops) op = n_ops;
+    int k = op < n_ops ? (int)ex->g->ops[op].kind : FTN_OP_KIND_COUNT;
+    ex->prof_s[pass][k] += seconds;
+    ex->prof_n[pass][k]++;
+    ex->prof_op_s[pass * (n_ops + 1) + op] += seconds;
+    ex->prof_op_n[pass * (n_ops + 1) + op]++;
 }

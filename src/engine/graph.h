@@ -132,6 +132,12 @@ struct ftn_exec {
     bool profile;
     double prof_s[2][FTN_OP_KIND_COUNT + 1];
     long prof_n[2][FTN_OP_KIND_COUNT + 1];
+    /* the oneDNN engine, after compile: how many convolution passes (forward, backward data,
+     * backward weights) run as Winograd (FTN_PRECISION_FP32_WINOGRAD) */
+    int n_winograd;
+    /* the same per op: [pass * (g->n_ops + 1) + op], op = g->n_ops for the boundary */
+    double *prof_op_s;
+    long *prof_op_n;
 };
 
 extern const ftn_engine_vtable ftn_ref_engine;
@@ -144,6 +150,8 @@ ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, f
                               ftn_precision precision, ftn_exec **out);
 /* FTN_OK when the oneDNN engine can run bf16 here, else FTN_EUNSUPPORTED with the reason. */
 ftn_status ftn_dnnl_bf16_check(void);
+/* The same for FTN_PRECISION_FP32_WINOGRAD (oneDNN's Winograd convolutions need AVX-512). */
+ftn_status ftn_dnnl_winograd_check(void);
 void ftn_exec_free(ftn_exec *ex);
 /* ex and `with` (same engine) share their working memory from now on, which then costs the larger
  * of the two instead of the sum. They must not interleave: a training forward and its backward
@@ -152,6 +160,9 @@ void ftn_exec_free(ftn_exec *ex);
 ftn_status ftn_exec_share(ftn_exec *ex, ftn_exec *with);
 /* Turns per-op timing on (and clears the accumulated times) or off. Off costs nothing. */
 void ftn_exec_set_profile(ftn_exec *ex, bool on);
+/* Charges `seconds` of one execution in `pass` (0 forward, 1 backward) to op `op` (-1 or
+ * g->n_ops: the boundary) and its kind. For engines, with ex->profile on. */
+void ftn_exec_profile_add(ftn_exec *ex, int pass, int op, double seconds);
 
 #define FTN_BN_EPS 1e-3f
 #define FTN_BN_MOMENTUM 0.99f

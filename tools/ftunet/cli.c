@@ -160,7 +160,7 @@ int cli_precision(const cli_command *cmd, ftn_engine engine, const char *fallbac
     const char *given = cli_get(cmd, "precision"), *name = given ? given : fallback;
     *out = FTN_PRECISION_FP32;
     if (name && ftn_precision_parse(name, out))
-        return cli_error(cmd->name, "%s %s: expected fp32 or bf16", given ? "--precision" : "the run's precision", name);
+        return cli_error(cmd->name, "%s %s: expected fp32, fp32-winograd or bf16", given ? "--precision" : "the run's precision", name);
     if (ftn_precision_check(engine, *out)) return cli_lib_error(cmd->name);
     return 0;
 }

@@ -20,7 +20,7 @@ static cli_option options[] = {
     { "steps", 0, "N", "timed training steps after one warm-up (default 5); inference times 3x as many forwards", NULL },
     { "peak-size", 0, "N", "matmul size for the fp32 peak (default 2048); it also runs between the timed steps", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
-    { "precision", 0, "fp32|bf16|both", "session precision (default fp32); both: each, back to back, with the ratio", NULL },
+    { "precision", 0, "fp32|fp32-winograd|bf16|both|all", "session precision (default fp32); both: fp32 and bf16, all: the three, back to back, with the ratios to fp32", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "json", 0, "FILE", "also write the results as JSON", NULL },
     { "profile", 0, NULL, "print where a training step's time goes, by op kind and pass", NULL },
@@ -41,7 +41,19 @@ static void print_profile(const ftn_bench_result *r)
     printf("    %-9s %-10s %9.2f %6.1f%%\n", "step", "loss", r->t_loss * 1e3, total > 0 ? 100 * r->t_loss / total : 0);
     printf("    %-9s %-10s %9.2f %6.1f%%\n", "step", "backward", r->t_backward * 1e3, total > 0 ? 100 * r->t_backward / total : 0);
     printf("    %-9s %-10s %9.2f %6.1f%%\n", "step", "sgd", r->t_update * 1e3, total > 0 ? 100 * r->t_update / total : 0);
-    if (!r->n_profile) printf("    (this engine does not time its ops)\n");
+    if (!r->n_profile) { printf("    (this engine does not time its ops)\n"); return; }
+    printf("  by layer (mean per training step, ms; execution order):\n");
+    printf("    %-3s %-28s %-9s %-14s %9s %9s %6s\n", "#", "layer", "kind", "output", "forward", "backward", "%step");
+    for (int i = 0; i < r->n_layers; i++) {
+        const ftn_profile_layer *e = &r->layers[i];
+        char name[64], shape[32];
+        if (e->after[0]) snprintf(name, sizeof name, "%s after %s", e->label, e->after);
+        else snprintf(name, sizeof name, "%s", e->label);
+        snprintf(shape, sizeof shape, "%dx%dx%d", e->out.c, e->out.h, e->out.w);
+        double t = e->seconds[0] + e->seconds[1];
+        printf("    %-3d %-28s %-9s %-14s %9.2f %9.2f %5.1f%%\n", i, name, e->kind, shape, e->seconds[0] * 1e3,
+               e->seconds[1] * 1e3, total > 0 ? 100 * t / total : 0);
+    }
 }
 
 static cJSON *result_json(const ftn_bench_config *c, const ftn_bench_result *r, double peak)
@@ -87,6 +99,22 @@ static cJSON *result_json(const ftn_bench_config *c, const ftn_bench_result *r, 
             cJSON_AddNumberToObject(e, "calls", (double)r->profile[i].calls);
             cJSON_AddItemToArray(ops, e);
         }
+        cJSON *layers = cJSON_AddArrayToObject(p, "layers");
+        for (int i = 0; i < r->n_layers; i++) {
+            const ftn_profile_layer *l = &r->layers[i];
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "layer", l->label);
+            cJSON_AddStringToObject(e, "kind", l->kind);
+            if (l->after[0]) cJSON_AddStringToObject(e, "after", l->after);
+            cJSON *shape = cJSON_AddArrayToObject(e, "output");
+            int d[3] = { l->out.c, l->out.h, l->out.w };
+            for (int j = 0; j < 3; j++) cJSON_AddItemToArray(shape, cJSON_CreateNumber(d[j]));
+            cJSON_AddNumberToObject(e, "seconds_forward", l->seconds[0]);
+            cJSON_AddNumberToObject(e, "seconds_backward", l->seconds[1]);
+            cJSON_AddNumberToObject(e, "forward_calls", (double)l->calls[0]);
+            cJSON_AddNumberToObject(e, "backward_calls", (double)l->calls[1]);
+            cJSON_AddItemToArray(layers, e);
+        }
     }
     return o;
 }
@@ -101,11 +129,13 @@ static int run(cli_command *cmd, int argc, char **argv)
         cli_int(cmd, "steps", 1, 100000, &steps) || cli_int(cmd, "peak-size", 16, 16384, &peak_n) ||
         cli_engine_threads(cmd, &engine))
         return 1;
-    ftn_precision precs[2] = { FTN_PRECISION_FP32, FTN_PRECISION_BF16 };
+    ftn_precision precs[3] = { FTN_PRECISION_FP32, FTN_PRECISION_BF16, FTN_PRECISION_FP32_WINOGRAD };
     int n_precs = 1;
     const char *pname = cli_get(cmd, "precision");
     if (pname && !strcmp(pname, "both")) n_precs = 2;
-    else if (pname && ftn_precision_parse(pname, &precs[0])) return cli_error("bench", "--precision %s: expected fp32, bf16 or both", pname);
+    else if (pname && !strcmp(pname, "all")) n_precs = 3;
+    else if (pname && ftn_precision_parse(pname, &precs[0]))
+        return cli_error("bench", "--precision %s: expected fp32, fp32-winograd, bf16, both or all", pname);
     for (int i = 0; i < n_precs; i++)
         if (ftn_precision_check(engine, precs[i])) return cli_lib_error("bench");
     const char *sel = cli_get(cmd, "model");
@@ -134,7 +164,7 @@ static int run(cli_command *cmd, int argc, char **argv)
     printf("fp32 peak: %.1f GFLOP/s at the start (oneDNN matmul %dx%dx%d, best of 5); the same matmul runs\n"
            "  between the timed steps: 'peak' is its rate over those runs, '%%peak' GF/s against it\n", peak, peak_n, peak_n, peak_n);
     printf("memory: peak resident set (VmHWM, /proc/self/status) after the training warm-up, reset per model\n\n");
-    printf("%-16s %-11s %-5s %8s %8s %7s %6s %6s %8s %7s %6s %6s %8s\n", "model", "input", "prec", "GF/img", "train/s",
+    printf("%-16s %-11s %-13s %8s %8s %7s %6s %6s %8s %7s %6s %6s %8s\n", "model", "input", "prec", "GF/img", "train/s",
            "GF/s", "peak", "%peak", "infer/s", "GF/s", "peak", "%peak", "RSS MiB");
 
     cJSON *root = cJSON_CreateObject(), *arr = NULL;
@@ -147,10 +177,10 @@ static int run(cli_command *cmd, int argc, char **argv)
     int rc = 0;
     /* per size, model and precision: seconds per image × the probe's GF/s, training and inference
      * (the machine-work an image costs, which the probe's rate makes comparable across phases) */
-    double work[2][8][2][2] = { { { { 0 } } } };
+    double work[2][8][3][2] = { { { { 0 } } } };
     for (int si = 0; si < n_sizes && !rc; si++)
         for (int mi = 0; mi < n_models && !rc; mi++) {
-            double ips[2][2] = { { 0 } };
+            double ips[3][2] = { { 0 } };
             for (int pi = 0; pi < n_precs && !rc; pi++) {
                 ftn_bench_config cfg = { models[mi], sizes[si].c, sizes[si].h, sizes[si].w, batch, steps, engine, profile,
                                          precs[pi], peak_n };
@@ -158,7 +188,7 @@ static int run(cli_command *cmd, int argc, char **argv)
                 if (ftn_bench_model(&cfg, &r)) { rc = cli_lib_error("bench"); break; }
                 char input[32];
                 snprintf(input, sizeof input, "%dx%dx%d", cfg.channels, cfg.height, cfg.width);
-                printf("%-16s %-11s %-5s %8.3f %8.2f %7.1f %6.1f %5.1f%% %8.2f %7.1f %6.1f %5.1f%% %8.0f\n", cfg.model,
+                printf("%-16s %-11s %-13s %8.3f %8.2f %7.1f %6.1f %5.1f%% %8.2f %7.1f %6.1f %5.1f%% %8.0f\n", cfg.model,
                        input, ftn_precision_name(cfg.precision), r.forward_flops * 1e-9, r.train_ips, r.train_gflops,
                        r.train_peak_gflops, 100 * r.train_gflops / r.train_peak_gflops, r.infer_ips, r.infer_gflops,
                        r.infer_peak_gflops, 100 * r.infer_gflops / r.infer_peak_gflops, r.rss_train_mib);
@@ -180,10 +210,11 @@ static int run(cli_command *cmd, int argc, char **argv)
                 }
                 cJSON_AddStringToObject(o, "precision", ftn_precision_name(cfg.precision));
                 cJSON_AddItemToArray(arr, o);
+                ftn_bench_result_free(&r);
             }
-            if (!rc && n_precs == 2)
-                printf("%-16s bf16 / fp32 (back to back, same process): training x%.2f, inference x%.2f\n",
-                       models[mi], ips[1][0] / ips[0][0], ips[1][1] / ips[0][1]);
+            for (int pi = 1; pi < n_precs && !rc; pi++)
+                printf("%-16s %s / fp32 (back to back, same process): training x%.2f, inference x%.2f\n", models[mi],
+                       ftn_precision_name(precs[pi]), ips[pi][0] / ips[0][0], ips[pi][1] / ips[0][1]);
         }
     const char *jpath = cli_get(cmd, "json");
     if (!rc && jpath) {
@@ -198,7 +229,7 @@ static int run(cli_command *cmd, int argc, char **argv)
 }
 
 cli_command cmd_bench = {
-    "bench", "[--model NAME|all] [--size HxW] [--rgb] [--batch N] [--steps N] [--precision fp32|bf16|both] [--json FILE] [--profile]",
+    "bench", "[--model NAME|all] [--size HxW] [--rgb] [--batch N] [--steps N] [--precision fp32|fp32-winograd|bf16|both|all] [--json FILE] [--profile]",
     "Measure training and inference throughput, effective GFLOP/s against the machine's fp32\n"
     "peak (a oneDNN matmul) and peak memory, on synthetic data.",
     options, run,

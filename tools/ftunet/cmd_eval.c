@@ -17,7 +17,7 @@ static cli_option options[] = {
     { "output", 'o', "DIR", "folder for metrics.csv and summary.json (default CHECKPOINT's folder/eval-DATANAME)", NULL },
     { "batch", 'b', "N", "images per forward pass (default 8)", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
-    { "precision", 0, "fp32|bf16", "inference precision (default fp32, or the run's; bf16 needs AVX512-BF16)", NULL },
+    { "precision", 0, "fp32|fp32-winograd|bf16", "inference precision (default fp32, or the run's; bf16 needs AVX512-BF16)", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "mask-suffix", 0, "SUFFIX", "an extra mask-name suffix tried first (e.g. _gt; default: the run's)", NULL },
     { "skip-bad", 0, NULL, "drop unreadable or unpaired samples (every file is decoded) instead of failing", NULL },

@@ -11,7 +11,7 @@ static cli_option options[] = {
     { "output", 'o', "FILE", "gradients to write (.safetensors)", NULL },
     { "loss", 0, "dl|tl|ftl", "loss (default: the checkpoint's)", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
-    { "precision", 0, "fp32|bf16", "session precision (default fp32; bf16 needs AVX512-BF16)", NULL },
+    { "precision", 0, "fp32|fp32-winograd|bf16", "session precision (default fp32; bf16 needs AVX512-BF16)", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { 0 },
 };

@@ -17,7 +17,7 @@ static cli_option options[] = {
     { "threshold", 0, "T", "probability threshold (default 0.5)", NULL },
     { "resize", 0, "nearest|area|bilinear", "how images are resized to the network's input (default nearest)", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
-    { "precision", 0, "fp32|bf16", "inference precision (default fp32; bf16 needs AVX512-BF16)", NULL },
+    { "precision", 0, "fp32|fp32-winograd|bf16", "inference precision (default fp32; bf16 needs AVX512-BF16)", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "max-pixels", 0, "N", "largest width x height accepted per image (default 100000000)", NULL },
     { 0 },

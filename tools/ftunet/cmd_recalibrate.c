@@ -16,7 +16,7 @@ static cli_option options[] = {
     { "batch", 'b', "N", "images per batch (default 16, or the run's)", NULL },
     { "resize", 0, "nearest|area|bilinear", "how images are resized (default nearest, or the run's)", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
-    { "precision", 0, "fp32|bf16", "precision of the forwards (default fp32)", NULL },
+    { "precision", 0, "fp32|fp32-winograd|bf16", "precision of the forwards (default fp32)", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { 0 },
 };

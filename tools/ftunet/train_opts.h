@@ -31,7 +31,7 @@
     { "mask-suffix", 0, "S", "extra mask-name suffix tried first (e.g. _gt)", NULL },                              \
     { "skip-bad", 0, NULL, "drop unreadable or unpaired samples instead of failing", NULL },                        \
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },                           \
-    { "precision", 0, "fp32|bf16", "training precision (default fp32; bf16: mixed, needs AVX512-BF16)", NULL },     \
+    { "precision", 0, "fp32|fp32-winograd|bf16", "training precision (default fp32; bf16: mixed, needs AVX512-BF16)", NULL },     \
     { "threads", 't', "N", "threads (default: all cores)", NULL },                                                  \
     { "bn-recalibrate", 0, NULL, "deviation: re-estimate BN statistics on the training images before each validation", NULL }, \
     { "bn-debias", 0, NULL, "deviation: BN running statistics as zero-debiased moving averages (Keras 2.1.3-2.2 on TensorFlow 1, the reference's setup)", NULL }, \

@@ -2,6 +2,7 @@
 #include "bench/bench.h"
 
 #include <oneapi/dnnl/dnnl.h>
+#include <malloc.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,9 @@ ftn_status ftn_bench_peak_gflops(int n, int reps, double *gflops)
 
 bool ftn_bench_reset_peak_rss(void)
 {
+    /* freed memory that the allocator still holds (an earlier model's sessions) would count in the
+     * next model's peak: hand it back first */
+    malloc_trim(0);
     FILE *f = fopen("/proc/self/clear_refs", "w");
     if (!f) return false;
     bool ok = fputs("5", f) >= 0;

@@ -647,8 +647,15 @@ static void test_winograd(uint64_t *rng)
     cmp_precision = FTN_PRECISION_FP32_WINOGRAD;
     test_network("attn-unet-mi-ds", 2, 1, 32, WINO_NET_TOL);
     test_against_ref_engine("attn-unet-mi-ds", 2, 1, 32, WINO_NET_TOL);
+    test_network("unet", 1, 3, 32, WINO_NET_TOL); /* conv → ReLU fused into Winograd convolutions */
+    ftn_graph g;
+    ftn_graph_init(&g);
+    CHECK_OK(ftn_network_build("unet", &g, 1, 3, 32, 32));
+    int passes = winograd_passes(&g, FTN_PRECISION_FP32_WINOGRAD);
+    CHECK(passes >= 20, "unet: %d conv passes on Winograd, expected most of its 3×3 ones", passes);
+    ftn_graph_free(&g);
     cmp_precision = FTN_PRECISION_FP32;
-    fprintf(stderr, "winograd: attn-unet-mi-ds, worst relative difference %.3g\n", worst_seen);
+    fprintf(stderr, "winograd: attn-unet-mi-ds and unet, worst relative difference %.3g\n", worst_seen);
 }
 
 /* A compile that fails midway (an op kind the engine does not know, after a conv whose primitives

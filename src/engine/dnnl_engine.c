@@ -1031,6 +1031,18 @@ static inline float ld(const void *p, size_t i, bool bf)
     return bf ? bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
 }
 
+/* The common case of chandot: f32, a and b in the same 16-channel-blocked layout with whole blocks
+ * and each row's pixels side by side (nChw16c), a row of at most CHANDOT_MAX_W pixels. */
+#define CHANDOT_MAX_W 512
+static bool chandot_blocked16(const dnnl_memory_desc_t *am, const dnnl_memory_desc_t *bm, const dnnl_memory_desc_t *dm)
+{
+    const dnnl_blocking_desc_t *ab = &am->format_desc.blocking, *bb = &bm->format_desc.blocking;
+    if (am->data_type != dnnl_f32 || bm->data_type != dnnl_f32 || dm->data_type != dnnl_f32) return false;
+    if (ab->inner_nblks != 1 || ab->inner_blks[0] != 16 || am->dims[1] % 16 || am->dims[3] > CHANDOT_MAX_W) return false;
+    if (ab->strides[3] != 16 || memcmp(ab, bb, sizeof *ab) || memcmp(am->dims, bm->dims, sizeof am->dims)) return false;
+    return true;
+}
+
 /* dst[n,0,h,w] = Σ_c a[n,c,h,w]·b[n,c,h,w], any layouts chandot_ok accepts, f32 or bf16 data
  * (accumulated in f32). */
 static void chandot(const void *a, const dnnl_memory_desc_t *am, const void *b, const dnnl_memory_desc_t *bm,
@@ -1038,6 +1050,27 @@ static void chandot(const void *a, const dnnl_memory_desc_t *am, const void *b, 
 {
     dnnl_dim_t N = am->dims[0], Cc = am->dims[1], H = am->dims[2], W = am->dims[3];
     bool abf = am->data_type == dnnl_bf16, bbf = bm->data_type == dnnl_bf16, dbf = dm->data_type == dnnl_bf16;
+    if (chandot_blocked16(am, bm, dm)) {
+        /* a row at a time, 16 lanes per pixel kept apart (so the compiler can vectorise without
+         * reassociating) and summed at the end */
+#pragma omp parallel for collapse(2) schedule(static)
+        for (dnnl_dim_t n = 0; n < N; n++)
+            for (dnnl_dim_t h = 0; h < H; h++) {
+                float lanes[CHANDOT_MAX_W * 16];
+                memset(lanes, 0, (size_t)W * 16 * sizeof(float));
+                for (dnnl_dim_t c = 0; c < Cc; c += 16) {
+                    const float *pa = (const float *)a + chan_off(am, n, c, h, 0);
+                    const float *pb = (const float *)b + chan_off(bm, n, c, h, 0);
+                    for (dnnl_dim_t i = 0; i < W * 16; i++) lanes[i] += pa[i] * pb[i];
+                }
+                for (dnnl_dim_t w = 0; w < W; w++) {
+                    float acc = 0.f;
+                    for (int l = 0; l < 16; l++) acc += lanes[w * 16 + l];
+                    ((float *)dst)[chan_off(dm, n, 0, h, w)] = acc;
+                }
+            }
+        return;
+    }
 #pragma omp parallel for collapse(2) schedule(static)
     for (dnnl_dim_t n = 0; n < N; n++)
         for (dnnl_dim_t h = 0; h < H; h++)

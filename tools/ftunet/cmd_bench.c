@@ -212,9 +212,13 @@ static int run(cli_command *cmd, int argc, char **argv)
                 cJSON_AddItemToArray(arr, o);
                 ftn_bench_result_free(&r);
             }
+            /* images/s as measured, and per unit of the probe's rate (the machine's share moves
+             * between the two measurements) */
             for (int pi = 1; pi < n_precs && !rc; pi++)
-                printf("%-16s %s / fp32 (back to back, same process): training x%.2f, inference x%.2f\n", models[mi],
-                       ftn_precision_name(precs[pi]), ips[pi][0] / ips[0][0], ips[pi][1] / ips[0][1]);
+                printf("%-16s %s / fp32 (back to back, same process): training x%.2f (x%.2f at the probes' rates), "
+                       "inference x%.2f (x%.2f)\n", models[mi], ftn_precision_name(precs[pi]), ips[pi][0] / ips[0][0],
+                       work[si][mi][0][0] / work[si][mi][pi][0], ips[pi][1] / ips[0][1],
+                       work[si][mi][0][1] / work[si][mi][pi][1]);
         }
     const char *jpath = cli_get(cmd, "json");
     if (!rc && jpath) {

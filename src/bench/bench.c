@@ -147,6 +147,34 @@ static ftn_status probe_add(ftn_bench_probe *p, double *seconds)
     return s;
 }
 
+/* What a timed phase runs: a training step when `masks` is set, else an inference forward. */
+typedef struct phase {
+    ftn_session *s;
+    const float *x, *masks;
+    const ftn_loss_config *loss;
+    const ftn_optimizer_config *opt;
+    float *last_loss;
+} phase;
+
+/* n timed steps of `ph`, with the probe (if any) run before each and after the last: *step_s the
+ * mean seconds of a step, *peak the probe's GFLOP/s over those runs (their FLOPs over their time). */
+static ftn_status timed_phase(const phase *ph, ftn_bench_probe *probe, int n, double *step_s, double *peak)
+{
+    ftn_status st = FTN_OK;
+    double busy = 0, probe_s = 0;
+    for (int i = 0; i < n && !st; i++) {
+        if (probe && (st = probe_add(probe, &probe_s))) break;
+        double t0 = omp_get_wtime();
+        st = ph->masks ? ftn_train_step(ph->s, ph->x, ph->masks, ph->loss, ph->opt, ph->last_loss)
+                       : ftn_session_forward(ph->s, ph->x, 0);
+        busy += omp_get_wtime() - t0;
+    }
+    if (probe && !st) st = probe_add(probe, &probe_s);
+    *step_s = busy / n;
+    *peak = probe && !st ? (n + 1) * ftn_bench_probe_flops(probe) / probe_s * 1e-9 : 0;
+    return st;
+}
+
 /* Creates the probe and runs it once untimed (first-touch page faults). */
 static ftn_status probe_start(int n, ftn_bench_probe **p)
 {
@@ -206,36 +234,14 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
     r->rss_train_mib = ftn_bench_peak_rss_mib();
     if (cfg->probe_n > 0 && (st = probe_start(cfg->probe_n, &probe))) goto done;
 
-    double busy = 0, probe_s = 0;
-    int n_infer = FTN_BENCH_INFER_PER_STEP * cfg->steps;
-    for (int i = 0; i < n_infer; i++) {
-        if (probe && (st = probe_add(probe, &probe_s))) goto done;
-        double t0 = omp_get_wtime();
-        if ((st = ftn_session_forward(s, x, 0))) goto done;
-        busy += omp_get_wtime() - t0;
-    }
-    if (probe) {
-        if ((st = probe_add(probe, &probe_s))) goto done;
-        r->infer_peak_gflops = (n_infer + 1) * ftn_bench_probe_flops(probe) / probe_s * 1e-9;
-    }
-    r->infer_batch_s = busy / n_infer;
-    r->infer_ips = cfg->batch / r->infer_batch_s;
-    r->infer_gflops = r->infer_ips * r->forward_flops * 1e-9;
-
-    busy = probe_s = 0;
-    for (int i = 0; i < cfg->steps; i++) {
-        if (probe && (st = probe_add(probe, &probe_s))) goto done;
-        double t0 = omp_get_wtime();
-        if ((st = ftn_train_step(s, x, y, &loss, &opt, &r->last_loss))) goto done;
-        busy += omp_get_wtime() - t0;
-    }
-    if (probe) {
-        if ((st = probe_add(probe, &probe_s))) goto done;
-        r->train_peak_gflops = (cfg->steps + 1) * ftn_bench_probe_flops(probe) / probe_s * 1e-9;
-    }
+    phase infer = { s, x, NULL, NULL, NULL, NULL }, train = { s, x, y, &loss, &opt, &r->last_loss };
+    if ((st = timed_phase(&infer, probe, FTN_BENCH_INFER_PER_STEP * cfg->steps, &r->infer_batch_s, &r->infer_peak_gflops)) ||
+        (st = timed_phase(&train, probe, cfg->steps, &r->train_step_s, &r->train_peak_gflops)))
+        goto done;
     ftn_bench_probe_free(probe);
     probe = NULL;
-    r->train_step_s = busy / cfg->steps;
+    r->infer_ips = cfg->batch / r->infer_batch_s;
+    r->infer_gflops = r->infer_ips * r->forward_flops * 1e-9;
     r->train_ips = cfg->batch / r->train_step_s;
     r->train_gflops = r->train_ips * 3 * r->forward_flops * 1e-9;
 

@@ -62,8 +62,8 @@ void ftn_set_threads(int threads);
  * channel counts are multiples of 16 computed by Winograd's F(4×4, 3×3) algorithm (oneDNN's
  * jit_wino_4x3: about 2.25× fewer multiplications, rounding of its own): the paper's network
  * trains about 1.6× faster than FTN_PRECISION_FP32, whose direct convolutions agree with the
- * reference layers to 1e-5; Winograd's outputs and gradients to about 1e-2. It needs the oneDNN
- * engine on an AVX-512 CPU. */
+ * reference layers to 1e-5; Winograd's layers to 2e-6, the whole network's early-layer gradients
+ * to about 6e-3 (tests/test_engine_dnnl.c). It needs the oneDNN engine on an AVX-512 CPU. */
 typedef enum ftn_precision { FTN_PRECISION_FP32 = 0, FTN_PRECISION_BF16 = 1, FTN_PRECISION_FP32_WINOGRAD = 2 } ftn_precision;
 const char *ftn_precision_name(ftn_precision p);                 /* "fp32", "bf16", "fp32-winograd" */
 ftn_status ftn_precision_parse(const char *name, ftn_precision *p); /* "fp32"/"f32", "bf16", "fp32-winograd"/"winograd" */

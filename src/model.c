@@ -398,13 +398,21 @@ int ftn_session_profile_layers(const ftn_session *s, ftn_profile_layer *out, int
 int ftn_session_profile(const ftn_session *s, ftn_profile_entry *out, int cap)
 {
     const ftn_exec *ex = s->exec;
+    const ftn_graph *g = ex->g;
     int n = 0;
     for (int pass = 0; pass < 2; pass++)
-        for (int k = 0; k <= FTN_OP_KIND_COUNT; k++) {
-            if (!ex->prof_n[pass][k]) continue;
+        for (int k = 0; k <= FTN_OP_KIND_COUNT; k++) { /* FTN_OP_KIND_COUNT: the boundary */
+            double sec = 0;
+            long calls = 0;
+            for (int o = 0; o <= g->n_ops; o++) {
+                int ok = o < g->n_ops ? (int)g->ops[o].kind : FTN_OP_KIND_COUNT;
+                if (ok != k) continue;
+                sec += ex->prof_op_s[pass * (g->n_ops + 1) + o];
+                calls += ex->prof_op_n[pass * (g->n_ops + 1) + o];
+            }
+            if (!calls) continue;
             if (n < cap)
-                out[n] = (ftn_profile_entry){ k < FTN_OP_KIND_COUNT ? ftn_op_kind_name((ftn_op_kind)k) : "boundary",
-                                              pass, ex->prof_s[pass][k], ex->prof_n[pass][k] };
+                out[n] = (ftn_profile_entry){ k < FTN_OP_KIND_COUNT ? ftn_op_kind_name((ftn_op_kind)k) : "boundary", pass, sec, calls };
             n++;
         }
     return n;

@@ -368,7 +368,9 @@ static long deconv_forward_steps(const ftn_graph *g)
     if (ex) {
         ftn_exec_set_profile(ex, true);
         CHECK_OK(ex->vt->forward(ex, true));
-        n = ex->prof_n[0][FTN_OP_DECONV];
+        n = 0;
+        for (int o = 0; o < g->n_ops; o++)
+            if (g->ops[o].kind == FTN_OP_DECONV) n += ex->prof_op_n[o]; /* pass 0: forward */
         ftn_exec_free(ex);
     }
     free(params);

@@ -26,15 +26,8 @@ ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, f
 {
     *out = NULL;
     if (g->error) return g->error;
-    if (precision != FTN_PRECISION_FP32 && precision != FTN_PRECISION_BF16 && precision != FTN_PRECISION_FP32_WINOGRAD)
-        return ftn_fail(FTN_EINVAL, "engine: unknown precision %d", (int)precision);
-    if (precision != FTN_PRECISION_FP32 && engine == FTN_ENGINE_REF)
-        return ftn_fail(FTN_EUNSUPPORTED, "engine: %s needs the oneDNN engine (the reference engine is fp32 only)",
-                        precision == FTN_PRECISION_BF16 ? "bf16" : "fp32-winograd");
-    if (precision != FTN_PRECISION_FP32) {
-        ftn_status st = precision == FTN_PRECISION_BF16 ? ftn_dnnl_bf16_check() : ftn_dnnl_winograd_check();
-        if (st != FTN_OK) return st;
-    }
+    ftn_status pst = ftn_precision_check(engine, precision); /* unknown, or not on this engine or CPU */
+    if (pst != FTN_OK) return pst;
     ftn_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return ftn_fail(FTN_ENOMEM, "engine: out of memory");
     ex->g = g;
@@ -76,8 +69,6 @@ ftn_status ftn_exec_share(ftn_exec *ex, ftn_exec *with)
 void ftn_exec_set_profile(ftn_exec *ex, bool on)
 {
     if (on) {
-        memset(ex->prof_s, 0, sizeof ex->prof_s);
-        memset(ex->prof_n, 0, sizeof ex->prof_n);
         memset(ex->prof_op_s, 0, 2 * ((size_t)ex->g->n_ops + 1) * sizeof *ex->prof_op_s);
         memset(ex->prof_op_n, 0, 2 * ((size_t)ex->g->n_ops + 1) * sizeof *ex->prof_op_n);
     }
@@ -88,9 +79,6 @@ void ftn_exec_profile_add(ftn_exec *ex, int pass, int op, double seconds)
 {
     int n_ops = ex->g->n_ops;
     if (op < 0 || op > n_ops) op = n_ops;
-    int k = op < n_ops ? (int)ex->g->ops[op].kind : FTN_OP_KIND_COUNT;
-    ex->prof_s[pass][k] += seconds;
-    ex->prof_n[pass][k]++;
     ex->prof_op_s[pass * (n_ops + 1) + op] += seconds;
     ex->prof_op_n[pass * (n_ops + 1) + op]++;
 }

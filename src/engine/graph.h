@@ -126,16 +126,13 @@ struct ftn_exec {
     /* a training forward updates BN running statistics as r = m·r + (1 − m)·batch with this m
      * (FTN_BN_MOMENTUM; ftn_bn_recalibrate varies it to average over batches) */
     float bn_momentum;
-    /* Optional per-op timing (see ftn_exec_set_profile): seconds and executions per op kind
-     * and pass; index FTN_OP_KIND_COUNT collects the boundary (input/output reorders). Engines
-     * that do not time leave them zero. */
+    /* Optional per-op timing (see ftn_exec_set_profile). Engines that do not time leave it zero. */
     bool profile;
-    double prof_s[2][FTN_OP_KIND_COUNT + 1];
-    long prof_n[2][FTN_OP_KIND_COUNT + 1];
     /* the oneDNN engine, after compile: how many convolution passes (forward, backward data,
      * backward weights) run as Winograd (FTN_PRECISION_FP32_WINOGRAD) */
     int n_winograd;
-    /* the same per op: [pass * (g->n_ops + 1) + op], op = g->n_ops for the boundary */
+    /* seconds and executions per op and pass: [pass * (g->n_ops + 1) + op], op = g->n_ops for the
+     * boundary (input/output reorders); per-kind totals are sums of these */
     double *prof_op_s;
     long *prof_op_n;
 };
@@ -161,7 +158,7 @@ ftn_status ftn_exec_share(ftn_exec *ex, ftn_exec *with);
 /* Turns per-op timing on (and clears the accumulated times) or off. Off costs nothing. */
 void ftn_exec_set_profile(ftn_exec *ex, bool on);
 /* Charges `seconds` of one execution in `pass` (0 forward, 1 backward) to op `op` (-1 or
- * g->n_ops: the boundary) and its kind. For engines, with ex->profile on. */
+ * g->n_ops: the boundary). For engines, with ex->profile on. */
 void ftn_exec_profile_add(ftn_exec *ex, int pass, int op, double seconds);
 
 #define FTN_BN_EPS 1e-3f

@@ -62,6 +62,16 @@ int main(void)
     check_tensor(m, "dec4.conv1.weight", 32, 64, 3, 3);
     check_tensor(m, "head4.weight", 1, 32, 1, 1);
     check_tensor(m, "head4.bias", 1, 0, 0, 0);
+    /* parameter order, which is the order a seed initialises them in, whatever the compiler:
+     * each gating signal and attention gate before the up-convolution beside it (the
+     * reference's layer order) */
+    static const char *const order[] = { "center.bn2.running_var", "gating1.conv.weight", "attn1.bn.running_var",
+                                         "up1.weight", "up1.bias", "gating2.conv.weight", "attn2.bn.running_var",
+                                         "up2.weight", "gating3.conv.weight", "attn3.bn.running_var", "up3.weight",
+                                         "up4.weight", "dec1.conv1.weight" };
+    for (size_t k = 1; k < sizeof order / sizeof order[0]; k++)
+        CHECK(ftn_model_tensor_find(m, order[k - 1]) < ftn_model_tensor_find(m, order[k]), "%s after %s",
+              order[k - 1], order[k]);
     ftn_model_free(m);
 
     CHECK_OK(ftn_model_create("unet", 3, 64, 96, &m));

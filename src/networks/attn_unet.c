@@ -7,6 +7,11 @@
 #define maxpool2(x) ftn_g_maxpool2(g, (x))
 #define avgpool2(x) ftn_g_avgpool2(g, (x))
 
+/* Each line builds one thing: C leaves the order of a call's arguments open, and the order in
+ * which layers are built is the parameters' order, hence what a seed initialises. As the
+ * reference builds them: an attention gate before the up-convolution it is concatenated with,
+ * a max pooling before the pyramid convolution. */
+
 /* `attn-unet`: plain attention U-Net, no decoder blocks, one output. */
 int ftn_attn_unet(ftn_graph *g, int x)
 {
@@ -16,13 +21,13 @@ int ftn_attn_unet(ftn_graph *g, int x)
     int enc4 = conv_block(g, "enc4", maxpool2(enc3), 64, BLOCK_BN);
     int center = conv_block(g, "center", maxpool2(enc4), 128, BLOCK_BN);
 
-    int cat1 = cat(relu(up_transposed(g, "up1", center, 32)),
-                   attention_gate(g, "attn1", enc4, gating_signal(g, "gating1", center), 128));
-    int cat2 = cat(relu(up_transposed(g, "up2", cat1, 64)),
-                   attention_gate(g, "attn2", enc3, gating_signal(g, "gating2", cat1), 64));
+    int attn1 = attention_gate(g, "attn1", enc4, gating_signal(g, "gating1", center), 128);
+    int cat1 = cat(relu(up_transposed(g, "up1", center, 32)), attn1);
+    int attn2 = attention_gate(g, "attn2", enc3, gating_signal(g, "gating2", cat1), 64);
+    int cat2 = cat(relu(up_transposed(g, "up2", cat1, 64)), attn2);
     /* gating3 reads cat1, as the reference does */
-    int cat3 = cat(relu(up_transposed(g, "up3", cat2, 32)),
-                   attention_gate(g, "attn3", enc2, gating_signal(g, "gating3", cat1), 32));
+    int attn3 = attention_gate(g, "attn3", enc2, gating_signal(g, "gating3", cat1), 32);
+    int cat3 = cat(relu(up_transposed(g, "up3", cat2, 32)), attn3);
     int cat4 = cat(relu(up_transposed(g, "up4", cat3, 32)), enc1);
 
     int out1 = sigmoid_head(g, "head1", cat4);
@@ -37,9 +42,12 @@ int ftn_attn_unet_ds(ftn_graph *g, int x, int with_pyramid)
     int enc2, enc3, enc4;
     if (with_pyramid) {
         int x2 = avgpool2(x), x3 = avgpool2(x2), x4 = avgpool2(x3);
-        enc2 = conv_block(g, "enc2", cat(relu(ftn_g_conv(g, "pyramid2", x2, 64, 3, 1, 1)), maxpool2(enc1)), 64, BLOCK_BN);
-        enc3 = conv_block(g, "enc3", cat(relu(ftn_g_conv(g, "pyramid3", x3, 128, 3, 1, 1)), maxpool2(enc2)), 128, BLOCK_BN);
-        enc4 = conv_block(g, "enc4", cat(relu(ftn_g_conv(g, "pyramid4", x4, 256, 3, 1, 1)), maxpool2(enc3)), 64, BLOCK_BN);
+        int pool1 = maxpool2(enc1);
+        enc2 = conv_block(g, "enc2", cat(relu(ftn_g_conv(g, "pyramid2", x2, 64, 3, 1, 1)), pool1), 64, BLOCK_BN);
+        int pool2 = maxpool2(enc2);
+        enc3 = conv_block(g, "enc3", cat(relu(ftn_g_conv(g, "pyramid3", x3, 128, 3, 1, 1)), pool2), 128, BLOCK_BN);
+        int pool3 = maxpool2(enc3);
+        enc4 = conv_block(g, "enc4", cat(relu(ftn_g_conv(g, "pyramid4", x4, 256, 3, 1, 1)), pool3), 64, BLOCK_BN);
     } else {
         enc2 = conv_block(g, "enc2", maxpool2(enc1), 64, BLOCK_BN);
         enc3 = conv_block(g, "enc3", maxpool2(enc2), 128, BLOCK_BN);
@@ -47,13 +55,13 @@ int ftn_attn_unet_ds(ftn_graph *g, int x, int with_pyramid)
     }
     int center = conv_block(g, "center", maxpool2(enc4), 512, BLOCK_BN);
 
-    int cat1 = cat(relu(up_transposed(g, "up1", center, 32)),
-                   attention_gate(g, "attn1", enc4, gating_signal(g, "gating1", center), 128));
-    int cat2 = cat(relu(up_transposed(g, "up2", cat1, 64)),
-                   attention_gate(g, "attn2", enc3, gating_signal(g, "gating2", cat1), 64));
+    int attn1 = attention_gate(g, "attn1", enc4, gating_signal(g, "gating1", center), 128);
+    int cat1 = cat(relu(up_transposed(g, "up1", center, 32)), attn1);
+    int attn2 = attention_gate(g, "attn2", enc3, gating_signal(g, "gating2", cat1), 64);
+    int cat2 = cat(relu(up_transposed(g, "up2", cat1, 64)), attn2);
     /* gating3 reads cat1, as the reference does */
-    int cat3 = cat(relu(up_transposed(g, "up3", cat2, 32)),
-                   attention_gate(g, "attn3", enc2, gating_signal(g, "gating3", cat1), 32));
+    int attn3 = attention_gate(g, "attn3", enc2, gating_signal(g, "gating3", cat1), 32);
+    int cat3 = cat(relu(up_transposed(g, "up3", cat2, 32)), attn3);
     int cat4 = cat(relu(up_transposed(g, "up4", cat3, 32)), enc1);
 
     int dec1 = conv_block(g, "dec1", cat1, 256, BLOCK_BN);

@@ -526,6 +526,74 @@ static void test_bn_small(uint64_t *rng)
     }
 }
 
+/* What the dnnl engine's compile chose for g: Winograd passes, ReLUs written into a concat. */
+static void compiled_counts(const ftn_graph *g, ftn_precision p, int *wino, int *cat)
+{
+    float *params = calloc(g->n_param_floats, sizeof(float)), *grads = calloc(g->n_param_floats, sizeof(float));
+    ftn_exec *ex = NULL;
+    *wino = *cat = -1;
+    CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, p, &ex));
+    if (ex) { *wino = ex->n_winograd; *cat = ex->n_cat_in_place; }
+    ftn_exec_free(ex);
+    free(params);
+    free(grads);
+}
+
+static bool cat_in_place(void)
+{
+    const char *f = getenv("FTUNET_DNNL_FUSE"), *c = getenv("FTUNET_DNNL_CAT_IN_PLACE");
+    return !(f && f[0] == '0') && !(c && c[0] == '0');
+}
+
+/* ReLU outputs that only a concat reads are written straight into the concat's output
+ * (relu_into_cat) when every input of the concat is whole channel blocks; the others are
+ * copied into their slices, gradients read from the concat's gradient in place. Each graph:
+ * the expected number of ReLUs in place (fused runs; none unfused) and the oracle. */
+static void test_cat_in_place(uint64_t *rng)
+{
+    for (int k = 0; k < 5; k++) {
+        int n = rnd(rng, 1, 3), h = 2 * rnd(rng, 2, 4), w = 2 * rnd(rng, 2, 4), expect = 0;
+        ftn_graph g;
+        ftn_graph_init(&g);
+        int x = ftn_g_input(&g, (ftn_shape){ n, 2, h, w }), a, b;
+        const char *what = "";
+        if (k == 0) { /* both in place: conv → ReLU (not fused then) and deconv → ReLU */
+            a = ftn_g_relu(&g, ftn_g_conv(&g, "a", x, 16, 3, 1, 1));
+            b = ftn_g_relu(&g, up_transposed(&g, "up", ftn_g_maxpool2(&g, x), 32));
+            what = "concat relu(conv 16) + relu(deconv 32)";
+            expect = 2;
+        } else if (k == 1) { /* the second in place; the first copied, and it fans out */
+            a = ftn_g_conv(&g, "a", x, 16, 3, 1, 1);
+            b = ftn_g_relu(&g, ftn_g_conv(&g, "b", x, 16, 1, 1, 0));
+            ftn_g_output(&g, ftn_g_conv(&g, "d", a, 2, 1, 1, 0));
+            what = "concat conv 16 (fan-out) + relu(conv 16)";
+            expect = 1;
+        } else if (k == 2) { /* BN → ReLU: the ReLU is not fused into the BN then */
+            a = ftn_g_relu(&g, ftn_g_bn(&g, "bn", ftn_g_conv(&g, "a", x, 32, 3, 1, 1)));
+            b = ftn_g_bn(&g, "bn2", ftn_g_conv(&g, "b", x, 16, 3, 1, 1));
+            what = "concat relu(bn 32) + bn 16";
+            expect = 1;
+        } else if (k == 3) { /* a partial block in the concat: both copied */
+            a = ftn_g_relu(&g, ftn_g_conv(&g, "a", x, 16, 3, 1, 1));
+            b = ftn_g_conv(&g, "b", x, 5, 3, 1, 1);
+            what = "concat relu(conv 16) + conv 5";
+        } else { /* the ReLU output read twice: copied */
+            a = ftn_g_relu(&g, ftn_g_conv(&g, "a", x, 16, 3, 1, 1));
+            b = ftn_g_conv(&g, "b", x, 16, 3, 1, 1);
+            ftn_g_output(&g, ftn_g_maxpool2(&g, a));
+            what = "concat relu(conv 16) (fan-out) + conv 16";
+        }
+        int c = ftn_g_concat2(&g, a, b);
+        ftn_g_output(&g, ftn_g_conv(&g, "c", c, 3, 3, 1, 1));
+        int wino, cat;
+        compiled_counts(&g, FTN_PRECISION_FP32, &wino, &cat);
+        if (!cat_in_place()) expect = 0;
+        CHECK(cat == expect, "%s: %d ReLUs written into the concat, expected %d", what, cat, expect);
+        compare_graph(what, &g, tl_next(rng), false, TOL);
+        ftn_graph_free(&g);
+    }
+}
+
 static void test_network(const char *name, int n, int c, int h, double tol)
 {
     ftn_graph g;
@@ -598,15 +666,9 @@ static void test_against_ref_engine(const char *name, int n, int c, int h, doubl
  * network within WINO_NET_TOL. */
 static int winograd_passes(const ftn_graph *g, ftn_precision p)
 {
-    float *params = calloc(g->n_param_floats, sizeof(float)), *grads = calloc(g->n_param_floats, sizeof(float));
-    ftn_exec *ex = NULL;
-    int n = -1;
-    CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, p, &ex));
-    if (ex) n = ex->n_winograd;
-    ftn_exec_free(ex);
-    free(params);
-    free(grads);
-    return n;
+    int wino, cat;
+    compiled_counts(g, p, &wino, &cat);
+    return wino;
 }
 
 static void test_winograd(uint64_t *rng)
@@ -697,6 +759,7 @@ static void run_all(const char *tag)
     test_unary(&rng, "up2x", ftn_g_up2x, false, false);
     test_maxpool_ties(&rng);
     test_binary_concat(&rng);
+    test_cat_in_place(&rng);
     test_bn_blocks(&rng);
     fprintf(stderr, "%s: op tests, worst relative difference %.3g\n", tag, worst_seen);
 }
@@ -710,6 +773,19 @@ int main(void)
     run_all("fused");
     worst_seen = 0;
     test_network("attn-unet-mi-ds", 2, 1, 32, TOL);
+    { /* the network's ReLUs into concats: after up1..up4 and pyramid2..4, in both precisions */
+        ftn_graph g;
+        ftn_graph_init(&g);
+        CHECK_OK(ftn_network_build("attn-unet-mi-ds", &g, 2, 1, 32, 32));
+        int wino, cat;
+        compiled_counts(&g, FTN_PRECISION_FP32, &wino, &cat);
+        CHECK(cat == (cat_in_place() ? 7 : 0), "attn-unet-mi-ds: %d ReLUs written into their concat, expected 7", cat);
+        if (ftn_dnnl_bf16_check() == FTN_OK) {
+            compiled_counts(&g, FTN_PRECISION_BF16, &wino, &cat);
+            CHECK(cat == (cat_in_place() ? 7 : 0), "attn-unet-mi-ds bf16: %d ReLUs written into their concat, expected 7", cat);
+        }
+        ftn_graph_free(&g);
+    }
     test_network("unet", 1, 3, 16, TOL);
     test_against_ref_engine("attn-unet-mi-ds", 2, 1, 32, TOL);
     test_against_ref_engine("attn-unet", 2, 3, 32, TOL);

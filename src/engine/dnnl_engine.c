@@ -25,6 +25,13 @@
  *   BN → ReLU (dnnl_fuse_norm_relu, whose backward absorbs the ReLU's). Only when the
  *   pre-ReLU tensor has no other reader and is not a network output. FTUNET_DNNL_FUSE=0
  *   turns them off (for testing).
+ * - Concatenation: a ReLU whose output only a concat reads writes it straight into its channel
+ *   slice of the concat's output, and its backward reads its slice of the concat's gradient
+ *   (relu_into_cat, a plain loop: oneDNN 2.6 runs any primitive whose source or destination is
+ *   a slice of a larger tensor on its reference kernel). The concat then copies only its other
+ *   inputs. In attn-unet-mi-ds that is the ReLUs after up1..up4 and pyramid2..4 (the pyramid
+ *   convolutions lose their fused ReLU for it); the attention gates' BN outputs, enc1 and the
+ *   max poolings are still copied. FTUNET_DNNL_CAT_IN_PLACE=0 (or FUSE=0) turns it off.
  * - Stride-2 transposed convolutions with overlapping taps (3×3, 4×4) run forward as four
  *   ordinary convolutions, one per output parity, each reordered into every other pixel of the
  *   output (compile_phases: oneDNN's own deconvolution forward is slow for them); backward
@@ -41,7 +48,8 @@
  *   user) is pooled: after compile, buffers never live at the same time (in the training
  *   sequence forward + backward, and in the inference forward) share memory (assign_pool).
  *   So an activation that backward does not read dies after its last forward reader, and a
- *   ReLU output that only a concat reads is re-copied from the concat for its backward.
+ *   ReLU output that only a concat reads (and that is not written into it) is re-copied from
+ *   the concat for its backward.
  *   The pool is one arena, which sessions that run one after the other can share (eng_share):
  *   then they cost the largest one's memory, not the sum.
  */
@@ -57,7 +65,7 @@
 
 #define MAX_ARGS 12
 
-enum step_kind { STEP_PRIM, STEP_BN_RUNNING, STEP_ZERO, STEP_CHANDOT, STEP_PHASE_WEIGHTS };
+enum step_kind { STEP_PRIM, STEP_BN_RUNNING, STEP_ZERO, STEP_CHANDOT, STEP_PHASE_WEIGHTS, STEP_RELU_RUNS, STEP_RELU_RUNS_BWD };
 
 /* One axis of a stride-2 transposed convolution split by output parity (see compile_phases):
  * output index 2m + p takes input m + t − pad_l through kernel tap tap[t], t < n. */
@@ -78,6 +86,10 @@ typedef struct step {
     float *wdst;
     int ci, co, k;
     phase_axis ax[2];    /* by parity; rows and columns alike (square kernel, symmetric padding) */
+    /* STEP_RELU_RUNS(_BWD), a ReLU into (out of) a concat's slice: per image n and row r < n_rows,
+     * `len` elements of args[j] from first[j] + n·img[j] + r·row[j] (see row_view); bf16 or f32 */
+    dnnl_dim_t n_img, n_rows, len, first[3], img[3], row[3];
+    bool bf;
 } step;
 
 typedef struct steplist { step *v; int n, cap; } steplist;
@@ -93,6 +105,8 @@ typedef struct tens {
                              refreshed from the concat's output in the concat's backward */
     dnnl_memory_t tmem;  /* view of the shared gradient temporary with this md */
     dnnl_primitive_t acc; /* dmem += tmem */
+    int cat_op, cat_c0;  /* >= 0: a ReLU output written in place into concat cat_op's output at
+                            channel cat_c0 (its memories are views of the concat's); -1: not */
     bool needs_grad;     /* some parameter upstream of it: backward propagates into it */
     bool seen;           /* compile-time: a gradient contribution has been planned */
 } tens;
@@ -877,10 +891,155 @@ static ftn_status compile_bn(ftn_exec *ex, impl *C, int o)
     return grad_end(ex, C, bl, &gs);
 }
 
+/* ---- ReLU into a concat's slice (plan_cat_in_place) --------------------------------------- */
+
+/* A 4-d tensor, or a channel slice of one, walked as n_rows rows of len contiguous elements per
+ * image: one row of C·H·W for nchw and for channel-blocked layouts with whole blocks of B
+ * (nChw8c, nChw16c), H·W rows of C for nhwc (block 1; the rows of a slice lie `row` apart).
+ * first: the first element; img: the distance between images. */
+typedef struct rowview { dnnl_format_tag_t tag; dnnl_dim_t block, first, img, n_rows, row, len; } rowview;
+
+static bool row_view(const dnnl_memory_desc_t *md, rowview *v)
+{
+    if (md->ndims != 4 || md->format_kind != dnnl_blocked) return false;
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    const dnnl_dim_t *s = b->strides, C = md->dims[1], H = md->dims[2], W = md->dims[3];
+    if (b->inner_nblks == 0 && s[1] == 1 && s[3] >= C && s[2] == W * s[3] && s[0] >= H * W * s[3]) {
+        *v = (rowview){ dnnl_nhwc, 1, md->offset0, s[0], H * W, s[3], C };
+        return true;
+    }
+    if (b->inner_nblks > 1 || (b->inner_nblks == 1 && b->inner_idxs[0] != 1)) return false;
+    dnnl_dim_t B = b->inner_nblks ? b->inner_blks[0] : 1;
+    dnnl_format_tag_t tag = B == 16 ? dnnl_nChw16c : B == 8 ? dnnl_nChw8c : B == 1 ? dnnl_nchw : dnnl_format_tag_undef;
+    if (tag == dnnl_format_tag_undef || C % B || s[3] != B || s[2] != W * B || s[1] != H * W * B) return false;
+    *v = (rowview){ tag, B, md->offset0, s[0], 1, 0, C * H * W };
+    return true;
+}
+
+static void relu_step(step *s, int kind, int o, dnnl_dim_t n, bool bf, const rowview *v, int nargs)
+{
+    *s = (step){ .kind = kind, .op = o, .nargs = nargs, .n_img = n, .n_rows = v[0].n_rows, .len = v[0].len, .bf = bf };
+    for (int j = 0; j < nargs; j++) {
+        s->first[j] = v[j].first;
+        s->img[j] = v[j].img;
+        s->row[j] = v[j].row;
+    }
+}
+
+/* The ReLU writes relu(x) into its slice of the concat's output, whose memory it creates if it
+ * is the concat's first such input (in x's layout); its backward reads the slice and the
+ * slice of the concat's gradient. Not done (*done false) when x's layout is not one row_view
+ * walks, or is not the concat's, or its block does not divide every input of the concat. */
+static ftn_status relu_into_cat(ftn_exec *ex, impl *C, int o, bool *done)
+{
+    const ftn_graph *g = ex->g;
+    int x = g->ops[o].in[0], y = g->ops[o].out, cat = C->t[y].cat_op, z = g->ops[cat].out;
+    ftn_shape sy = g->tensors[y].shape;
+    bool bf = C->dt == dnnl_bf16;
+    rowview xv, zv, yv;
+    *done = false;
+    if (!row_view(&C->t[x].md, &xv)) return FTN_OK;
+    for (int i = 0; i < g->ops[cat].n_in; i++) /* every slice whole blocks: no padding, no partial block */
+        if (g->tensors[g->ops[cat].in[i]].shape.c % xv.block) return FTN_OK;
+    if (C->t[z].has_md && (!row_view(&C->t[z].md, &zv) || zv.tag != xv.tag)) return FTN_OK;
+    if (!C->t[z].has_md) {
+        dnnl_memory_desc_t zmd;
+        TRY(md_nchw(ex, C, &zmd, g->tensors[z].shape, xv.tag));
+        TRY(set_tensor(ex, C, z, &zmd, NULL));
+    }
+    dnnl_dims_t dims = { sy.n, sy.c, sy.h, sy.w }, offs = { 0, C->t[y].cat_c0, 0, 0 };
+    dnnl_memory_desc_t sub;
+    D(dnnl_memory_desc_init_submemory(&sub, &C->t[z].md, dims, offs));
+    if (!row_view(&sub, &yv) || yv.n_rows != xv.n_rows || yv.len != xv.len)
+        return ftn_fail(FTN_EINTERNAL, "oneDNN engine: op %d: the concat's slice is not laid out as its input", o);
+    C->t[y].md = sub;
+    C->t[y].has_md = true;
+    TRY(bound_mem(ex, C, &sub, C->t[z].vb, &C->t[y].mem));
+
+    for (int l = 0; l < 2; l++) {
+        step *s = push(ex, C, l ? &C->fwd_infer : &C->fwd_train);
+        if (!s) return OOM();
+        relu_step(s, STEP_RELU_RUNS, o, sy.n, bf, (rowview[]){ xv, yv }, 2);
+        s->args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, C->t[x].mem };
+        s->args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, C->t[y].mem };
+    }
+    ex->n_cat_in_place++;
+    *done = true;
+    if (!C->t[y].needs_grad) return FTN_OK;
+
+    TRY(ensure_diff(ex, C, z));
+    TRY(diff_view(ex, C, &sub, z, &C->t[y].dmem));
+    C->t[y].dvb = C->t[z].dvb;
+    steplist *bl = &C->bwd_op[o];
+    gslot gs;
+    TRY(grad_begin(ex, C, o, 0, &C->t[x].md, &gs)); /* the target has x's layout */
+    step *s = push(ex, C, bl);
+    if (!s) return OOM();
+    relu_step(s, STEP_RELU_RUNS_BWD, o, sy.n, bf, (rowview[]){ yv, yv, xv }, 3);
+    s->args[0] = (dnnl_exec_arg_t){ DNNL_ARG_DST, C->t[y].mem };
+    s->args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DIFF_DST, C->t[y].dmem };
+    s->args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DIFF_SRC, gs.target };
+    return grad_end(ex, C, bl, &gs);
+}
+
+/* bf16 ReLU on the bit pattern: negative numbers (−0 and −∞ included) become +0, NaN stays */
+static inline uint16_t relu_bf16(uint16_t h) { return (h & 0x8000) && (h & 0x7fff) <= 0x7f80 ? 0 : h; }
+static inline bool positive_bf16(uint16_t h) { return !(h & 0x8000) && h != 0 && h <= 0x7f80; }
+
+/* STEP_RELU_RUNS: y = max(x, 0) (NaN stays NaN, as oneDNN's); STEP_RELU_RUNS_BWD: dx = y > 0 ? dy : 0
+ * (oneDNN's relu_use_dst_for_bwd); m elements of each argument's data p[j] from element o[j]. */
+static void relu_piece(const step *s, void *const *p, const size_t *o, dnnl_dim_t m)
+{
+    bool bwd = s->kind == STEP_RELU_RUNS_BWD;
+    if (s->bf && !bwd) {
+        const uint16_t *x = (const uint16_t *)p[0] + o[0];
+        uint16_t *y = (uint16_t *)p[1] + o[1];
+#pragma omp simd
+        for (dnnl_dim_t i = 0; i < m; i++) y[i] = relu_bf16(x[i]);
+    } else if (s->bf) {
+        const uint16_t *y = (const uint16_t *)p[0] + o[0], *dy = (const uint16_t *)p[1] + o[1];
+        uint16_t *dx = (uint16_t *)p[2] + o[2];
+#pragma omp simd
+        for (dnnl_dim_t i = 0; i < m; i++) dx[i] = positive_bf16(y[i]) ? dy[i] : 0;
+    } else if (!bwd) {
+        const float *x = (const float *)p[0] + o[0];
+        float *y = (float *)p[1] + o[1];
+#pragma omp simd
+        for (dnnl_dim_t i = 0; i < m; i++) y[i] = x[i] < 0.f ? 0.f : x[i];
+    } else {
+        const float *y = (const float *)p[0] + o[0], *dy = (const float *)p[1] + o[1];
+        float *dx = (float *)p[2] + o[2];
+#pragma omp simd
+        for (dnnl_dim_t i = 0; i < m; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+    }
+}
+
+/* The rows of every image, long rows in pieces of RELU_CHUNK elements, over the threads. */
+#define RELU_CHUNK 8192
+static void relu_runs(const step *s, void *const *p)
+{
+    dnnl_dim_t pieces = (s->len + RELU_CHUNK - 1) / RELU_CHUNK;
+#pragma omp parallel for collapse(3) schedule(static)
+    for (dnnl_dim_t n = 0; n < s->n_img; n++)
+        for (dnnl_dim_t r = 0; r < s->n_rows; r++)
+            for (dnnl_dim_t k = 0; k < pieces; k++) {
+                dnnl_dim_t i0 = k * RELU_CHUNK, m = s->len - i0 < RELU_CHUNK ? s->len - i0 : RELU_CHUNK;
+                size_t o[3];
+                for (int j = 0; j < s->nargs; j++) o[j] = (size_t)(s->first[j] + n * s->img[j] + r * s->row[j] + i0);
+                relu_piece(s, p, o, m);
+            }
+}
+
 static ftn_status compile_eltwise(ftn_exec *ex, impl *C, int o)
 {
     const ftn_op *op = &ex->g->ops[o];
     int x = op->in[0], y = op->out;
+    if (C->t[y].cat_op >= 0) {
+        bool done;
+        TRY(relu_into_cat(ex, C, o, &done));
+        if (done) return FTN_OK;
+        C->t[y].cat_op = -1; /* a layout it cannot walk: the ReLU and the concat as usual */
+    }
     dnnl_alg_kind_t alg = op->kind == FTN_OP_RELU ? dnnl_eltwise_relu_use_dst_for_bwd : dnnl_eltwise_logistic_use_dst_for_bwd;
     const dnnl_memory_desc_t *md = &C->t[x].md;
     if (C->fused_away[o]) {
@@ -1192,20 +1351,41 @@ static ftn_status compile_concat(ftn_exec *ex, impl *C, int o)
     const ftn_graph *g = ex->g;
     const ftn_op *op = &g->ops[o];
     int y = op->out;
-    dnnl_memory_desc_t srcs[FTN_MAX_OP_INPUTS], dst_any;
-    for (int i = 0; i < op->n_in; i++) srcs[i] = C->t[op->in[i]].md;
-    TRY(md_nchw(ex, C, &dst_any, g->tensors[y].shape, dnnl_format_tag_any));
-    dnnl_primitive_desc_t pd;
-    dnnl_primitive_t prim;
-    dnnl_memory_t sc;
-    D(dnnl_concat_primitive_desc_create(&pd, &dst_any, op->n_in, 1, srcs, C->attr, C->eng));
-    TRY(make_prim(ex, C, NULL, NULL, &pd, &prim, &sc));
-    const dnnl_memory_desc_t *ymd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-    TRY(set_tensor(ex, C, y, ymd, NULL));
-    argv a = { 0 };
-    for (int i = 0; i < op->n_in; i++) arg(&a, DNNL_ARG_MULTIPLE_SRC + i, C->t[op->in[i]].mem);
-    arg(&a, DNNL_ARG_DST, C->t[y].mem);
-    TRY(push_both(ex, C, prim, sc, &a));
+    const dnnl_memory_desc_t *ymd;
+    if (C->t[y].has_md) {
+        /* a ReLU already wrote its input into our output (relu_into_cat): copy only the others,
+         * each into its slice */
+        ymd = &C->t[y].md;
+        int off = 0;
+        for (int i = 0; i < op->n_in; i++) {
+            int xi = op->in[i];
+            ftn_shape s = g->tensors[xi].shape;
+            if (C->t[xi].cat_op != o) {
+                dnnl_dims_t dims = { s.n, s.c, s.h, s.w }, offs = { 0, off, 0, 0 };
+                dnnl_memory_desc_t sub;
+                dnnl_memory_t ysub;
+                D(dnnl_memory_desc_init_submemory(&sub, ymd, dims, offs));
+                TRY(bound_mem(ex, C, &sub, C->t[y].vb, &ysub));
+                TRY(reorder(ex, C, C->t[xi].mem, ysub, &C->fwd_train, &C->fwd_infer));
+            }
+            off += s.c;
+        }
+    } else {
+        dnnl_memory_desc_t srcs[FTN_MAX_OP_INPUTS], dst_any;
+        for (int i = 0; i < op->n_in; i++) srcs[i] = C->t[op->in[i]].md;
+        TRY(md_nchw(ex, C, &dst_any, g->tensors[y].shape, dnnl_format_tag_any));
+        dnnl_primitive_desc_t pd;
+        dnnl_primitive_t prim;
+        dnnl_memory_t sc;
+        D(dnnl_concat_primitive_desc_create(&pd, &dst_any, op->n_in, 1, srcs, C->attr, C->eng));
+        TRY(make_prim(ex, C, NULL, NULL, &pd, &prim, &sc));
+        ymd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+        TRY(set_tensor(ex, C, y, ymd, NULL));
+        argv a = { 0 };
+        for (int i = 0; i < op->n_in; i++) arg(&a, DNNL_ARG_MULTIPLE_SRC + i, C->t[op->in[i]].mem);
+        arg(&a, DNNL_ARG_DST, C->t[y].mem);
+        TRY(push_both(ex, C, prim, sc, &a));
+    }
     if (!C->t[y].needs_grad) return FTN_OK;
 
     TRY(ensure_diff(ex, C, y));
@@ -1214,6 +1394,7 @@ static ftn_status compile_concat(ftn_exec *ex, impl *C, int o)
     for (int i = 0; i < op->n_in; i++) {
         int xi = op->in[i];
         ftn_shape s = g->tensors[xi].shape;
+        if (C->t[xi].cat_op == o) { off += s.c; continue; } /* its ReLU reads our gradient's slice */
         dnnl_dims_t dims = { s.n, s.c, s.h, s.w }, offs = { 0, off, 0, 0 };
         dnnl_memory_desc_t sub;
         D(dnnl_memory_desc_init_submemory(&sub, ymd, dims, offs));
@@ -1244,16 +1425,47 @@ static bool fusion_enabled(void)
 }
 
 
+static bool cat_in_place_enabled(void)
+{
+    const char *e = getenv("FTUNET_DNNL_CAT_IN_PLACE");
+    return fusion_enabled() && !(e && e[0] == '0');
+}
+
+/* A ReLU output that only one concat reads, once, at a channel offset that is a multiple of 8
+ * (compile_eltwise checks the layout's block size) is written by the ReLU straight into the
+ * concat's output: the concat copies only its other inputs. The ReLU is then never fused into
+ * its producer (a oneDNN primitive given a slice of a larger tensor runs its reference kernel). */
+static void plan_cat_in_place(const ftn_graph *g, impl *C)
+{
+    if (!cat_in_place_enabled()) return;
+    for (int o = 0; o < g->n_ops; o++) {
+        const ftn_op *op = &g->ops[o];
+        if (op->kind != FTN_OP_CONCAT) continue;
+        int c0 = 0;
+        for (int i = 0; i < op->n_in; i++) {
+            int x = op->in[i], p = g->tensors[x].producer, c = g->tensors[x].shape.c;
+            if (p >= 0 && g->ops[p].kind == FTN_OP_RELU && g->tensors[x].consumers == 1 && !is_output(g, x) &&
+                c0 % 8 == 0 && c % 8 == 0) {
+                C->t[x].cat_op = o;
+                C->t[x].cat_c0 = c0;
+            }
+            c0 += c;
+        }
+    }
+}
+
 static ftn_status plan(ftn_exec *ex, impl *C)
 {
     const ftn_graph *g = ex->g;
     bool fuse_ok = fusion_enabled();
+    plan_cat_in_place(g, C);
     for (int o = 0; o < g->n_ops; o++) {
         const ftn_op *op = &g->ops[o];
         bool ng = op->weight >= 0;
         for (int i = 0; i < op->n_in; i++) ng = ng || C->t[op->in[i]].needs_grad;
         C->t[op->out].needs_grad = ng;
-        if (fuse_ok && (op->kind == FTN_OP_CONV || op->kind == FTN_OP_BN) && o + 1 < g->n_ops) {
+        if (fuse_ok && (op->kind == FTN_OP_CONV || op->kind == FTN_OP_BN) && o + 1 < g->n_ops &&
+            C->t[g->ops[o + 1].out].cat_op < 0) {
             const ftn_op *nx = &g->ops[o + 1];
             if (nx->kind == FTN_OP_RELU && nx->in[0] == op->out && g->tensors[op->out].consumers == 1 &&
                 !is_output(g, op->out)) {
@@ -1529,7 +1741,7 @@ static ftn_status eng_compile(ftn_exec *ex)
     C->first = calloc((size_t)(g->n_ops + 1) * FTN_MAX_OP_INPUTS, sizeof *C->first);
     if (!C->t || !C->bwd_op || !C->fuse || !C->fused_away || !C->first)
         return ftn_fail(FTN_ENOMEM, "oneDNN engine: out of memory");
-    for (int t = 0; t < g->n_tensors; t++) C->t[t].dvb = C->t[t].vb = -1;
+    for (int t = 0; t < g->n_tensors; t++) C->t[t].dvb = C->t[t].vb = C->t[t].cat_op = -1;
     for (int i = 0; i < SH_COUNT; i++) C->sh_vb[i] = -1;
     return compile_all(ex, C); /* on failure the caller's destroy frees the partial state */
 }
@@ -1611,6 +1823,13 @@ static ftn_status run_step(ftn_exec *ex, impl *C, const step *s)
             }
         } else if (s->kind == STEP_PHASE_WEIGHTS) {
             phase_weights(s);
+        } else if (s->kind == STEP_RELU_RUNS || s->kind == STEP_RELU_RUNS_BWD) {
+            void *p[3];
+            for (int j = 0; j < s->nargs; j++) {
+                dnnl_status_t st = dnnl_memory_get_data_handle(s->args[j].memory, &p[j]);
+                if (st != dnnl_success) return dfail(ex, s->op, "relu into concat", st);
+            }
+            relu_runs(s, p);
         } else if (s->kind == STEP_CHANDOT) {
             void *p[3];
             const dnnl_memory_desc_t *m[3];

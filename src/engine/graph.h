@@ -131,6 +131,8 @@ struct ftn_exec {
     /* the oneDNN engine, after compile: how many convolution passes (forward, backward data,
      * backward weights) run as Winograd (FTN_PRECISION_FP32_WINOGRAD) */
     int n_winograd;
+    /* ... and how many ReLU outputs it writes straight into their concat's output (FUSE_CAT) */
+    int n_cat_in_place;
     /* seconds and executions per op and pass: [pass * (g->n_ops + 1) + op], op = g->n_ops for the
      * boundary (input/output reorders); per-kind totals are sums of these */
     double *prof_op_s;

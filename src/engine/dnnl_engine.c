@@ -65,7 +65,8 @@
 
 #define MAX_ARGS 12
 
-enum step_kind { STEP_PRIM, STEP_BN_RUNNING, STEP_ZERO, STEP_CHANDOT, STEP_PHASE_WEIGHTS, STEP_RELU_RUNS, STEP_RELU_RUNS_BWD };
+enum step_kind { STEP_PRIM, STEP_BN_RUNNING, STEP_ZERO, STEP_CHANDOT, STEP_PHASE_WEIGHTS,
+                 STEP_ROWS_RELU, STEP_ROWS_RELU_BWD, STEP_ROWS_COPY };
 
 /* One axis of a stride-2 transposed convolution split by output parity (see compile_phases):
  * output index 2m + p takes input m + t − pad_l through kernel tap tap[t], t < n. */
@@ -86,8 +87,8 @@ typedef struct step {
     float *wdst;
     int ci, co, k;
     phase_axis ax[2];    /* by parity; rows and columns alike (square kernel, symmetric padding) */
-    /* STEP_RELU_RUNS(_BWD), a ReLU into (out of) a concat's slice: per image n and row r < n_rows,
-     * `len` elements of args[j] from first[j] + n·img[j] + r·row[j] (see row_view); bf16 or f32 */
+    /* STEP_ROWS_*, a ReLU into (out of) a concat's slice, a copy into (out of) one: per image n and
+     * row r < n_rows, `len` elements of args[j] from first[j] + n·img[j] + r·row[j] (row_view) */
     dnnl_dim_t n_img, n_rows, len, first[3], img[3], row[3];
     bool bf;
 } step;
@@ -916,14 +917,38 @@ static bool row_view(const dnnl_memory_desc_t *md, rowview *v)
     return true;
 }
 
-static void relu_step(step *s, int kind, int o, dnnl_dim_t n, bool bf, const rowview *v, int nargs)
+/* Appends a STEP_ROWS_* step over memories m[0..nargs) laid out as v[0..nargs) (same rows). */
+static ftn_status push_rows(ftn_exec *ex, impl *C, steplist *l, int kind, dnnl_dim_t n_img, const rowview *v,
+                            const dnnl_memory_t *m, int nargs)
 {
-    *s = (step){ .kind = kind, .op = o, .nargs = nargs, .n_img = n, .n_rows = v[0].n_rows, .len = v[0].len, .bf = bf };
+    step *s = push(ex, C, l);
+    if (!s) return OOM();
+    *s = (step){ .kind = kind, .op = C->cur_op, .nargs = nargs, .n_img = n_img, .n_rows = v[0].n_rows, .len = v[0].len,
+                 .bf = C->dt == dnnl_bf16 };
     for (int j = 0; j < nargs; j++) {
+        s->args[j] = (dnnl_exec_arg_t){ DNNL_ARG_MULTIPLE_SRC + j, m[j] };
         s->first[j] = v[j].first;
         s->img[j] = v[j].img;
         s->row[j] = v[j].row;
     }
+    return FTN_OK;
+}
+
+/* dst = src, the same tensor with a slice on one side (into or out of a concat): a row copy where
+ * row_view walks both alike, else a oneDNN reorder (simple:any into a slice: slower). Into l
+ * and, if given, l2. */
+static ftn_status copy_rows(ftn_exec *ex, impl *C, dnnl_memory_t src, dnnl_memory_t dst, steplist *l, steplist *l2)
+{
+    const dnnl_memory_desc_t *sm, *dm;
+    rowview v[2];
+    if (dnnl_memory_get_memory_desc(src, &sm) == dnnl_success && dnnl_memory_get_memory_desc(dst, &dm) == dnnl_success &&
+        sm->data_type == C->dt && dm->data_type == C->dt && row_view(sm, &v[0]) && row_view(dm, &v[1]) &&
+        v[0].tag == v[1].tag && v[0].n_rows == v[1].n_rows && v[0].len == v[1].len) {
+        dnnl_memory_t m[2] = { src, dst };
+        TRY(push_rows(ex, C, l, STEP_ROWS_COPY, sm->dims[0], v, m, 2));
+        return l2 ? push_rows(ex, C, l2, STEP_ROWS_COPY, sm->dims[0], v, m, 2) : FTN_OK;
+    }
+    return reorder(ex, C, src, dst, l, l2);
 }
 
 /* The ReLU writes relu(x) into its slice of the concat's output, whose memory it creates if it
@@ -935,7 +960,6 @@ static ftn_status relu_into_cat(ftn_exec *ex, impl *C, int o, bool *done)
     const ftn_graph *g = ex->g;
     int x = g->ops[o].in[0], y = g->ops[o].out, cat = C->t[y].cat_op, z = g->ops[cat].out;
     ftn_shape sy = g->tensors[y].shape;
-    bool bf = C->dt == dnnl_bf16;
     rowview xv, zv, yv;
     *done = false;
     if (!row_view(&C->t[x].md, &xv)) return FTN_OK;
@@ -950,19 +974,15 @@ static ftn_status relu_into_cat(ftn_exec *ex, impl *C, int o, bool *done)
     dnnl_dims_t dims = { sy.n, sy.c, sy.h, sy.w }, offs = { 0, C->t[y].cat_c0, 0, 0 };
     dnnl_memory_desc_t sub;
     D(dnnl_memory_desc_init_submemory(&sub, &C->t[z].md, dims, offs));
-    if (!row_view(&sub, &yv) || yv.n_rows != xv.n_rows || yv.len != xv.len)
+    if (!row_view(&sub, &yv) || yv.tag != xv.tag || yv.n_rows != xv.n_rows || yv.len != xv.len)
         return ftn_fail(FTN_EINTERNAL, "oneDNN engine: op %d: the concat's slice is not laid out as its input", o);
     C->t[y].md = sub;
     C->t[y].has_md = true;
     TRY(bound_mem(ex, C, &sub, C->t[z].vb, &C->t[y].mem));
 
-    for (int l = 0; l < 2; l++) {
-        step *s = push(ex, C, l ? &C->fwd_infer : &C->fwd_train);
-        if (!s) return OOM();
-        relu_step(s, STEP_RELU_RUNS, o, sy.n, bf, (rowview[]){ xv, yv }, 2);
-        s->args[0] = (dnnl_exec_arg_t){ DNNL_ARG_SRC, C->t[x].mem };
-        s->args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DST, C->t[y].mem };
-    }
+    for (int l = 0; l < 2; l++)
+        TRY(push_rows(ex, C, l ? &C->fwd_infer : &C->fwd_train, STEP_ROWS_RELU, sy.n, (rowview[]){ xv, yv },
+                      (dnnl_memory_t[]){ C->t[x].mem, C->t[y].mem }, 2));
     ex->n_cat_in_place++;
     *done = true;
     if (!C->t[y].needs_grad) return FTN_OK;
@@ -973,12 +993,8 @@ static ftn_status relu_into_cat(ftn_exec *ex, impl *C, int o, bool *done)
     steplist *bl = &C->bwd_op[o];
     gslot gs;
     TRY(grad_begin(ex, C, o, 0, &C->t[x].md, &gs)); /* the target has x's layout */
-    step *s = push(ex, C, bl);
-    if (!s) return OOM();
-    relu_step(s, STEP_RELU_RUNS_BWD, o, sy.n, bf, (rowview[]){ yv, yv, xv }, 3);
-    s->args[0] = (dnnl_exec_arg_t){ DNNL_ARG_DST, C->t[y].mem };
-    s->args[1] = (dnnl_exec_arg_t){ DNNL_ARG_DIFF_DST, C->t[y].dmem };
-    s->args[2] = (dnnl_exec_arg_t){ DNNL_ARG_DIFF_SRC, gs.target };
+    TRY(push_rows(ex, C, bl, STEP_ROWS_RELU_BWD, sy.n, (rowview[]){ yv, yv, xv },
+                  (dnnl_memory_t[]){ C->t[y].mem, C->t[y].dmem, gs.target }, 3));
     return grad_end(ex, C, bl, &gs);
 }
 
@@ -986,47 +1002,63 @@ static ftn_status relu_into_cat(ftn_exec *ex, impl *C, int o, bool *done)
 static inline uint16_t relu_bf16(uint16_t h) { return (h & 0x8000) && (h & 0x7fff) <= 0x7f80 ? 0 : h; }
 static inline bool positive_bf16(uint16_t h) { return !(h & 0x8000) && h != 0 && h <= 0x7f80; }
 
-/* STEP_RELU_RUNS: y = max(x, 0) (NaN stays NaN, as oneDNN's); STEP_RELU_RUNS_BWD: dx = y > 0 ? dy : 0
- * (oneDNN's relu_use_dst_for_bwd); m elements of each argument's data p[j] from element o[j]. */
-static void relu_piece(const step *s, void *const *p, const size_t *o, dnnl_dim_t m)
+/* STEP_ROWS_RELU: y = max(x, 0) (NaN stays NaN, as oneDNN's); STEP_ROWS_RELU_BWD: dx = y > 0 ? dy : 0
+ * (oneDNN's relu_use_dst_for_bwd); STEP_ROWS_COPY: y = x. nr rows of m elements of each
+ * argument's data p[j], from element o[j], rows s->row[j] apart. */
+static void rows_piece(const step *s, void *const *p, const size_t *o, dnnl_dim_t m, dnnl_dim_t nr)
 {
-    bool bwd = s->kind == STEP_RELU_RUNS_BWD;
-    if (s->bf && !bwd) {
-        const uint16_t *x = (const uint16_t *)p[0] + o[0];
-        uint16_t *y = (uint16_t *)p[1] + o[1];
+    size_t es = s->bf ? 2 : 4;
+    for (dnnl_dim_t r = 0; r < nr; r++) {
+        char *a = (char *)p[0] + (o[0] + (size_t)(r * s->row[0])) * es, *b = (char *)p[1] + (o[1] + (size_t)(r * s->row[1])) * es;
+        if (s->kind == STEP_ROWS_COPY) {
+            memcpy(b, a, (size_t)m * es);
+        } else if (s->kind == STEP_ROWS_RELU && s->bf) {
+            const uint16_t *x = (const uint16_t *)a;
+            uint16_t *y = (uint16_t *)b;
 #pragma omp simd
-        for (dnnl_dim_t i = 0; i < m; i++) y[i] = relu_bf16(x[i]);
-    } else if (s->bf) {
-        const uint16_t *y = (const uint16_t *)p[0] + o[0], *dy = (const uint16_t *)p[1] + o[1];
-        uint16_t *dx = (uint16_t *)p[2] + o[2];
+            for (dnnl_dim_t i = 0; i < m; i++) y[i] = relu_bf16(x[i]);
+        } else if (s->kind == STEP_ROWS_RELU) {
+            const float *x = (const float *)a;
+            float *y = (float *)b;
 #pragma omp simd
-        for (dnnl_dim_t i = 0; i < m; i++) dx[i] = positive_bf16(y[i]) ? dy[i] : 0;
-    } else if (!bwd) {
-        const float *x = (const float *)p[0] + o[0];
-        float *y = (float *)p[1] + o[1];
+            for (dnnl_dim_t i = 0; i < m; i++) y[i] = x[i] < 0.f ? 0.f : x[i];
+        } else if (s->bf) {
+            const uint16_t *y = (const uint16_t *)a, *dy = (const uint16_t *)b;
+            uint16_t *dx = (uint16_t *)p[2] + o[2] + r * s->row[2];
 #pragma omp simd
-        for (dnnl_dim_t i = 0; i < m; i++) y[i] = x[i] < 0.f ? 0.f : x[i];
-    } else {
-        const float *y = (const float *)p[0] + o[0], *dy = (const float *)p[1] + o[1];
-        float *dx = (float *)p[2] + o[2];
+            for (dnnl_dim_t i = 0; i < m; i++) {
+                uint16_t d = dy[i]; /* read either way: a select, not a branch (×8 in bf16) */
+                dx[i] = positive_bf16(y[i]) ? d : 0;
+            }
+        } else {
+            const float *y = (const float *)a, *dy = (const float *)b;
+            float *dx = (float *)p[2] + o[2] + r * s->row[2];
 #pragma omp simd
-        for (dnnl_dim_t i = 0; i < m; i++) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+            for (dnnl_dim_t i = 0; i < m; i++) {
+                float d = dy[i];
+                dx[i] = y[i] > 0.f ? d : 0.f;
+            }
+        }
     }
 }
 
-/* The rows of every image, long rows in pieces of RELU_CHUNK elements, over the threads. */
-#define RELU_CHUNK 8192
-static void relu_runs(const step *s, void *const *p)
+/* Every image's rows over the threads in pieces of about ROWS_CHUNK elements: a long row in
+ * several pieces, short rows (nhwc: one pixel's channels) several to a piece. */
+#define ROWS_CHUNK 8192
+static void rows_run(const step *s, void *const *p)
 {
-    dnnl_dim_t pieces = (s->len + RELU_CHUNK - 1) / RELU_CHUNK;
+    dnnl_dim_t per_row = (s->len + ROWS_CHUNK - 1) / ROWS_CHUNK;          /* pieces of one row */
+    dnnl_dim_t rows = s->len >= ROWS_CHUNK ? 1 : ROWS_CHUNK / s->len;     /* rows in one piece */
+    dnnl_dim_t groups = (s->n_rows + rows - 1) / rows;
 #pragma omp parallel for collapse(3) schedule(static)
     for (dnnl_dim_t n = 0; n < s->n_img; n++)
-        for (dnnl_dim_t r = 0; r < s->n_rows; r++)
-            for (dnnl_dim_t k = 0; k < pieces; k++) {
-                dnnl_dim_t i0 = k * RELU_CHUNK, m = s->len - i0 < RELU_CHUNK ? s->len - i0 : RELU_CHUNK;
+        for (dnnl_dim_t gr = 0; gr < groups; gr++)
+            for (dnnl_dim_t k = 0; k < per_row; k++) {
+                dnnl_dim_t i0 = k * ROWS_CHUNK, m = s->len - i0 < ROWS_CHUNK ? s->len - i0 : ROWS_CHUNK;
+                dnnl_dim_t r0 = gr * rows, nr = s->n_rows - r0 < rows ? s->n_rows - r0 : rows;
                 size_t o[3];
-                for (int j = 0; j < s->nargs; j++) o[j] = (size_t)(s->first[j] + n * s->img[j] + r * s->row[j] + i0);
-                relu_piece(s, p, o, m);
+                for (int j = 0; j < s->nargs; j++) o[j] = (size_t)(s->first[j] + n * s->img[j] + r0 * s->row[j] + i0);
+                rows_piece(s, p, o, m, nr);
             }
 }
 
@@ -1366,7 +1398,7 @@ static ftn_status compile_concat(ftn_exec *ex, impl *C, int o)
                 dnnl_memory_t ysub;
                 D(dnnl_memory_desc_init_submemory(&sub, ymd, dims, offs));
                 TRY(bound_mem(ex, C, &sub, C->t[y].vb, &ysub));
-                TRY(reorder(ex, C, C->t[xi].mem, ysub, &C->fwd_train, &C->fwd_infer));
+                TRY(copy_rows(ex, C, C->t[xi].mem, ysub, &C->fwd_train, &C->fwd_infer));
             }
             off += s.c;
         }
@@ -1401,14 +1433,14 @@ static ftn_status compile_concat(ftn_exec *ex, impl *C, int o)
         if (C->t[xi].bwcopy) {
             dnnl_memory_t ysub;
             TRY(bound_mem(ex, C, &sub, C->t[y].vb, &ysub));
-            TRY(reorder(ex, C, ysub, C->t[xi].bwcopy, bl, NULL));
+            TRY(copy_rows(ex, C, ysub, C->t[xi].bwcopy, bl, NULL));
         }
         if (C->t[xi].needs_grad) {
             dnnl_memory_t subm;
             TRY(diff_view(ex, C, &sub, y, &subm));
             gslot gs;
             TRY(grad_begin(ex, C, o, i, &C->t[xi].md, &gs));
-            TRY(reorder(ex, C, subm, gs.target, bl, NULL));
+            TRY(copy_rows(ex, C, subm, gs.target, bl, NULL));
             TRY(grad_end(ex, C, bl, &gs));
         }
         off += s.c;
@@ -1823,13 +1855,13 @@ static ftn_status run_step(ftn_exec *ex, impl *C, const step *s)
             }
         } else if (s->kind == STEP_PHASE_WEIGHTS) {
             phase_weights(s);
-        } else if (s->kind == STEP_RELU_RUNS || s->kind == STEP_RELU_RUNS_BWD) {
+        } else if (s->kind == STEP_ROWS_RELU || s->kind == STEP_ROWS_RELU_BWD || s->kind == STEP_ROWS_COPY) {
             void *p[3];
             for (int j = 0; j < s->nargs; j++) {
                 dnnl_status_t st = dnnl_memory_get_data_handle(s->args[j].memory, &p[j]);
-                if (st != dnnl_success) return dfail(ex, s->op, "relu into concat", st);
+                if (st != dnnl_success) return dfail(ex, s->op, "concat slice", st);
             }
-            relu_runs(s, p);
+            rows_run(s, p);
         } else if (s->kind == STEP_CHANDOT) {
             void *p[3];
             const dnnl_memory_desc_t *m[3];

@@ -12,6 +12,20 @@
  * reference builds them: an attention gate before the up-convolution it is concatenated with,
  * a max pooling before the pyramid convolution. */
 
+/* The decoder's concatenations cat1..cat4 (out[0..3]), the same in every attention U-Net's table. */
+static void attention_cats(ftn_graph *g, int enc1, int enc2, int enc3, int enc4, int center, int out[4])
+{
+    int attn1 = attention_gate(g, "attn1", enc4, gating_signal(g, "gating1", center), 128);
+    int cat1 = cat(relu(up_transposed(g, "up1", center, 32)), attn1);
+    int attn2 = attention_gate(g, "attn2", enc3, gating_signal(g, "gating2", cat1), 64);
+    int cat2 = cat(relu(up_transposed(g, "up2", cat1, 64)), attn2);
+    /* gating3 reads cat1, as the reference does */
+    int attn3 = attention_gate(g, "attn3", enc2, gating_signal(g, "gating3", cat1), 32);
+    int cat3 = cat(relu(up_transposed(g, "up3", cat2, 32)), attn3);
+    int cat4 = cat(relu(up_transposed(g, "up4", cat3, 32)), enc1);
+    out[0] = cat1, out[1] = cat2, out[2] = cat3, out[3] = cat4;
+}
+
 /* `attn-unet`: plain attention U-Net, no decoder blocks, one output. */
 int ftn_attn_unet(ftn_graph *g, int x)
 {
@@ -21,16 +35,10 @@ int ftn_attn_unet(ftn_graph *g, int x)
     int enc4 = conv_block(g, "enc4", maxpool2(enc3), 64, BLOCK_BN);
     int center = conv_block(g, "center", maxpool2(enc4), 128, BLOCK_BN);
 
-    int attn1 = attention_gate(g, "attn1", enc4, gating_signal(g, "gating1", center), 128);
-    int cat1 = cat(relu(up_transposed(g, "up1", center, 32)), attn1);
-    int attn2 = attention_gate(g, "attn2", enc3, gating_signal(g, "gating2", cat1), 64);
-    int cat2 = cat(relu(up_transposed(g, "up2", cat1, 64)), attn2);
-    /* gating3 reads cat1, as the reference does */
-    int attn3 = attention_gate(g, "attn3", enc2, gating_signal(g, "gating3", cat1), 32);
-    int cat3 = cat(relu(up_transposed(g, "up3", cat2, 32)), attn3);
-    int cat4 = cat(relu(up_transposed(g, "up4", cat3, 32)), enc1);
+    int cats[4];
+    attention_cats(g, enc1, enc2, enc3, enc4, center, cats);
 
-    int out1 = sigmoid_head(g, "head1", cat4);
+    int out1 = sigmoid_head(g, "head1", cats[3]);
     ftn_g_output(g, out1);
     return out1;
 }
@@ -55,14 +63,9 @@ int ftn_attn_unet_ds(ftn_graph *g, int x, int with_pyramid)
     }
     int center = conv_block(g, "center", maxpool2(enc4), 512, BLOCK_BN);
 
-    int attn1 = attention_gate(g, "attn1", enc4, gating_signal(g, "gating1", center), 128);
-    int cat1 = cat(relu(up_transposed(g, "up1", center, 32)), attn1);
-    int attn2 = attention_gate(g, "attn2", enc3, gating_signal(g, "gating2", cat1), 64);
-    int cat2 = cat(relu(up_transposed(g, "up2", cat1, 64)), attn2);
-    /* gating3 reads cat1, as the reference does */
-    int attn3 = attention_gate(g, "attn3", enc2, gating_signal(g, "gating3", cat1), 32);
-    int cat3 = cat(relu(up_transposed(g, "up3", cat2, 32)), attn3);
-    int cat4 = cat(relu(up_transposed(g, "up4", cat3, 32)), enc1);
+    int cats[4];
+    attention_cats(g, enc1, enc2, enc3, enc4, center, cats);
+    int cat1 = cats[0], cat2 = cats[1], cat3 = cats[2], cat4 = cats[3];
 
     int dec1 = conv_block(g, "dec1", cat1, 256, BLOCK_BN);
     int dec2 = conv_block(g, "dec2", cat2, 128, BLOCK_BN);

@@ -1464,9 +1464,10 @@ static bool cat_in_place_enabled(void)
 }
 
 /* A ReLU output that only one concat reads, once, at a channel offset that is a multiple of 8
- * (compile_eltwise checks the layout's block size) is written by the ReLU straight into the
- * concat's output: the concat copies only its other inputs. The ReLU is then never fused into
- * its producer (a oneDNN primitive given a slice of a larger tensor runs its reference kernel). */
+ * (relu_into_cat checks the layout's block size against every input) is written by the ReLU
+ * straight into the concat's output: the concat copies only its other inputs. The ReLU is then
+ * never fused into its producer (a oneDNN primitive given a slice of a larger tensor runs its
+ * reference kernel), even where relu_into_cat ends up declining: it runs as a separate pass. */
 static void plan_cat_in_place(const ftn_graph *g, impl *C)
 {
     if (!cat_in_place_enabled()) return;

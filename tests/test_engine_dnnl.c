@@ -406,6 +406,9 @@ static void test_deconv_phases(uint64_t *rng)
 }
 
 typedef int (*unary_fn)(ftn_graph *, int);
+typedef struct counts { int wino, cat, conv_sigmoid; } counts;
+static counts compiled_counts(const ftn_graph *g, ftn_precision p);
+static bool fusion_on(void);
 
 /* input → conv(c) → [bn] → OP → conv 1×1 → output, for channel counts 1, 3, 5, 16, 32. */
 static void test_unary(uint64_t *rng, const char *name, unary_fn fn, bool with_bn, bool quantize)
@@ -423,6 +426,9 @@ static void test_unary(uint64_t *rng, const char *name, unary_fn fn, bool with_b
         ftn_g_output(&g, x);
         char what[96];
         snprintf(what, sizeof what, "%s c%d %dx%dx%d", name, c, n, h, w);
+        int fused = fn == ftn_g_sigmoid && !with_bn && fusion_on(); /* conv → sigmoid as a post-op */
+        int got = compiled_counts(&g, FTN_PRECISION_FP32).conv_sigmoid;
+        CHECK(got == fused, "%s: %d conv → sigmoid fused, expected %d", what, got, fused);
         compare_graph(what, &g, tl_next(rng), quantize, TOL);
         ftn_graph_free(&g);
     }
@@ -526,23 +532,32 @@ static void test_bn_small(uint64_t *rng)
     }
 }
 
-/* What the dnnl engine's compile chose for g: Winograd passes, ReLUs written into a concat. */
-static void compiled_counts(const ftn_graph *g, ftn_precision p, int *wino, int *cat)
+/* What the dnnl engine's compile chose for g: Winograd passes, ReLUs written into a concat,
+ * sigmoids run as their convolution's post-op. */
+
+static counts compiled_counts(const ftn_graph *g, ftn_precision p)
 {
     float *params = calloc(g->n_param_floats, sizeof(float)), *grads = calloc(g->n_param_floats, sizeof(float));
     ftn_exec *ex = NULL;
-    *wino = *cat = -1;
+    counts k = { -1, -1, -1 };
     CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, p, &ex));
-    if (ex) { *wino = ex->n_winograd; *cat = ex->n_cat_in_place; }
+    if (ex) k = (counts){ ex->n_winograd, ex->n_cat_in_place, ex->n_conv_sigmoid };
     ftn_exec_free(ex);
     free(params);
     free(grads);
+    return k;
+}
+
+static bool fusion_on(void)
+{
+    const char *f = getenv("FTUNET_DNNL_FUSE");
+    return !(f && f[0] == '0');
 }
 
 static bool cat_in_place(void)
 {
-    const char *f = getenv("FTUNET_DNNL_FUSE"), *c = getenv("FTUNET_DNNL_CAT_IN_PLACE");
-    return !(f && f[0] == '0') && !(c && c[0] == '0');
+    const char *c = getenv("FTUNET_DNNL_CAT_IN_PLACE");
+    return fusion_on() && !(c && c[0] == '0');
 }
 
 /* ReLU outputs that only a concat reads are written straight into the concat's output
@@ -585,8 +600,7 @@ static void test_cat_in_place(uint64_t *rng)
         }
         int c = ftn_g_concat2(&g, a, b);
         ftn_g_output(&g, ftn_g_conv(&g, "c", c, 3, 3, 1, 1));
-        int wino, cat;
-        compiled_counts(&g, FTN_PRECISION_FP32, &wino, &cat);
+        int cat = compiled_counts(&g, FTN_PRECISION_FP32).cat;
         if (!cat_in_place()) expect = 0;
         CHECK(cat == expect, "%s: %d ReLUs written into the concat, expected %d", what, cat, expect);
         compare_graph(what, &g, tl_next(rng), false, TOL);
@@ -666,9 +680,7 @@ static void test_against_ref_engine(const char *name, int n, int c, int h, doubl
  * network within WINO_NET_TOL. */
 static int winograd_passes(const ftn_graph *g, ftn_precision p)
 {
-    int wino, cat;
-    compiled_counts(g, p, &wino, &cat);
-    return wino;
+    return compiled_counts(g, p).wino;
 }
 
 static void test_winograd(uint64_t *rng)
@@ -777,12 +789,14 @@ int main(void)
         ftn_graph g;
         ftn_graph_init(&g);
         CHECK_OK(ftn_network_build("attn-unet-mi-ds", &g, 2, 1, 32, 32));
-        int wino, cat;
-        compiled_counts(&g, FTN_PRECISION_FP32, &wino, &cat);
-        CHECK(cat == (cat_in_place() ? 7 : 0), "attn-unet-mi-ds: %d ReLUs written into their concat, expected 7", cat);
+        counts k = compiled_counts(&g, FTN_PRECISION_FP32);
+        CHECK(k.cat == (cat_in_place() ? 7 : 0), "attn-unet-mi-ds: %d ReLUs written into their concat, expected 7", k.cat);
+        /* the four heads' and three attention maps' sigmoids */
+        CHECK(k.conv_sigmoid == (fusion_on() ? 7 : 0), "attn-unet-mi-ds: %d conv → sigmoid fused, expected 7", k.conv_sigmoid);
         if (ftn_dnnl_bf16_check() == FTN_OK) {
-            compiled_counts(&g, FTN_PRECISION_BF16, &wino, &cat);
-            CHECK(cat == (cat_in_place() ? 7 : 0), "attn-unet-mi-ds bf16: %d ReLUs written into their concat, expected 7", cat);
+            k = compiled_counts(&g, FTN_PRECISION_BF16);
+            CHECK(k.cat == (cat_in_place() ? 7 : 0), "attn-unet-mi-ds bf16: %d ReLUs written into their concat, expected 7", k.cat);
+            CHECK(k.conv_sigmoid == (fusion_on() ? 7 : 0), "attn-unet-mi-ds bf16: %d conv → sigmoid fused, expected 7", k.conv_sigmoid);
         }
         ftn_graph_free(&g);
     }

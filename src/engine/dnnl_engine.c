@@ -21,9 +21,11 @@
  * - Gradients: every tensor that needs one has a diff buffer in its own format. Backward runs
  *   the ops in reverse; the first contributor to a tensor's gradient writes it, later ones
  *   (fan-out) write into a shared temporary and are added in place (binary add).
- * - Fusions: conv → ReLU (eltwise post-op; ReLU's backward still runs on the shared output),
- *   BN → ReLU (dnnl_fuse_norm_relu, whose backward absorbs the ReLU's). Only when the
- *   pre-ReLU tensor has no other reader and is not a network output. FTUNET_DNNL_FUSE=0
+ * - Fusions: conv → ReLU and conv → sigmoid (eltwise post-op; the activation's backward still
+ *   runs on the shared output), BN → ReLU (dnnl_fuse_norm_relu, whose backward absorbs the
+ *   ReLU's). Only when the pre-activation tensor has no other reader and is not a network
+ *   output. The sigmoids are the 1-channel heads and attention maps: padded to a channel block,
+ *   oneDNN 2.6 runs a standalone sigmoid on them on its reference kernel. FTUNET_DNNL_FUSE=0
  *   turns them off (for testing).
  * - Concatenation: a ReLU whose output only a concat reads writes it straight into its channel
  *   slice of the concat's output, and its backward reads its slice of the concat's gradient
@@ -112,7 +114,7 @@ typedef struct tens {
     bool seen;           /* compile-time: a gradient contribution has been planned */
 } tens;
 
-enum { FUSE_NONE, FUSE_CONV_RELU, FUSE_BN_RELU };
+enum { FUSE_NONE, FUSE_CONV_RELU, FUSE_CONV_SIGMOID, FUSE_BN_RELU };
 enum { SH_SCRATCH, SH_GTMP, SH_GTMP2, SH_COUNT };
 
 /* Pooled buffers: every buffer the engine owns (activations, converted copies, workspaces,
@@ -141,7 +143,7 @@ typedef struct impl {
     steplist *bwd_op; /* per op, run in reverse */
     int n_ops;
     int *fuse;        /* per op: fusion with the next op (a ReLU) */
-    bool *fused_away; /* per op: a ReLU whose forward is done by its producer */
+    bool *fused_away; /* per op: a ReLU or sigmoid whose forward is done by its producer */
     bool *first;      /* [op*FTN_MAX_OP_INPUTS+i]: first gradient contribution to that input */
     /* owned objects */
     dnnl_primitive_desc_t *pds; int n_pds, cap_pds;
@@ -682,16 +684,17 @@ static ftn_status compile_conv(ftn_exec *ex, impl *C, int o)
 
     /* forward */
     dnnl_primitive_attr_t fattr = C->attr, pattr = NULL;
-    if (C->fuse[o] == FUSE_CONV_RELU) {
+    if (C->fuse[o] == FUSE_CONV_RELU || C->fuse[o] == FUSE_CONV_SIGMOID) {
         dnnl_post_ops_t po;
         D(dnnl_post_ops_create(&po));
-        dnnl_status_t s1 = dnnl_post_ops_append_eltwise(po, 1.f, dnnl_eltwise_relu, 0.f, 0.f);
+        dnnl_alg_kind_t alg = C->fuse[o] == FUSE_CONV_RELU ? dnnl_eltwise_relu : dnnl_eltwise_logistic;
+        dnnl_status_t s1 = dnnl_post_ops_append_eltwise(po, 1.f, alg, 0.f, 0.f);
         dnnl_status_t s2 = dnnl_primitive_attr_clone(&pattr, C->attr);
         dnnl_status_t s3 = s2 == dnnl_success ? dnnl_primitive_attr_set_post_ops(pattr, po) : s2;
         dnnl_post_ops_destroy(po);
         if (s1 != dnnl_success || s3 != dnnl_success) {
             if (pattr) dnnl_primitive_attr_destroy(pattr);
-            return dfail(ex, o, "post-op ReLU", s1 != dnnl_success ? s1 : s3);
+            return dfail(ex, o, "post-op activation", s1 != dnnl_success ? s1 : s3);
         }
         fattr = pattr;
     }
@@ -1075,7 +1078,7 @@ static ftn_status compile_eltwise(ftn_exec *ex, impl *C, int o)
     dnnl_alg_kind_t alg = op->kind == FTN_OP_RELU ? dnnl_eltwise_relu_use_dst_for_bwd : dnnl_eltwise_logistic_use_dst_for_bwd;
     const dnnl_memory_desc_t *md = &C->t[x].md;
     if (C->fused_away[o]) {
-        /* the producer wrote ReLU(x) into x's buffer: y shares it */
+        /* the producer wrote ReLU(x) or σ(x) into x's buffer: y shares it */
         if (!C->t[y].has_md) TRY(set_tensor(ex, C, y, md, C->t[x].mem));
         C->t[y].vb = C->t[x].vb;
         if (C->fuse[o - 1] == FUSE_BN_RELU) return FTN_OK; /* BN's backward does ours */
@@ -1500,10 +1503,12 @@ static ftn_status plan(ftn_exec *ex, impl *C)
         if (fuse_ok && (op->kind == FTN_OP_CONV || op->kind == FTN_OP_BN) && o + 1 < g->n_ops &&
             C->t[g->ops[o + 1].out].cat_op < 0) {
             const ftn_op *nx = &g->ops[o + 1];
-            if (nx->kind == FTN_OP_RELU && nx->in[0] == op->out && g->tensors[op->out].consumers == 1 &&
-                !is_output(g, op->out)) {
-                C->fuse[o] = op->kind == FTN_OP_CONV ? FUSE_CONV_RELU : FUSE_BN_RELU;
+            bool act = nx->kind == FTN_OP_RELU || (nx->kind == FTN_OP_SIGMOID && op->kind == FTN_OP_CONV);
+            if (act && nx->in[0] == op->out && g->tensors[op->out].consumers == 1 && !is_output(g, op->out)) {
+                C->fuse[o] = op->kind == FTN_OP_BN ? FUSE_BN_RELU
+                             : nx->kind == FTN_OP_RELU ? FUSE_CONV_RELU : FUSE_CONV_SIGMOID;
                 C->fused_away[o + 1] = true;
+                if (C->fuse[o] == FUSE_CONV_SIGMOID) ex->n_conv_sigmoid++;
             }
         }
     }

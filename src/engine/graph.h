@@ -133,6 +133,8 @@ struct ftn_exec {
     int n_winograd;
     /* ... and how many ReLU outputs it writes straight into their concat's output (FUSE_CAT) */
     int n_cat_in_place;
+    /* ... and how many sigmoids it runs as their convolution's post-op */
+    int n_conv_sigmoid;
     /* seconds and executions per op and pass: [pass * (g->n_ops + 1) + op], op = g->n_ops for the
      * boundary (input/output reorders); per-kind totals are sums of these */
     double *prof_op_s;

@@ -23,7 +23,7 @@ static cli_option options[] = {
     { "precision", 0, "fp32|fp32-winograd|bf16|both|all", "session precision (default fp32); both: fp32 and bf16, all: the three, back to back, with the ratios to fp32", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "json", 0, "FILE", "also write the results as JSON", NULL },
-    { "profile", 0, NULL, "print where a training step's time goes, by op kind and pass", NULL },
+    { "profile", 0, NULL, "print where a training step's time goes, by op kind and pass, then layer by layer", NULL },
     { 0 },
 };
 

@@ -405,12 +405,33 @@ static void test_deconv_phases(uint64_t *rng)
     }
 }
 
-typedef int (*unary_fn)(ftn_graph *, int);
+/* What the dnnl engine's compile chose for g: Winograd passes, ReLUs written into a concat,
+ * sigmoids run as their convolution's post-op. */
 typedef struct counts { int wino, cat, conv_sigmoid; } counts;
-static counts compiled_counts(const ftn_graph *g, ftn_precision p);
-static bool fusion_on(void);
 
-/* input → conv(c) → [bn] → OP → conv 1×1 → output, for channel counts 1, 3, 5, 16, 32. */
+static counts compiled_counts(const ftn_graph *g, ftn_precision p)
+{
+    float *params = calloc(g->n_param_floats, sizeof(float)), *grads = calloc(g->n_param_floats, sizeof(float));
+    ftn_exec *ex = NULL;
+    counts k = { -1, -1, -1 };
+    CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, p, &ex));
+    if (ex) k = (counts){ ex->n_winograd, ex->n_cat_in_place, ex->n_conv_sigmoid };
+    ftn_exec_free(ex);
+    free(params);
+    free(grads);
+    return k;
+}
+
+static bool fusion_on(void)
+{
+    const char *f = getenv("FTUNET_DNNL_FUSE");
+    return !(f && f[0] == '0');
+}
+
+typedef int (*unary_fn)(ftn_graph *, int);
+
+/* input → conv(c) → [bn] → OP → conv 1×1 → output, for channel counts 1, 3, 5, 16, 32; with fusion
+ * on, a sigmoid straight after the conv must run as its post-op. */
 static void test_unary(uint64_t *rng, const char *name, unary_fn fn, bool with_bn, bool quantize)
 {
     static const int chans[] = { 1, 3, 5, 16, 32 };
@@ -530,28 +551,6 @@ static void test_bn_small(uint64_t *rng)
         compare_graph(c == 3 ? "bn m=8 c3" : "bn m=8 c16", &g, tl_next(rng), false, TOL);
         ftn_graph_free(&g);
     }
-}
-
-/* What the dnnl engine's compile chose for g: Winograd passes, ReLUs written into a concat,
- * sigmoids run as their convolution's post-op. */
-
-static counts compiled_counts(const ftn_graph *g, ftn_precision p)
-{
-    float *params = calloc(g->n_param_floats, sizeof(float)), *grads = calloc(g->n_param_floats, sizeof(float));
-    ftn_exec *ex = NULL;
-    counts k = { -1, -1, -1 };
-    CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, p, &ex));
-    if (ex) k = (counts){ ex->n_winograd, ex->n_cat_in_place, ex->n_conv_sigmoid };
-    ftn_exec_free(ex);
-    free(params);
-    free(grads);
-    return k;
-}
-
-static bool fusion_on(void)
-{
-    const char *f = getenv("FTUNET_DNNL_FUSE");
-    return !(f && f[0] == '0');
 }
 
 static bool cat_in_place(void)

@@ -142,7 +142,7 @@ typedef struct impl {
     steplist fwd_train, fwd_infer, bwd_head;
     steplist *bwd_op; /* per op, run in reverse */
     int n_ops;
-    int *fuse;        /* per op: fusion with the next op (a ReLU) */
+    int *fuse;        /* per op: fusion with the next op (a ReLU or sigmoid) */
     bool *fused_away; /* per op: a ReLU or sigmoid whose forward is done by its producer */
     bool *first;      /* [op*FTN_MAX_OP_INPUTS+i]: first gradient contribution to that input */
     /* owned objects */

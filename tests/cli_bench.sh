@@ -1,6 +1,6 @@
 #!/bin/sh
 # ftunet bench on a tiny size: the JSON has every field with positive numbers, --profile names
-# conv, and bad options fail cleanly.
+# conv, two precisions are compared step by step, and bad options or paths fail cleanly.
 # usage: sh tests/cli_bench.sh PATH/TO/ftunet SCRATCH_DIR
 set -u
 FT=$1
@@ -52,6 +52,32 @@ if awk '$1 == "\"seconds\":" { k += $2 } $1 == "\"seconds_forward\":" || $1 == "
 else bad "per-layer times do not add up to the per-kind ones"; fi
 grep -q 'forward *conv' "$T/out" && grep -q 'backward *conv' "$T/out" && ok "profile mentions conv" || bad "--profile output lacks conv"
 grep -q 'fp32 peak' "$T/out" && ok "peak printed" || bad "no peak line"
+
+# two precisions: back to back, then step by step on one model (median and range of the pairs'
+# ratios in the table and the JSON); bf16 needs AVX512-BF16, else both must be refused in one line
+if "$FT" bench --size 32x32 --batch 2 --steps 3 --peak-size 256 --precision both --json "$T/both.json" >"$T/both" 2>"$T/e3"; then
+    cat "$T/both"
+    grep -Eq 'bf16 / fp32 \(step by step, one model; median of 3 pairs and range\): training x[0-9.]+ \(x[0-9.]+-x[0-9.]+\), inference x[0-9.]+ \(x[0-9.]+-x[0-9.]+; 9 pairs\)' "$T/both" \
+        && ok "step-by-step line" || bad "no step-by-step comparison line"
+    jn() { awk -v k="\"$1\":" '$1 == k { print $2; exit }' "$T/both.json" | tr -d ','; }
+    if awk -v n="$(jn interleaved_train_pairs)" -v m="$(jn interleaved_infer_pairs)" -v a="$(jn interleaved_train_ratio_min)" \
+           -v b="$(jn interleaved_train_ratio)" -v c="$(jn interleaved_train_ratio_max)" -v d="$(jn interleaved_infer_ratio_min)" \
+           -v e="$(jn interleaved_infer_ratio)" -v f="$(jn interleaved_infer_ratio_max)" -v g="$(jn back_to_back_train_ratio)" \
+           'BEGIN { exit !(n == 3 && m == 9 && a > 0 && a <= b && b <= c && d > 0 && d <= e && e <= f && g > 0) }'; then
+        ok "json comparisons: 3 and 9 pairs, min <= median <= max"
+    else bad "json comparisons missing or inconsistent: $(grep -A16 comparisons "$T/both.json")"; fi
+    grep -q '"against":[[:space:]]*"fp32"' "$T/both.json" && ok "json comparison against fp32" || bad "json comparison lacks 'against'"
+elif grep -q 'AVX512-BF16' "$T/e3" && [ "$(wc -l <"$T/e3")" -eq 1 ]; then
+    ok "bf16 refused on this CPU: $(cat "$T/e3")"
+else
+    bad "bench --precision both failed: $(cat "$T/e3")"
+fi
+
+# the JSON goes to a temporary name first: an unwritable folder fails in one line, leaving nothing
+if "$FT" bench --size 32x32 --batch 1 --steps 1 --peak-size 64 --json "$T/no/such/dir/out.json" >"$T/o4" 2>"$T/e4"; then
+    bad "bench --json into a missing folder succeeded"
+elif [ "$(wc -l <"$T/e4")" -eq 1 ] && grep -q 'no/such/dir/out.json' "$T/e4"; then ok "unwritable --json: $(cat "$T/e4")"
+else bad "unwritable --json: stderr: $(cat "$T/e4")"; fi
 
 # errors: one line on stderr, non-zero exit
 for args in "--model nosuch" "--size 30x30" "--batch 0"; do

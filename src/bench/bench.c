@@ -187,6 +187,35 @@ static ftn_status probe_start(int n, ftn_bench_probe **p)
     return s;
 }
 
+/* The synthetic batch: uniform images, and a disc per image moving with its index as the mask. */
+static ftn_status synthetic_batch(const ftn_bench_config *cfg, float **x, float **y)
+{
+    size_t px = (size_t)cfg->height * cfg->width;
+    *x = malloc((size_t)cfg->batch * cfg->channels * px * sizeof(float));
+    *y = malloc((size_t)cfg->batch * px * sizeof(float));
+    if (!*x || !*y) return ftn_fail(FTN_ENOMEM, "bench: out of memory for the inputs");
+    uint64_t seed = 7;
+    for (size_t i = 0; i < (size_t)cfg->batch * cfg->channels * px; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        (*x)[i] = (float)(seed >> 40) / (float)(1u << 24);
+    }
+    for (int n = 0; n < cfg->batch; n++) {
+        double cy = cfg->height * (0.3 + 0.4 * (n % 5) / 4.0), cx = cfg->width * 0.5, rad = cfg->height * 0.15;
+        for (int i = 0; i < cfg->height; i++)
+            for (int j = 0; j < cfg->width; j++)
+                (*y)[n * px + (size_t)i * cfg->width + j] = (i - cy) * (i - cy) + (j - cx) * (j - cx) <= rad * rad ? 1.f : 0.f;
+    }
+    return FTN_OK;
+}
+
+/* The paper's loss and SGD, with a learning rate that keeps the weights tame over the steps. */
+static void bench_training(ftn_loss_config *loss, ftn_optimizer_config *opt)
+{
+    *loss = ftn_loss_default(FTN_LOSS_FOCAL_TVERSKY);
+    *opt = ftn_optimizer_default(FTN_OPT_SGD);
+    opt->lr = 1e-4f;
+}
+
 ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -205,29 +234,15 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
     r->forward_flops = ftn_model_forward_flops(m);
     r->params = ftn_model_param_count(m);
 
-    size_t px = (size_t)cfg->height * cfg->width;
-    x = malloc((size_t)cfg->batch * cfg->channels * px * sizeof(float));
-    y = malloc((size_t)cfg->batch * px * sizeof(float));
-    if (!x || !y) { st = ftn_fail(FTN_ENOMEM, "bench: out of memory for the inputs"); goto done; }
-    uint64_t seed = 7;
-    for (size_t i = 0; i < (size_t)cfg->batch * cfg->channels * px; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        x[i] = (float)(seed >> 40) / (float)(1u << 24);
-    }
-    for (int n = 0; n < cfg->batch; n++) { /* a disc per image, moving with n */
-        double cy = cfg->height * (0.3 + 0.4 * (n % 5) / 4.0), cx = cfg->width * 0.5, rad = cfg->height * 0.15;
-        for (int i = 0; i < cfg->height; i++)
-            for (int j = 0; j < cfg->width; j++)
-                y[n * px + (size_t)i * cfg->width + j] = (i - cy) * (i - cy) + (j - cx) * (j - cx) <= rad * rad ? 1.f : 0.f;
-    }
+    if ((st = synthetic_batch(cfg, &x, &y))) goto done;
 
     /* Both warm-ups first, and the memory read off them (the engine allocates nothing later);
      * then the timed phases, inference (3 × `steps` forwards) and training (`steps` steps), with
      * the peak probe run before each timed step and after each phase's last. The probe exists
      * only then, so its matrices are not in the memory figures. */
-    ftn_loss_config loss = ftn_loss_default(FTN_LOSS_FOCAL_TVERSKY);
-    ftn_optimizer_config opt = ftn_optimizer_default(FTN_OPT_SGD);
-    opt.lr = 1e-4f; /* keep the weights tame over the steps */
+    ftn_loss_config loss;
+    ftn_optimizer_config opt;
+    bench_training(&loss, &opt);
     if ((st = ftn_session_forward(s, x, 0))) goto done;
     r->rss_infer_mib = ftn_bench_peak_rss_mib();
     if ((st = ftn_train_step(s, x, y, &loss, &opt, &r->last_loss))) goto done;
@@ -291,6 +306,92 @@ done:
     free(x);
     free(y);
     ftn_session_free(s);
+    ftn_model_free(m);
+    return st;
+}
+
+/* ---- two precisions, step by step ------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* out: the median, lowest and highest of v[0..n) (sorted in place). */
+static void spread(double *v, int n, double out[3])
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    out[0] = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    out[1] = v[0];
+    out[2] = v[n - 1];
+}
+
+/* One training step or inference forward of session s; *t its seconds. */
+static ftn_status timed_step(const phase *ph, double *t)
+{
+    double t0 = omp_get_wtime();
+    ftn_status st = ph->masks ? ftn_train_step(ph->s, ph->x, ph->masks, ph->loss, ph->opt, ph->last_loss)
+                              : ftn_session_forward(ph->s, ph->x, 0);
+    *t = omp_get_wtime() - t0;
+    return st;
+}
+
+/* n pairs of steps of a and b, in the order a b, b a, a b, …; ratio[i] = t_a / t_b of pair i. */
+static ftn_status alternate(const phase *a, const phase *b, int n, double *ratio)
+{
+    ftn_status st = FTN_OK;
+    for (int i = 0; i < n && !st; i++) {
+        double ta = 0, tb = 0;
+        if (i % 2 == 0) {
+            if (!(st = timed_step(a, &ta))) st = timed_step(b, &tb);
+        } else {
+            if (!(st = timed_step(b, &tb))) st = timed_step(a, &ta);
+        }
+        ratio[i] = tb > 0 ? ta / tb : 0;
+    }
+    return st;
+}
+
+ftn_status ftn_bench_interleaved(const ftn_bench_config *cfg, ftn_precision b, ftn_bench_pair *r)
+{
+    memset(r, 0, sizeof *r);
+    if (cfg->batch < 1 || cfg->steps < 1) return ftn_fail(FTN_EINVAL, "bench: batch %d and steps %d must be positive", cfg->batch, cfg->steps);
+    ftn_model *m = NULL;
+    ftn_session *sa = NULL, *sb = NULL;
+    float *x = NULL, *y = NULL;
+    double *ratio = NULL;
+    int n_train = cfg->steps, n_infer = FTN_BENCH_INFER_PER_STEP * cfg->steps;
+    ftn_status st = ftn_model_create(cfg->model, cfg->channels, cfg->height, cfg->width, &m);
+    if (st) return st;
+    if ((st = ftn_model_init(m, 1)) ||
+        (st = ftn_session_create_ex(m, cfg->batch, cfg->engine, cfg->precision, &sa)) ||
+        (st = ftn_session_create_ex(m, cfg->batch, cfg->engine, b, &sb)) ||
+        (st = synthetic_batch(cfg, &x, &y)))
+        goto done;
+    if (!(ratio = malloc(sizeof *ratio * (size_t)n_infer))) { st = ftn_fail(FTN_ENOMEM, "bench: out of memory"); goto done; }
+    ftn_loss_config loss;
+    ftn_optimizer_config opt;
+    bench_training(&loss, &opt);
+    float last;
+    phase ta = { sa, x, y, &loss, &opt, &last }, tb = { sb, x, y, &loss, &opt, &last };
+    phase ia = { sa, x, NULL, NULL, NULL, NULL }, ib = { sb, x, NULL, NULL, NULL, NULL };
+    double t;
+    /* one untimed warm-up of each */
+    if ((st = timed_step(&ia, &t)) || (st = timed_step(&ib, &t)) || (st = timed_step(&ta, &t)) || (st = timed_step(&tb, &t)))
+        goto done;
+    if ((st = alternate(&ta, &tb, n_train, ratio))) goto done;
+    spread(ratio, n_train, r->train);
+    if ((st = alternate(&ia, &ib, n_infer, ratio))) goto done;
+    spread(ratio, n_infer, r->infer);
+    r->n_train = n_train;
+    r->n_infer = n_infer;
+done:
+    free(ratio);
+    free(x);
+    free(y);
+    ftn_session_free(sa);
+    ftn_session_free(sb);
     ftn_model_free(m);
     return st;
 }

@@ -85,4 +85,15 @@ void ftn_bench_result_free(ftn_bench_result *r);
  * forwards), with the peak probe (cfg.probe_n) run before each and after each phase's last. */
 ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r);
 
+/* Precision b against cfg->precision, step by step: one model, a session of each, their timed
+ * steps alternating (a b, b a, a b, …) so that both meet the same stretches of the machine's
+ * rate, which on a shared machine moves more between two back-to-back phases than between two
+ * neighbouring steps. cfg->steps pairs of training steps, then 3× as many pairs of inference
+ * forwards, after one warm-up of each; no probe, no memory figures (the two sessions coexist). */
+typedef struct ftn_bench_pair {
+    int n_train, n_infer;      /* pairs timed */
+    double train[3], infer[3]; /* t_a / t_b per pair (b's speed-up): median, lowest, highest */
+} ftn_bench_pair;
+ftn_status ftn_bench_interleaved(const ftn_bench_config *cfg, ftn_precision b, ftn_bench_pair *r);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "io/atomic_file.h"
 
 static cli_option options[] = {
     { "model", 'm', "NAME|all", "network to measure (default attn-unet-mi-ds); 'all' for the four", NULL },
@@ -20,7 +21,7 @@ static cli_option options[] = {
     { "steps", 0, "N", "timed training steps after one warm-up (default 5); inference times 3x as many forwards", NULL },
     { "peak-size", 0, "N", "matmul size for the fp32 peak (default 2048); it also runs between the timed steps", NULL },
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },
-    { "precision", 0, "fp32|fp32-winograd|bf16|both|all", "session precision (default fp32); both: fp32 and bf16, all: the three, back to back, with the ratios to fp32", NULL },
+    { "precision", 0, "fp32|fp32-winograd|bf16|both|all", "session precision (default fp32); both: fp32 and bf16, all: the three, back to back, then each against fp32 step by step", NULL },
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "json", 0, "FILE", "also write the results as JSON", NULL },
     { "profile", 0, NULL, "print where a training step's time goes, by op kind and pass, then layer by layer", NULL },
@@ -174,6 +175,7 @@ static int run(cli_command *cmd, int argc, char **argv)
     cJSON_AddNumberToObject(root, "peak_matmul_size", peak_n);
     cJSON_AddStringToObject(root, "memory_metric", "VmHWM after each phase, reset via /proc/self/clear_refs per model");
     arr = cJSON_AddArrayToObject(root, "results");
+    cJSON *cmp = cJSON_AddArrayToObject(root, "comparisons");
     int rc = 0;
     /* per size, model and precision: seconds per image × the probe's GF/s, training and inference
      * (the machine-work an image costs, which the probe's rate makes comparable across phases) */
@@ -213,19 +215,52 @@ static int run(cli_command *cmd, int argc, char **argv)
                 ftn_bench_result_free(&r);
             }
             /* images/s as measured, and per unit of the probe's rate (the machine's share moves
-             * between the two measurements) */
-            for (int pi = 1; pi < n_precs && !rc; pi++)
+             * between the two measurements); then the two precisions step by step */
+            for (int pi = 1; pi < n_precs && !rc; pi++) {
+                double b2b[4] = { ips[pi][0] / ips[0][0], work[si][mi][0][0] / work[si][mi][pi][0], ips[pi][1] / ips[0][1],
+                                  work[si][mi][0][1] / work[si][mi][pi][1] };
+                const char *pn = ftn_precision_name(precs[pi]);
                 printf("%-16s %s / fp32 (back to back, same process): training x%.2f (x%.2f at the probes' rates), "
-                       "inference x%.2f (x%.2f)\n", models[mi], ftn_precision_name(precs[pi]), ips[pi][0] / ips[0][0],
-                       work[si][mi][0][0] / work[si][mi][pi][0], ips[pi][1] / ips[0][1],
-                       work[si][mi][0][1] / work[si][mi][pi][1]);
+                       "inference x%.2f (x%.2f)\n", models[mi], pn, b2b[0], b2b[1], b2b[2], b2b[3]);
+                ftn_bench_config cfg = { models[mi], sizes[si].c, sizes[si].h, sizes[si].w, batch, steps, engine, false,
+                                         precs[0], 0 };
+                ftn_bench_pair pr;
+                if (ftn_bench_interleaved(&cfg, precs[pi], &pr)) { rc = cli_lib_error("bench"); break; }
+                printf("%-16s %s / fp32 (step by step, one model; median of %d pairs and range): training x%.2f "
+                       "(x%.2f-x%.2f), inference x%.2f (x%.2f-x%.2f; %d pairs)\n", models[mi], pn, pr.n_train, pr.train[0],
+                       pr.train[1], pr.train[2], pr.infer[0], pr.infer[1], pr.infer[2], pr.n_infer);
+                fflush(stdout);
+                cJSON *o = cJSON_CreateObject();
+                char input[32];
+                snprintf(input, sizeof input, "%dx%dx%d", cfg.channels, cfg.height, cfg.width);
+                cJSON_AddStringToObject(o, "model", models[mi]);
+                cJSON_AddStringToObject(o, "input", input);
+                cJSON_AddStringToObject(o, "precision", pn);
+                cJSON_AddStringToObject(o, "against", ftn_precision_name(precs[0]));
+                cJSON_AddNumberToObject(o, "back_to_back_train_ratio", b2b[0]);
+                cJSON_AddNumberToObject(o, "back_to_back_train_ratio_at_probe_rates", b2b[1]);
+                cJSON_AddNumberToObject(o, "back_to_back_infer_ratio", b2b[2]);
+                cJSON_AddNumberToObject(o, "back_to_back_infer_ratio_at_probe_rates", b2b[3]);
+                cJSON_AddNumberToObject(o, "interleaved_train_pairs", pr.n_train);
+                cJSON_AddNumberToObject(o, "interleaved_train_ratio", pr.train[0]);
+                cJSON_AddNumberToObject(o, "interleaved_train_ratio_min", pr.train[1]);
+                cJSON_AddNumberToObject(o, "interleaved_train_ratio_max", pr.train[2]);
+                cJSON_AddNumberToObject(o, "interleaved_infer_pairs", pr.n_infer);
+                cJSON_AddNumberToObject(o, "interleaved_infer_ratio", pr.infer[0]);
+                cJSON_AddNumberToObject(o, "interleaved_infer_ratio_min", pr.infer[1]);
+                cJSON_AddNumberToObject(o, "interleaved_infer_ratio_max", pr.infer[2]);
+                cJSON_AddItemToArray(cmp, o);
+            }
         }
     const char *jpath = cli_get(cmd, "json");
-    if (!rc && jpath) {
+    if (!rc && jpath) { /* to a temporary name, then renamed into place */
         char *text = cJSON_Print(root);
-        FILE *f = text ? fopen(jpath, "w") : NULL;
-        if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) rc = cli_error("bench", "%s: cannot write", jpath);
-        if (f && fclose(f) && !rc) rc = cli_error("bench", "%s: cannot write", jpath);
+        if (!text) rc = cli_error("bench", "%s: out of memory for the JSON", jpath);
+        else {
+            const void *chunks[2] = { text, "\n" };
+            size_t sizes[2] = { strlen(text), 1 };
+            if (ftn_write_file_atomic(jpath, chunks, sizes, 2)) rc = cli_lib_error("bench");
+        }
         free(text);
     }
     cJSON_Delete(root);

@@ -5,9 +5,11 @@
 #include "commands.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench/bench.h"
 #include "io/atomic_file.h"
@@ -155,6 +157,17 @@ static int run(cli_command *cmd, int argc, char **argv)
     struct { int c, h, w; } sizes[2] = { { 1, h, w }, { 3, 192, 256 } };
     int n_sizes = cli_get(cmd, "rgb") ? 2 : 1;
     bool profile = cli_get(cmd, "profile") != NULL;
+    /* the JSON is written at the end: a folder it cannot go to fails now, not after the runs */
+    const char *jpath = cli_get(cmd, "json");
+    if (jpath) {
+        char dir[4096];
+        const char *slash = strrchr(jpath, '/');
+        if (!slash) snprintf(dir, sizeof dir, ".");
+        else if (slash == jpath) snprintf(dir, sizeof dir, "/");
+        else snprintf(dir, sizeof dir, "%.*s", (int)(slash - jpath), jpath);
+        if (access(dir, W_OK) != 0)
+            return cli_error("bench", "--json %s: cannot write into %s: %s", jpath, dir, strerror(errno));
+    }
 
     double peak;
     if (ftn_bench_peak_gflops(peak_n, 5, &peak)) return cli_lib_error("bench");
@@ -252,7 +265,6 @@ static int run(cli_command *cmd, int argc, char **argv)
                 cJSON_AddItemToArray(cmp, o);
             }
         }
-    const char *jpath = cli_get(cmd, "json");
     if (!rc && jpath) { /* to a temporary name, then renamed into place */
         char *text = cJSON_Print(root);
         if (!text) rc = cli_error("bench", "%s: out of memory for the JSON", jpath);

@@ -12,9 +12,11 @@
  * input → conv → OP (→ conv) → output.
  *
  * Tolerance: max |engine − reference| / max |reference| ≤ 1e-4 per tensor, ops and whole
- * networks alike. Correct engine: worst op-test difference 1.5e-6, whole networks 1.2e-5 (float
- * summation order). Conv biases right before a BN have a zero gradient mathematically; both sides
- * are rounding noise there, so those are checked to be ~0 instead. Each of these bugs was planted
+ * networks alike. Correct engine: worst op-test difference 1.9e-6, whole networks 5.4e-5 over
+ * 18 draws away from kinks on AVX2, AVX512-BF16 and AMX kernels (float summation order). Conv biases right before a BN have a zero gradient mathematically; both sides
+ * are rounding noise there, so those are checked to be ~0 instead. Gradients jump where a ReLU
+ * input or a max-pooling near-tie sits within rounding of its kink, so each non-quantised case is
+ * drawn away from kinks first (KINK_MARGIN). Each of these bugs was planted
  * once in dnnl_engine.c and the suite run (median / max relative difference of the failing checks):
  *   - deconv weights described as oihw instead of iohw (transposed [ci,co]): 341 failures, up to 1.2;
  *   - conv padding shifted by one row (pl+1, pr−1): 986 failures, up to O(1);
@@ -97,33 +99,33 @@ static void oracle_forward(oracle *r, const float *input, bool training)
         size_t cnt = ftn_shape_count(so);
         switch (op->kind) {
         case FTN_OP_CONV:
-            conv2d_forward(x, si.n, si.c, si.h, si.w, RP(r, op->weight), RP(r, op->bias), so.c, op->k, op->stride, op->pad, y, so.h, so.w);
+            ftn_conv2d_forward(x, si.n, si.c, si.h, si.w, RP(r, op->weight), RP(r, op->bias), so.c, op->k, op->stride, op->pad, y, so.h, so.w);
             break;
         case FTN_OP_DECONV:
-            deconv2d_forward(x, si.n, si.c, si.h, si.w, RP(r, op->weight), RP(r, op->bias), so.c, op->k, op->stride, op->pad, y, so.h, so.w);
+            ftn_deconv2d_forward(x, si.n, si.c, si.h, si.w, RP(r, op->weight), RP(r, op->bias), so.c, op->k, op->stride, op->pad, y, so.h, so.w);
             break;
         case FTN_OP_BN:
             if (training) {
-                batchnorm_forward_train(x, si.n, si.c, si.h * si.w, RP(r, op->weight), RP(r, op->bias), FTN_BN_EPS, y, r->mean[o], r->var[o]);
-                batchnorm_update_running(r->mean[o], r->var[o], si.c, (size_t)si.n * si.h * si.w, FTN_BN_MOMENTUM,
+                ftn_batchnorm_forward_train(x, si.n, si.c, si.h * si.w, RP(r, op->weight), RP(r, op->bias), FTN_BN_EPS, y, r->mean[o], r->var[o]);
+                ftn_batchnorm_update_running(r->mean[o], r->var[o], si.c, (size_t)si.n * si.h * si.w, FTN_BN_MOMENTUM,
                                          RP(r, op->running_mean), RP(r, op->running_var));
             } else {
-                batchnorm_forward_infer(x, si.n, si.c, si.h * si.w, RP(r, op->weight), RP(r, op->bias),
+                ftn_batchnorm_forward_infer(x, si.n, si.c, si.h * si.w, RP(r, op->weight), RP(r, op->bias),
                                         RP(r, op->running_mean), RP(r, op->running_var), FTN_BN_EPS, y);
             }
             break;
-        case FTN_OP_RELU: relu_forward(x, cnt, y); break;
-        case FTN_OP_SIGMOID: sigmoid_forward(x, cnt, y); break;
-        case FTN_OP_MAXPOOL2: maxpool2_forward(x, si.n, si.c, si.h, si.w, y); break;
-        case FTN_OP_AVGPOOL2: avgpool2_forward(x, si.n, si.c, si.h, si.w, y); break;
-        case FTN_OP_UP2X: up2x_forward(x, si.n, si.c, si.h, si.w, y); break;
-        case FTN_OP_ADD: add_forward(x, r->y[op->in[1]], cnt, y); break;
-        case FTN_OP_MUL: mul_bcast_forward(x, r->y[op->in[1]], si.n, si.c, si.h * si.w, y); break;
+        case FTN_OP_RELU: ftn_relu_forward(x, cnt, y); break;
+        case FTN_OP_SIGMOID: ftn_sigmoid_forward(x, cnt, y); break;
+        case FTN_OP_MAXPOOL2: ftn_maxpool2_forward(x, si.n, si.c, si.h, si.w, y); break;
+        case FTN_OP_AVGPOOL2: ftn_avgpool2_forward(x, si.n, si.c, si.h, si.w, y); break;
+        case FTN_OP_UP2X: ftn_up2x_forward(x, si.n, si.c, si.h, si.w, y); break;
+        case FTN_OP_ADD: ftn_add_forward(x, r->y[op->in[1]], cnt, y); break;
+        case FTN_OP_MUL: ftn_mul_bcast_forward(x, r->y[op->in[1]], si.n, si.c, si.h * si.w, y); break;
         case FTN_OP_CONCAT: {
             const float *xs[FTN_MAX_OP_INPUTS];
             int cs[FTN_MAX_OP_INPUTS];
             for (int i = 0; i < op->n_in; i++) { xs[i] = r->y[op->in[i]]; cs[i] = g->tensors[op->in[i]].shape.c; }
-            concat_forward(xs, cs, op->n_in, si.n, si.h * si.w, y);
+            ftn_concat_forward(xs, cs, op->n_in, si.n, si.h * si.w, y);
             break;
         }
         default: break;
@@ -150,25 +152,25 @@ static void oracle_backward(oracle *r, float *const *d_outputs)
         size_t cnt = ftn_shape_count(so);
         switch (op->kind) {
         case FTN_OP_CONV:
-            conv2d_backward(x, RP(r, op->weight), dy, si.n, si.c, si.h, si.w, so.c, op->k, op->stride, op->pad, so.h, so.w,
+            ftn_conv2d_backward(x, RP(r, op->weight), dy, si.n, si.c, si.h, si.w, so.c, op->k, op->stride, op->pad, so.h, so.w,
                             dx, RG(r, op->weight), RG(r, op->bias));
             break;
         case FTN_OP_DECONV:
-            deconv2d_backward(x, RP(r, op->weight), dy, si.n, si.c, si.h, si.w, so.c, op->k, op->stride, op->pad, so.h, so.w,
+            ftn_deconv2d_backward(x, RP(r, op->weight), dy, si.n, si.c, si.h, si.w, so.c, op->k, op->stride, op->pad, so.h, so.w,
                               dx, RG(r, op->weight), RG(r, op->bias));
             break;
         case FTN_OP_BN:
-            batchnorm_backward(x, dy, si.n, si.c, si.h * si.w, RP(r, op->weight), r->mean[o], r->var[o], FTN_BN_EPS,
+            ftn_batchnorm_backward(x, dy, si.n, si.c, si.h * si.w, RP(r, op->weight), r->mean[o], r->var[o], FTN_BN_EPS,
                                dx, RG(r, op->weight), RG(r, op->bias));
             break;
-        case FTN_OP_RELU: if (dx) relu_backward(y, dy, cnt, dx); break;
-        case FTN_OP_SIGMOID: if (dx) sigmoid_backward(y, dy, cnt, dx); break;
-        case FTN_OP_MAXPOOL2: maxpool2_backward(x, dy, si.n, si.c, si.h, si.w, dx); break;
-        case FTN_OP_AVGPOOL2: avgpool2_backward(dy, si.n, si.c, si.h, si.w, dx); break;
-        case FTN_OP_UP2X: up2x_backward(dy, si.n, si.c, si.h, si.w, dx); break;
-        case FTN_OP_ADD: add_backward(dy, cnt, dx, op->in[1] == g->input ? NULL : r->dy[op->in[1]]); break;
+        case FTN_OP_RELU: if (dx) ftn_relu_backward(y, dy, cnt, dx); break;
+        case FTN_OP_SIGMOID: if (dx) ftn_sigmoid_backward(y, dy, cnt, dx); break;
+        case FTN_OP_MAXPOOL2: ftn_maxpool2_backward(x, dy, si.n, si.c, si.h, si.w, dx); break;
+        case FTN_OP_AVGPOOL2: ftn_avgpool2_backward(dy, si.n, si.c, si.h, si.w, dx); break;
+        case FTN_OP_UP2X: ftn_up2x_backward(dy, si.n, si.c, si.h, si.w, dx); break;
+        case FTN_OP_ADD: ftn_add_backward(dy, cnt, dx, op->in[1] == g->input ? NULL : r->dy[op->in[1]]); break;
         case FTN_OP_MUL:
-            mul_bcast_backward(x, r->y[op->in[1]], dy, si.n, si.c, si.h * si.w, dx, op->in[1] == g->input ? NULL : r->dy[op->in[1]]);
+            ftn_mul_bcast_backward(x, r->y[op->in[1]], dy, si.n, si.c, si.h * si.w, dx, op->in[1] == g->input ? NULL : r->dy[op->in[1]]);
             break;
         case FTN_OP_CONCAT: {
             float *dxs[FTN_MAX_OP_INPUTS];
@@ -177,7 +179,7 @@ static void oracle_backward(oracle *r, float *const *d_outputs)
                 dxs[i] = op->in[i] == g->input ? NULL : r->dy[op->in[i]];
                 cs[i] = g->tensors[op->in[i]].shape.c;
             }
-            concat_backward(dy, cs, op->n_in, si.n, si.h * si.w, dxs);
+            ftn_concat_backward(dy, cs, op->n_in, si.n, si.h * si.w, dxs);
             break;
         }
         default: break;
@@ -234,6 +236,61 @@ static bool before_bn(const ftn_graph *g, int p)
     return false;
 }
 
+/* Gradients are discontinuous where a training forward's ReLU input is 0 or a 2×2 max-pooling
+ * window's two largest values are equal: there, a difference in the last bits of the forward
+ * (summation order, which differs between oneDNN's AVX2, AVX-512 and AMX kernels) flips which
+ * way the gradient goes, and a whole tensor's gradient moves by far more than TOL. Measured
+ * (ONEDNN_MAX_CPU_ISA=AVX2, attn-unet 2×3×32×32, seed 777): gating3's ReLU input 2.2e-6 from 0,
+ * 4e-7 of that tensor's largest value, flipped, and gating3.conv.weight's gradient differed by
+ * 0.1 of its largest value, with everything upstream of it (48 tensors). So the whole-network
+ * cases draw again until every decision of the oracle's training forward is at least
+ * KINK_MARGIN × (its tensor's largest |value|) from its kink; an engine that gets the maths
+ * wrong still fails at O(1). Margins below that value were the only failures seen over the
+ * seeds and ISAs in docs/PORTABILITY.md. */
+#define KINK_MARGIN 1e-6
+#define KINK_TRIES 64
+
+/* The smallest relative distance of any ReLU or max-pooling decision of a training forward
+ * from its kink (ties of a window whose maximum is ≤ 0 follow a ReLU and carry no gradient). */
+static double kink_margin(const ftn_graph *g, const float *params, const float *input)
+{
+    float *p = malloc(g->n_param_floats * sizeof(float)), *gr = calloc(g->n_param_floats, sizeof(float));
+    memcpy(p, params, g->n_param_floats * sizeof(float)); /* the forward moves running statistics */
+    oracle r;
+    oracle_init(&r, g, p, gr);
+    oracle_forward(&r, input, true);
+    double worst = INFINITY;
+    for (int o = 0; o < g->n_ops; o++) {
+        const ftn_op *op = &g->ops[o];
+        if (op->kind != FTN_OP_RELU && op->kind != FTN_OP_MAXPOOL2) continue;
+        const float *x = r.y[op->in[0]];
+        ftn_shape si = g->tensors[op->in[0]].shape;
+        size_t cnt = ftn_shape_count(si);
+        double mx = 0, m = INFINITY;
+        for (size_t i = 0; i < cnt; i++) mx = fmax(mx, fabs(x[i]));
+        if (op->kind == FTN_OP_RELU) {
+            for (size_t i = 0; i < cnt; i++) m = fmin(m, fabs(x[i]));
+        } else {
+            for (int a = 0; a < si.n * si.c; a++)
+                for (int y = 0; y + 1 < si.h; y += 2)
+                    for (int xx = 0; xx + 1 < si.w; xx += 2) {
+                        const float *w = x + ((size_t)a * si.h + y) * si.w + xx;
+                        float v[4] = { w[0], w[1], w[si.w], w[si.w + 1] }, m1 = -INFINITY, m2 = -INFINITY;
+                        for (int k = 0; k < 4; k++) {
+                            if (v[k] > m1) { m2 = m1; m1 = v[k]; }
+                            else if (v[k] > m2) m2 = v[k];
+                        }
+                        if (m1 > 0) m = fmin(m, m1 - m2);
+                    }
+        }
+        if (mx > 0) worst = fmin(worst, m / mx);
+    }
+    oracle_free(&r);
+    free(p);
+    free(gr);
+    return worst;
+}
+
 /* Runs `g` on the dnnl engine and on the oracle: a training forward, backward, then an inference
  * forward; compares outputs, running statistics and gradients. quantize: inputs on a coarse
  * grid, so max pooling sees ties. */
@@ -242,24 +299,37 @@ static void compare_graph(const char *what, const ftn_graph *g, uint64_t seed, b
     CHECK(g->error == FTN_OK, "%s: graph: %s", what, ftn_last_error());
     if (g->error) return;
     uint64_t rng = seed;
-    size_t np = g->n_param_floats;
+    size_t np = g->n_param_floats, nin = ftn_shape_count(g->tensors[g->input].shape);
     float *params = malloc(np * sizeof(float)), *params_ref = malloc(np * sizeof(float));
     float *grads = malloc(np * sizeof(float)), *grads_ref = malloc(np * sizeof(float));
-    random_params(g, params, &rng);
+    float *input = malloc(nin * sizeof(float));
+    /* quantized cases test ties on purpose; the others are drawn away from kinks (KINK_MARGIN) */
+    for (int tries = 0;; tries++) {
+        random_params(g, params, &rng);
+        tl_fill_uniform(grads, np, &rng, -5, 5); /* the engine must overwrite every trainable slot */
+        tl_fill_uniform(input, nin, &rng, quantize ? 0.f : -1.f, 1.f);
+        if (quantize) {
+            for (size_t i = 0; i < nin; i++) input[i] = floorf(input[i] * 4.f) / 4.f;
+            break;
+        }
+        double m = kink_margin(g, params, input);
+        if (m >= KINK_MARGIN) {
+            if (tries) fprintf(stderr, "%s: drawn %d times (a kink at %.2g of its tensor's scale)\n", what, tries + 1, m);
+            break;
+        }
+        CHECK(tries + 1 < KINK_TRIES, "%s: every draw has a decision within %g of its kink", what, KINK_MARGIN);
+        if (tries + 1 >= KINK_TRIES) { free(params); free(params_ref); free(grads); free(grads_ref); free(input); return; }
+    }
     memcpy(params_ref, params, np * sizeof(float));
-    tl_fill_uniform(grads, np, &rng, -5, 5); /* the engine must overwrite every trainable slot */
     memcpy(grads_ref, grads, np * sizeof(float));
 
     ftn_exec *ex = NULL;
     CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, cmp_precision, &ex));
-    if (!ex) { free(params); free(params_ref); free(grads); free(grads_ref); return; }
+    if (!ex) { free(params); free(params_ref); free(grads); free(grads_ref); free(input); return; }
     oracle r;
     oracle_init(&r, g, params_ref, grads_ref);
-
-    size_t nin = ftn_shape_count(g->tensors[g->input].shape);
-    tl_fill_uniform(ex->input, nin, &rng, quantize ? 0.f : -1.f, 1.f);
-    if (quantize)
-        for (size_t i = 0; i < nin; i++) ex->input[i] = floorf(ex->input[i] * 4.f) / 4.f;
+    memcpy(ex->input, input, nin * sizeof(float));
+    free(input);
     for (int k = 0; k < g->n_outputs; k++)
         tl_fill_uniform(ex->d_outputs[k], ftn_shape_count(g->tensors[g->outputs[k]].shape), &rng, -1, 1);
 
@@ -528,12 +598,12 @@ static void test_bn_blocks(uint64_t *rng)
     ftn_graph g;
     ftn_graph_init(&g);
     int x = ftn_g_input(&g, (ftn_shape){ 2, 1, 16, 16 });
-    int e = conv_block(&g, "enc", x, 16, BLOCK_BN);
+    int e = ftn_conv_block(&g, "enc", x, 16, BLOCK_BN);
     int p = ftn_g_maxpool2(&g, e);
-    int gate = gating_signal(&g, "gate", p);
-    int at = attention_gate(&g, "attn", e, gate, 8);
-    int c = ftn_g_concat2(&g, ftn_g_relu(&g, up_transposed(&g, "up", gate, 16)), at);
-    ftn_g_output(&g, sigmoid_head(&g, "head", conv_single(&g, "dec", c, 16)));
+    int gate = ftn_gating_signal(&g, "gate", p);
+    int at = ftn_attention_gate(&g, "attn", e, gate, 8);
+    int c = ftn_g_concat2(&g, ftn_g_relu(&g, ftn_up_transposed(&g, "up", gate, 16)), at);
+    ftn_g_output(&g, ftn_sigmoid_head(&g, "head", ftn_conv_single(&g, "dec", c, 16)));
     compare_graph("conv block + attention gate", &g, tl_next(rng), false, TOL);
     ftn_graph_free(&g);
 }
@@ -573,7 +643,7 @@ static void test_cat_in_place(uint64_t *rng)
         const char *what = "";
         if (k == 0) { /* both in place: conv → ReLU (not fused then) and deconv → ReLU */
             a = ftn_g_relu(&g, ftn_g_conv(&g, "a", x, 16, 3, 1, 1));
-            b = ftn_g_relu(&g, up_transposed(&g, "up", ftn_g_maxpool2(&g, x), 32));
+            b = ftn_g_relu(&g, ftn_up_transposed(&g, "up", ftn_g_maxpool2(&g, x), 32));
             what = "concat relu(conv 16) + relu(deconv 32)";
             expect = 2;
         } else if (k == 1) { /* the second in place; the first copied, and it fans out */
@@ -631,17 +701,27 @@ static void test_against_ref_engine(const char *name, int n, int c, int h, doubl
     char what[96];
     snprintf(what, sizeof what, "%s %dx%dx%dx%d vs ref engine", name, n, c, h, h);
     uint64_t rng = 777;
-    size_t np = g.n_param_floats;
+    size_t np = g.n_param_floats, nin = ftn_shape_count(g.tensors[g.input].shape);
     float *pd = malloc(np * sizeof(float)), *pr = malloc(np * sizeof(float));
     float *gd = calloc(np, sizeof(float)), *gr = calloc(np, sizeof(float));
-    random_params(&g, pd, &rng);
+    float *input = malloc(nin * sizeof(float));
+    for (int tries = 0;; tries++) { /* away from kinks, as compare_graph */
+        random_params(&g, pd, &rng);
+        tl_fill_uniform(input, nin, &rng, 0.f, 1.f);
+        double m = kink_margin(&g, pd, input);
+        if (m >= KINK_MARGIN) {
+            if (tries) fprintf(stderr, "%s: drawn %d times (a kink at %.2g of its tensor's scale)\n", what, tries + 1, m);
+            break;
+        }
+        CHECK(tries + 1 < KINK_TRIES, "%s: every draw has a decision within %g of its kink", what, KINK_MARGIN);
+        if (tries + 1 >= KINK_TRIES) break;
+    }
     memcpy(pr, pd, np * sizeof(float));
     ftn_exec *ed = NULL, *er = NULL;
     CHECK_OK(ftn_exec_create_ex(&g, pd, gd, FTN_ENGINE_DNNL, cmp_precision, &ed));
     CHECK_OK(ftn_exec_create(&g, pr, gr, FTN_ENGINE_REF, &er));
     if (ed && er) {
-        size_t nin = ftn_shape_count(g.tensors[g.input].shape);
-        tl_fill_uniform(ed->input, nin, &rng, 0.f, 1.f);
+        memcpy(ed->input, input, nin * sizeof(float));
         memcpy(er->input, ed->input, nin * sizeof(float));
         for (int k = 0; k < g.n_outputs; k++) {
             size_t no = ftn_shape_count(g.tensors[g.outputs[k]].shape);
@@ -669,7 +749,7 @@ static void test_against_ref_engine(const char *name, int n, int c, int h, doubl
     }
     ftn_exec_free(ed);
     ftn_exec_free(er);
-    free(pd); free(pr); free(gd); free(gr);
+    free(pd); free(pr); free(gd); free(gr); free(input);
     ftn_graph_free(&g);
 }
 

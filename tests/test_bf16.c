@@ -1,6 +1,6 @@
 /* Mixed precision (FTN_PRECISION_BF16) against float32 on the paper's network: outputs close,
- * gradients pointing the same way, and training still learns the synthetic disc. Skips (and
- * passes) on a CPU without AVX512-BF16, where bf16 sessions must be refused. */
+ * gradients pointing the same way, and training still learns the synthetic disc. On a CPU
+ * without AVX512-BF16 it checks that bf16 sessions are refused, then reports itself skipped. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,21 +174,32 @@ static void train(void)
         printf("bf16: loss %.4f -> %.4f, batch DSC %.3f after %d steps\n", first, loss, r.dsc, steps);
         CHECK(loss < 0.5f * first, "bf16: loss %g -> %g", first, loss);
         CHECK(r.dsc > 0.9, "bf16: batch DSC %g after %d steps", r.dsc, steps);
-        /* inference of the same weights at either precision: the masks agree (inference-mode
-         * DSC is lower than the batch's: 40 steps leave the running statistics near their start) */
-        double dsc[2];
+        /* Inference of the bf16-trained weights at either precision. The running statistics
+         * are re-estimated on the training batch first: after 40 steps at momentum 0.99 they are
+         * still 67 % their start values (mean 0, variance 1), and inference with them is chaotic.
+         * Measured over seeds 1–8 on AMX and on AVX512-BF16 without AMX
+         * (ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16), fp32 inference DSC with the spec's statistics
+         * ranged 0.11–0.99 (0.02 on an AMD EPYC), fp32-trained weights 0.74–0.95; once
+         * re-estimated it was 0.992–0.999 everywhere, fp32 and bf16 inference within 0.0005
+         * (one pixel) of each other and of the training-mode DSC. 0.01 is 20× that. */
+        if (s) ftn_session_free(s);
+        s = NULL;
+        CHECK_OK(ftn_bn_recalibrate(m, x, N, N, FTN_ENGINE_DNNL, FTN_PRECISION_FP32));
+        double dsc[2] = { -1, -2 };
         ftn_precision ps[2] = { FTN_PRECISION_FP32, FTN_PRECISION_BF16 };
         for (int k = 0; k < 2; k++) {
             ftn_session *e = NULL;
             CHECK_OK(ftn_session_create_ex(m, N, FTN_ENGINE_DNNL, ps[k], &e));
-            if (!e) return;
+            if (!e) break;
             CHECK_OK(ftn_session_forward(e, x, 0));
             const float *pe = ftn_session_output(e, ftn_model_output_count(m) - 1, NULL);
             dsc[k] = ftn_metrics_compute(pe, mask, (size_t)N * S * S, 0.5f).dsc;
             ftn_session_free(e);
         }
-        printf("inference DSC of the bf16-trained weights: fp32 %.4f, bf16 %.4f\n", dsc[0], dsc[1]);
-        CHECK(dsc[0] > 0.5 && fabs(dsc[0] - dsc[1]) < 0.01, "inference fp32 %g vs bf16 %g", dsc[0], dsc[1]);
+        printf("inference DSC of the bf16-trained weights, BN statistics re-estimated: fp32 %.4f, bf16 %.4f "
+               "(training mode %.4f)\n", dsc[0], dsc[1], r.dsc);
+        CHECK(fabs(dsc[0] - dsc[1]) < 0.01, "inference fp32 %g vs bf16 %g", dsc[0], dsc[1]);
+        CHECK(fabs(dsc[0] - r.dsc) < 0.01, "inference fp32 %g vs training mode %g", dsc[0], r.dsc);
     }
     free(x); free(mask);
     ftn_session_free(s);
@@ -213,7 +224,8 @@ int main(void)
               "bf16 without AVX512-BF16 must be refused");
         printf("SKIP: %s\n", why);
         ftn_model_free(m);
-        return tl_finish();
+        int rc = tl_finish();
+        return rc ? rc : TL_SKIPPED; /* CTest reports it as skipped, with this reason in its log */
     }
     ftn_model_free(m);
     compare();

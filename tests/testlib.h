@@ -26,6 +26,8 @@ extern int tl_passed, tl_failed;
     } while (0)
 
 int tl_finish(void);
+/* The exit status of a test with nothing to run on this machine (CTest's SKIP_RETURN_CODE). */
+#define TL_SKIPPED 77
 
 /* Deterministic random numbers for tests (splitmix64). */
 uint64_t tl_next(uint64_t *state);

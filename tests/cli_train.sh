@@ -115,6 +115,9 @@ if "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/e16" --precision
     [ -s "$T/p16/0000_mask.png" ] && ok "predict --precision bf16" || bad "predict bf16"
 else
     grep -q 'AVX512-BF16' "$T/err" && ok "eval bf16 refused on this CPU: $(cat "$T/err")" || bad "eval bf16: $(cat "$T/err")"
+    # training, too, is refused in one line before anything is written (an AVX2-only CPU)
+    fails_cleanly "train --precision bf16 on this CPU" "$FT" train "$T/data" -o "$T/r16" --precision bf16 --engine dnnl --epochs 1 --size 32x32
+    grep -q 'AVX512-BF16' "$T/err" && [ ! -e "$T/r16" ] && ok "train bf16: nothing written" || bad "train bf16: $(cat "$T/err"); $(ls "$T/r16" 2>&1)"
 fi
 must "$FT" predict "$R/best.safetensors" "$T/data/images/0000.png" -o "$T/pred"
 [ -s "$T/pred/0000_mask.png" ] && ok "predict" || bad "predict"
@@ -131,6 +134,8 @@ if "$FT" eval "$R/best.safetensors" "$T/data" --run "$R" -o "$T/ew" --precision 
         && ok "eval --precision fp32-winograd: DSC $dw (fp32 $df)" || bad "eval fp32-winograd: DSC '$dw' against fp32 '$df'; its line names the precision: $wline"
 else
     grep -q 'AVX-512' "$T/err" && ok "eval fp32-winograd refused on this CPU: $(cat "$T/err")" || bad "eval fp32-winograd: $(cat "$T/err")"
+    fails_cleanly "train --precision fp32-winograd on this CPU" "$FT" train "$T/data" -o "$T/rw" --precision fp32-winograd --engine dnnl --epochs 1 --size 32x32
+    grep -q 'AVX-512' "$T/err" && [ ! -e "$T/rw" ] && ok "train fp32-winograd: nothing written" || bad "train fp32-winograd: $(cat "$T/err"); $(ls "$T/rw" 2>&1)"
 fi
 
 # recalibrate: BN statistics re-estimated on the run's training split, into a new checkpoint

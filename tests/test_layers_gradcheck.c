@@ -10,15 +10,15 @@
  * 1.8e-5 (BN; the linear layers use ε = 0.25, exact up to rounding, and sit at ≤ 3e-6; BN and
  * sigmoid use ε = 1e-2, truncation O(ε²)). Bugs planted one at a time in the layer code gave
  * (error reported by this check, versus GRAD_TOL = 1e-3):
- *   - conv2d_backward dx, kh/kw swapped (wp[kx·k + ky]):             conv 3x3 s1 p1   3.15
- *   - conv2d_backward dw, pad offset dropped (iy = oy·s + ky):       conv 3x3 s1 p1   4.05
- *   - conv2d_backward dx, pad offset dropped:                        conv 3x3 s1 p1   3.01
- *   - conv2d_forward kh/kw swapped (backward left right):            conv 3x3 s1 p1   3.97
+ *   - ftn_conv2d_backward dx, kh/kw swapped (wp[kx·k + ky]):             conv 3x3 s1 p1   3.15
+ *   - ftn_conv2d_backward dw, pad offset dropped (iy = oy·s + ky):       conv 3x3 s1 p1   4.05
+ *   - ftn_conv2d_backward dx, pad offset dropped:                        conv 3x3 s1 p1   3.01
+ *   - ftn_conv2d_forward kh/kw swapped (backward left right):            conv 3x3 s1 p1   3.97
  *                                           (and every hand-computed conv value, e.g. 95.5 vs 145.5)
- *   - deconv2d_backward dx, taps flipped (wp[(k−1−ky)·k + kx]):     deconv 2x2 s2    2.17
- *   - batchnorm_backward dx, sign of the x̂·dγ/m term flipped:       batchnorm train  0.20
- *   - sigmoid_backward dy·y·(1+y) instead of dy·y·(1−y):             sigmoid          0.62
- *   - maxpool2_backward '>=' (last maximum): not visible to the gradient check (inputs are
+ *   - ftn_deconv2d_backward dx, taps flipped (wp[(k−1−ky)·k + kx]):     deconv 2x2 s2    2.17
+ *   - ftn_batchnorm_backward dx, sign of the x̂·dγ/m term flipped:       batchnorm train  0.20
+ *   - ftn_sigmoid_backward dy·y·(1+y) instead of dy·y·(1−y):             sigmoid          0.62
+ *   - ftn_maxpool2_backward '>=' (last maximum): not visible to the gradient check (inputs are
  *     distinct by construction), caught by the hand-made tie case in hand_small().
  * The smallest planted error (0.20) is 200× the tolerance, which is itself ~50× the noise.
  */
@@ -150,23 +150,23 @@ typedef struct {
 static void conv_fwd(void *v, float *y)
 {
     conv_ctx *c = v;
-    conv2d_forward(c->x, c->n, c->ci, c->h, c->w, c->wt, c->b, c->co, c->k, c->s, c->p, y, c->ho, c->wo);
+    ftn_conv2d_forward(c->x, c->n, c->ci, c->h, c->w, c->wt, c->b, c->co, c->k, c->s, c->p, y, c->ho, c->wo);
 }
 static void conv_bwd(void *v, const float *dy)
 {
     conv_ctx *c = v;
-    conv2d_backward(c->x, c->wt, dy, c->n, c->ci, c->h, c->w, c->co, c->k, c->s, c->p, c->ho, c->wo,
+    ftn_conv2d_backward(c->x, c->wt, dy, c->n, c->ci, c->h, c->w, c->co, c->k, c->s, c->p, c->ho, c->wo,
                     c->dx, c->dw, c->db);
 }
 static void deconv_fwd(void *v, float *y)
 {
     conv_ctx *c = v;
-    deconv2d_forward(c->x, c->n, c->ci, c->h, c->w, c->wt, c->b, c->co, c->k, c->s, c->p, y, c->ho, c->wo);
+    ftn_deconv2d_forward(c->x, c->n, c->ci, c->h, c->w, c->wt, c->b, c->co, c->k, c->s, c->p, y, c->ho, c->wo);
 }
 static void deconv_bwd(void *v, const float *dy)
 {
     conv_ctx *c = v;
-    deconv2d_backward(c->x, c->wt, dy, c->n, c->ci, c->h, c->w, c->co, c->k, c->s, c->p, c->ho, c->wo,
+    ftn_deconv2d_backward(c->x, c->wt, dy, c->n, c->ci, c->h, c->w, c->co, c->k, c->s, c->p, c->ho, c->wo,
                       c->dx, c->dw, c->db);
 }
 
@@ -218,9 +218,9 @@ static void check_conv(const char *name, int deconv, int n, int ci, int h, int c
     /* NULL gradients are skipped. */
     g.fwd(&c, y1);
     if (deconv)
-        deconv2d_backward(c.x, c.wt, dy, n, ci, c.h, c.w, co, k, s, p, c.ho, c.wo, NULL, NULL, NULL);
+        ftn_deconv2d_backward(c.x, c.wt, dy, n, ci, c.h, c.w, co, k, s, p, c.ho, c.wo, NULL, NULL, NULL);
     else
-        conv2d_backward(c.x, c.wt, dy, n, ci, c.h, c.w, co, k, s, p, c.ho, c.wo, NULL, NULL, NULL);
+        ftn_conv2d_backward(c.x, c.wt, dy, n, ci, c.h, c.w, co, k, s, p, c.ho, c.wo, NULL, NULL, NULL);
 
     free(y1); free(y2); free(dy); free(g1);
     free(c.x); free(c.wt); free(c.b); free(c.dx); free(c.dw); free(c.db);
@@ -237,13 +237,13 @@ typedef struct {
 static void bn_fwd(void *v, float *y)
 {
     bn_ctx *b = v;
-    batchnorm_forward_train(b->x, b->n, b->c, b->hw, b->gamma, b->beta, b->eps, y, b->mean, b->var);
+    ftn_batchnorm_forward_train(b->x, b->n, b->c, b->hw, b->gamma, b->beta, b->eps, y, b->mean, b->var);
 }
 static void bn_bwd(void *v, const float *dy)
 {
     bn_ctx *b = v;
     bn_fwd(b, b->y);
-    batchnorm_backward(b->x, dy, b->n, b->c, b->hw, b->gamma, b->mean, b->var, b->eps, b->dx,
+    ftn_batchnorm_backward(b->x, dy, b->n, b->c, b->hw, b->gamma, b->mean, b->var, b->eps, b->dx,
                        b->dgamma, b->dbeta);
 }
 
@@ -261,7 +261,7 @@ static void check_bn(void)
                       {"beta", b.beta, b.dbeta, (size_t)b.c}},
                .np = 3, .eps = 1e-2f};
     run_case(&g);
-    batchnorm_backward(b.x, b.y, b.n, b.c, b.hw, b.gamma, b.mean, b.var, b.eps, NULL, NULL, NULL);
+    ftn_batchnorm_backward(b.x, b.y, b.n, b.c, b.hw, b.gamma, b.mean, b.var, b.eps, NULL, NULL, NULL);
     free(b.x); free(b.gamma); free(b.beta); free(b.dx); free(b.dgamma); free(b.dbeta);
     free(b.mean); free(b.var); free(b.y);
 }
@@ -276,44 +276,44 @@ typedef struct {
     int cs[3];
 } ew_ctx;
 
-static void relu_f(void *v, float *y) { ew_ctx *e = v; relu_forward(e->x, e->count, y); }
+static void relu_f(void *v, float *y) { ew_ctx *e = v; ftn_relu_forward(e->x, e->count, y); }
 static void relu_b(void *v, const float *dy)
 {
     ew_ctx *e = v;
-    relu_forward(e->x, e->count, e->y);
-    relu_backward(e->y, dy, e->count, e->dx);
+    ftn_relu_forward(e->x, e->count, e->y);
+    ftn_relu_backward(e->y, dy, e->count, e->dx);
 }
-static void sig_f(void *v, float *y) { ew_ctx *e = v; sigmoid_forward(e->x, e->count, y); }
+static void sig_f(void *v, float *y) { ew_ctx *e = v; ftn_sigmoid_forward(e->x, e->count, y); }
 static void sig_b(void *v, const float *dy)
 {
     ew_ctx *e = v;
-    sigmoid_forward(e->x, e->count, e->y);
-    sigmoid_backward(e->y, dy, e->count, e->dx);
+    ftn_sigmoid_forward(e->x, e->count, e->y);
+    ftn_sigmoid_backward(e->y, dy, e->count, e->dx);
 }
-static void maxp_f(void *v, float *y) { ew_ctx *e = v; maxpool2_forward(e->x, e->n, e->c, e->h, e->w, y); }
+static void maxp_f(void *v, float *y) { ew_ctx *e = v; ftn_maxpool2_forward(e->x, e->n, e->c, e->h, e->w, y); }
 static void maxp_b(void *v, const float *dy)
 {
     ew_ctx *e = v;
-    maxpool2_backward(e->x, dy, e->n, e->c, e->h, e->w, e->dx);
+    ftn_maxpool2_backward(e->x, dy, e->n, e->c, e->h, e->w, e->dx);
 }
-static void avgp_f(void *v, float *y) { ew_ctx *e = v; avgpool2_forward(e->x, e->n, e->c, e->h, e->w, y); }
-static void avgp_b(void *v, const float *dy) { ew_ctx *e = v; avgpool2_backward(dy, e->n, e->c, e->h, e->w, e->dx); }
-static void up_f(void *v, float *y) { ew_ctx *e = v; up2x_forward(e->x, e->n, e->c, e->h, e->w, y); }
-static void up_b(void *v, const float *dy) { ew_ctx *e = v; up2x_backward(dy, e->n, e->c, e->h, e->w, e->dx); }
-static void add_f(void *v, float *y) { ew_ctx *e = v; add_forward(e->x, e->a, e->count, y); }
-static void add_b(void *v, const float *dy) { ew_ctx *e = v; add_backward(dy, e->count, e->dx, e->da); }
-static void mul_f(void *v, float *y) { ew_ctx *e = v; mul_bcast_forward(e->x, e->a, e->n, e->c, e->hw, y); }
+static void avgp_f(void *v, float *y) { ew_ctx *e = v; ftn_avgpool2_forward(e->x, e->n, e->c, e->h, e->w, y); }
+static void avgp_b(void *v, const float *dy) { ew_ctx *e = v; ftn_avgpool2_backward(dy, e->n, e->c, e->h, e->w, e->dx); }
+static void up_f(void *v, float *y) { ew_ctx *e = v; ftn_up2x_forward(e->x, e->n, e->c, e->h, e->w, y); }
+static void up_b(void *v, const float *dy) { ew_ctx *e = v; ftn_up2x_backward(dy, e->n, e->c, e->h, e->w, e->dx); }
+static void add_f(void *v, float *y) { ew_ctx *e = v; ftn_add_forward(e->x, e->a, e->count, y); }
+static void add_b(void *v, const float *dy) { ew_ctx *e = v; ftn_add_backward(dy, e->count, e->dx, e->da); }
+static void mul_f(void *v, float *y) { ew_ctx *e = v; ftn_mul_bcast_forward(e->x, e->a, e->n, e->c, e->hw, y); }
 static void mul_b(void *v, const float *dy)
 {
     ew_ctx *e = v;
-    mul_bcast_backward(e->x, e->a, dy, e->n, e->c, e->hw, e->dx, e->da);
+    ftn_mul_bcast_backward(e->x, e->a, dy, e->n, e->c, e->hw, e->dx, e->da);
 }
 static void cat_f(void *v, float *y)
 {
     ew_ctx *e = v;
-    concat_forward((const float *const *)e->xs, e->cs, 3, e->n, e->hw, y);
+    ftn_concat_forward((const float *const *)e->xs, e->cs, 3, e->n, e->hw, y);
 }
-static void cat_b(void *v, const float *dy) { ew_ctx *e = v; concat_backward(dy, e->cs, 3, e->n, e->hw, e->dxs); }
+static void cat_b(void *v, const float *dy) { ew_ctx *e = v; ftn_concat_backward(dy, e->cs, 3, e->n, e->hw, e->dxs); }
 
 static void check_elementwise(void)
 {
@@ -327,44 +327,44 @@ static void check_elementwise(void)
     for (size_t i = 0; i < count; i++) e.x[i] += e.x[i] >= 0 ? 0.1f : -0.1f;
     gcase relu = {"relu", &e, relu_f, relu_b, count, {{"x", e.x, e.dx, count}}, 1, 0.05f};
     run_case(&relu);
-    relu_backward(e.y, e.x, count, NULL);
+    ftn_relu_backward(e.y, e.x, count, NULL);
     free(e.x);
 
     e.x = rand_buf(count, -4, 4);
     gcase sig = {"sigmoid", &e, sig_f, sig_b, count, {{"x", e.x, e.dx, count}}, 1, 1e-2f};
     run_case(&sig);
-    sigmoid_backward(e.y, e.x, count, NULL);
+    ftn_sigmoid_backward(e.y, e.x, count, NULL);
     free(e.x);
 
     /* Max-pool: distinct values 0.02 apart, ε = 0.005 never changes a window's argmax. */
     e.x = distinct_buf(count, 0.02f);
     gcase maxp = {"maxpool2", &e, maxp_f, maxp_b, count / 4, {{"x", e.x, e.dx, count}}, 1, 0.005f};
     run_case(&maxp);
-    maxpool2_backward(e.x, e.y, n, c, h, w, NULL);
+    ftn_maxpool2_backward(e.x, e.y, n, c, h, w, NULL);
     free(e.x);
 
     e.x = rand_buf(count, -1, 1);
     gcase avgp = {"avgpool2", &e, avgp_f, avgp_b, count / 4, {{"x", e.x, e.dx, count}}, 1, 0.25f};
     run_case(&avgp);
-    avgpool2_backward(e.y, n, c, h, w, NULL);
+    ftn_avgpool2_backward(e.y, n, c, h, w, NULL);
 
     /* up2x on a h/2 × w/2 input reusing the same buffers (output = count elements). */
     e.h = h / 2; e.w = w / 2;
     gcase up = {"up2x", &e, up_f, up_b, count, {{"x", e.x, e.dx, count / 4}}, 1, 0.25f};
     run_case(&up);
-    up2x_backward(e.y, n, c, e.h, e.w, NULL);
+    ftn_up2x_backward(e.y, n, c, e.h, e.w, NULL);
     e.h = h; e.w = w;
 
     e.a = rand_buf(count, -1, 1);
     gcase add = {"add", &e, add_f, add_b, count,
                  {{"a", e.x, e.dx, count}, {"b", e.a, e.da, count}}, 2, 0.25f};
     run_case(&add);
-    add_backward(e.y, count, NULL, NULL);
+    ftn_add_backward(e.y, count, NULL, NULL);
 
     gcase mul = {"mul_bcast", &e, mul_f, mul_b, count,
                  {{"x", e.x, e.dx, count}, {"a", e.a, e.da, (size_t)n * e.hw}}, 2, 0.25f};
     run_case(&mul);
-    mul_bcast_backward(e.x, e.a, e.y, n, c, e.hw, NULL, NULL);
+    ftn_mul_bcast_backward(e.x, e.a, e.y, n, c, e.hw, NULL, NULL);
 
     /* concat of three inputs with 2, 3 and 1 channels (the middle one's gradient checked via
      * the others being independent parameters too). */
@@ -381,7 +381,7 @@ static void check_elementwise(void)
     float *skip[3] = {NULL, e.dxs[1], NULL};
     memset(e.dxs[1], 0, (size_t)n * 3 * e.hw * sizeof(float));
     tl_fill_uniform(ycat, cat.ny, &rng, -1, 1);
-    concat_backward(ycat, e.cs, 3, n, e.hw, skip);
+    ftn_concat_backward(ycat, e.cs, 3, n, e.hw, skip);
     CHECK(e.dxs[1][0] == ycat[2 * e.hw], "concat backward with NULL siblings routes x1's gradient");
     free(ycat);
     for (int i = 0; i < 3; i++) { free(e.xs[i]); free(e.dxs[i]); }
@@ -401,7 +401,7 @@ static void hand_conv(void)
     float x[16], w[9], b = 0.5f, y[16];
     for (int i = 0; i < 16; i++) x[i] = (float)(i + 1);
     for (int i = 0; i < 9; i++) w[i] = (float)(i + 1);
-    conv2d_forward(x, 1, 1, 4, 4, w, &b, 1, 3, 1, 1, y, 4, 4);
+    ftn_conv2d_forward(x, 1, 1, 4, 4, w, &b, 1, 3, 1, 1, y, 4, 4);
     CHECK(y[0] == 111.5f, "conv y[0][0] = %g", y[0]);
     CHECK(y[5] == 348.5f, "conv y[1][1] = %g", y[5]);
     CHECK(y[15] == 175.5f, "conv y[3][3] = %g", y[15]);
@@ -409,7 +409,7 @@ static void hand_conv(void)
 
     /* 2×2 stride 2, no pad: y[0][0] = 1·1 + 2·2 + 3·5 + 4·6 = 44; y[1][1] = 11 + 24 + 45 + 64 = 144. */
     float w2[4] = {1, 2, 3, 4}, y2[4];
-    conv2d_forward(x, 1, 1, 4, 4, w2, NULL, 1, 2, 2, 0, y2, 2, 2);
+    ftn_conv2d_forward(x, 1, 1, 4, 4, w2, NULL, 1, 2, 2, 0, y2, 2, 2);
     CHECK(y2[0] == 44.0f && y2[3] == 144.0f, "conv 2x2 s2: %g %g", y2[0], y2[3]);
 }
 
@@ -424,7 +424,7 @@ static void hand_deconv(void)
     float x[4] = {1, 2, 3, 4}, w[9], b = 0.25f, y[16];
     for (int i = 0; i < 9; i++) w[i] = (float)(i + 1);
     for (int i = 0; i < 16; i++) y[i] = NAN; /* forward must overwrite every element */
-    deconv2d_forward(x, 1, 1, 2, 2, w, &b, 1, k, s, p, y, ho, ho);
+    ftn_deconv2d_forward(x, 1, 1, 2, 2, w, &b, 1, k, s, p, y, ho, ho);
     CHECK(y[0] == 5.25f, "deconv y00 = %g", y[0]);
     CHECK(y[1] == 14.25f, "deconv y01 = %g", y[1]);
     CHECK(y[5] == 36.25f, "deconv y11 = %g", y[5]);
@@ -437,7 +437,7 @@ static void hand_deconv(void)
 
     /* Weight layout [ci,co,k,k]: ci = 1, co = 2 with 1×1 kernels scales x per output channel. */
     float w2[2] = {2, -3}, b2[2] = {0, 1}, y2[8];
-    deconv2d_forward(x, 1, 1, 2, 2, w2, b2, 2, 1, 1, 0, y2, 2, 2);
+    ftn_deconv2d_forward(x, 1, 1, 2, 2, w2, b2, 2, 1, 1, 0, y2, 2, 2);
     CHECK(y2[3] == 8.0f && y2[7] == -11.0f, "deconv 1x1 co=2: %g %g", y2[3], y2[7]);
 }
 
@@ -447,7 +447,7 @@ static void hand_bn(void)
     float x[36], y[36], mean[2], var[2];
     for (int i = 0; i < 36; i++) x[i] = tl_uniform(&rng, -3, 5) + (i % 18 < 9 ? 0.0f : 10.0f);
     float gamma[2] = {1, 1}, beta[2] = {0, 0}, eps = 1e-3f;
-    batchnorm_forward_train(x, n, c, hw, gamma, beta, eps, y, mean, var);
+    ftn_batchnorm_forward_train(x, n, c, hw, gamma, beta, eps, y, mean, var);
     for (int ch = 0; ch < c; ch++) {
         double sx = 0, sy = 0, syy = 0;
         for (int in = 0; in < n; in++)
@@ -474,12 +474,12 @@ static void hand_bn(void)
     /* Inference: y = γ(x − rm)/√(rv + eps) + β with rm = 1, rv = 3, eps = 1, γ = 2, β = 0.5:
      * x = 5 → 2·4/2 + 0.5 = 4.5. */
     float xi[2] = {5, 1}, yi[2], g1 = 2, b1 = 0.5f, rm = 1, rv = 3;
-    batchnorm_forward_infer(xi, 2, 1, 1, &g1, &b1, &rm, &rv, 1.0f, yi);
+    ftn_batchnorm_forward_infer(xi, 2, 1, 1, &g1, &b1, &rm, &rv, 1.0f, yi);
     CHECK(near(yi[0], 4.5f, 1e-6f) && near(yi[1], 0.5f, 1e-6f), "bn infer %g %g", yi[0], yi[1]);
 
     /* Running statistics, momentum 0.99, m = 4: rv = 0.99·1 + 0.01·var·4/3. */
     float bm[2] = {1, 2}, bv[2] = {2, 4}, rms[2] = {0, 0}, rvs[2] = {1, 1};
-    batchnorm_update_running(bm, bv, 2, 4, 0.99f, rms, rvs);
+    ftn_batchnorm_update_running(bm, bv, 2, 4, 0.99f, rms, rvs);
     CHECK(near(rms[0], 0.01f, 1e-5f) && near(rms[1], 0.02f, 1e-5f), "running mean %g %g", rms[0], rms[1]);
     CHECK(near(rvs[0], 0.99f + 0.02f * 4 / 3, 1e-6f) && near(rvs[1], 0.99f + 0.04f * 4 / 3, 1e-6f),
           "running var (unbiased) %.7f %.7f", rvs[0], rvs[1]);
@@ -491,19 +491,19 @@ static void hand_small(void)
     float x[12] = {3, 5, 2, 2, 0, 1,
                    5, 1, 2, 2, 2, 7};
     float y[3], dy[3] = {10, 20, 30}, dx[12] = {0};
-    maxpool2_forward(x, 1, 1, 2, 6, y);
+    ftn_maxpool2_forward(x, 1, 1, 2, 6, y);
     CHECK(y[0] == 5 && y[1] == 2 && y[2] == 7, "maxpool %g %g %g", y[0], y[1], y[2]);
-    maxpool2_backward(x, dy, 1, 1, 2, 6, dx);
+    ftn_maxpool2_backward(x, dy, 1, 1, 2, 6, dx);
     float want[12] = {0, 10, 20, 0, 0, 0,
                       0, 0, 0, 0, 0, 30};
     CHECK(memcmp(dx, want, sizeof dx) == 0, "maxpool tie goes to the first maximum");
 
     float ya[3];
-    avgpool2_forward(x, 1, 1, 2, 6, ya);
+    ftn_avgpool2_forward(x, 1, 1, 2, 6, ya);
     CHECK(ya[0] == 3.5f && ya[1] == 2 && ya[2] == 2.5f, "avgpool %g %g %g", ya[0], ya[1], ya[2]);
 
     float xu[2] = {1, 2}, yu[8];
-    up2x_forward(xu, 1, 1, 1, 2, yu);
+    ftn_up2x_forward(xu, 1, 1, 1, 2, yu);
     float wu[8] = {1, 1, 2, 2, 1, 1, 2, 2};
     CHECK(memcmp(yu, wu, sizeof yu) == 0, "up2x nearest");
 
@@ -511,38 +511,38 @@ static void hand_small(void)
     float a[4] = {1, 2, 3, 4}, b[8] = {10, 11, 12, 13, 20, 21, 22, 23}, yc[12];
     const float *xs[2] = {a, b};
     int cs[2] = {1, 2};
-    concat_forward(xs, cs, 2, 2, 2, yc);
+    ftn_concat_forward(xs, cs, 2, 2, 2, yc);
     float wc[12] = {1, 2, 10, 11, 12, 13, 3, 4, 20, 21, 22, 23};
     CHECK(memcmp(yc, wc, sizeof yc) == 0, "concat order a-then-b per image");
 
     /* mul_bcast: x 1×2×3, a 1×1×3 → each channel times a. */
     float xm[6] = {1, 2, 3, 4, 5, 6}, am[3] = {2, 0, -1}, ym[6];
-    mul_bcast_forward(xm, am, 1, 2, 3, ym);
+    ftn_mul_bcast_forward(xm, am, 1, 2, 3, ym);
     float wm[6] = {2, 0, -3, 8, 0, -6};
     CHECK(memcmp(ym, wm, sizeof ym) == 0, "mul broadcast over channels");
     float dym[6] = {1, 1, 1, 1, 1, 1}, dam[3] = {0};
-    mul_bcast_backward(xm, am, dym, 1, 2, 3, NULL, dam);
+    ftn_mul_bcast_backward(xm, am, dym, 1, 2, 3, NULL, dam);
     CHECK(dam[0] == 5 && dam[1] == 7 && dam[2] == 9, "mul da sums channels %g %g %g", dam[0], dam[1], dam[2]);
 
     /* add with both gradients aliased (y = a + a) gets 2·dy. */
     float d2[2] = {0, 0}, dy2[2] = {1, -2};
-    add_backward(dy2, 2, d2, d2);
+    ftn_add_backward(dy2, 2, d2, d2);
     CHECK(d2[0] == 2 && d2[1] == -4, "add aliased gradients");
 
     /* Sigmoid is finite and saturates cleanly for large |x|. */
     float xs_[5] = {-1000, -100, 0, 100, 1000}, ys[5];
-    sigmoid_forward(xs_, 5, ys);
+    ftn_sigmoid_forward(xs_, 5, ys);
     CHECK(ys[0] == 0 && ys[1] >= 0 && ys[1] < 1e-40f && ys[2] == 0.5f && ys[3] == 1 && ys[4] == 1,
           "sigmoid extremes %g %g %g %g %g", ys[0], ys[1], ys[2], ys[3], ys[4]);
     float dys[5] = {1, 1, 1, 1, 1}, dxs[5] = {0};
-    sigmoid_backward(ys, dys, 5, dxs);
+    ftn_sigmoid_backward(ys, dys, 5, dxs);
     int fin = 1;
     for (int i = 0; i < 5; i++) fin &= isfinite(dxs[i]) != 0;
     CHECK(fin && dxs[2] == 0.25f, "sigmoid backward finite, 0.25 at 0");
 
     float xr[3] = {-1, 0, 2}, yr[3], dr[3] = {0};
-    relu_forward(xr, 3, yr);
-    relu_backward(yr, dys, 3, dr);
+    ftn_relu_forward(xr, 3, yr);
+    ftn_relu_backward(yr, dys, 3, dr);
     CHECK(yr[0] == 0 && yr[1] == 0 && yr[2] == 2 && dr[0] == 0 && dr[1] == 0 && dr[2] == 1, "relu");
 }
 

@@ -35,9 +35,9 @@ static int gate_graph(ftn_graph *g, int stride)
     /* a gating signal at x's size/2 (stride 1) or /4 (stride 2), from x itself */
     int down = ftn_g_conv(g, "pre", x, 4, 2, 2, 0);
     if (stride == 2) down = ftn_g_maxpool2(g, down);
-    int gate = gating_signal(g, "gating1", down);
-    int y = attention_gate(g, "attn1", x, gate, 5);
-    ftn_g_output(g, sigmoid_head(g, "head1", y));
+    int gate = ftn_gating_signal(g, "gating1", down);
+    int y = ftn_attention_gate(g, "attn1", x, gate, 5);
+    ftn_g_output(g, ftn_sigmoid_head(g, "head1", y));
     return g->error;
 }
 

@@ -1,4 +1,4 @@
-/* The four networks against ARCHITECTURE.md: parameter counts, names, shapes, outputs, FLOPs. */
+/* The four networks against docs/ARCHITECTURE.md: parameter counts, names, shapes, outputs, FLOPs. */
 #include <math.h>
 #include <string.h>
 

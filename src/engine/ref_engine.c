@@ -88,36 +88,36 @@ static ftn_status ref_forward(ftn_exec *ex, bool training)
         float *y = st->act[op->out];
         switch (op->kind) {
         case FTN_OP_CONV:
-            conv2d_forward(x, is.n, is.c, is.h, is.w, P(ex, op->weight), P(ex, op->bias), os.c, op->k,
+            ftn_conv2d_forward(x, is.n, is.c, is.h, is.w, P(ex, op->weight), P(ex, op->bias), os.c, op->k,
                            op->stride, op->pad, y, os.h, os.w);
             break;
         case FTN_OP_DECONV:
-            deconv2d_forward(x, is.n, is.c, is.h, is.w, P(ex, op->weight), P(ex, op->bias), os.c, op->k,
+            ftn_deconv2d_forward(x, is.n, is.c, is.h, is.w, P(ex, op->weight), P(ex, op->bias), os.c, op->k,
                              op->stride, op->pad, y, os.h, os.w);
             break;
         case FTN_OP_BN:
             if (training) {
-                batchnorm_forward_train(x, is.n, is.c, is.h * is.w, P(ex, op->weight), P(ex, op->bias),
+                ftn_batchnorm_forward_train(x, is.n, is.c, is.h * is.w, P(ex, op->weight), P(ex, op->bias),
                                         FTN_BN_EPS, y, st->bn_mean[i], st->bn_var[i]);
-                batchnorm_update_running(st->bn_mean[i], st->bn_var[i], is.c, (size_t)is.n * is.h * is.w,
+                ftn_batchnorm_update_running(st->bn_mean[i], st->bn_var[i], is.c, (size_t)is.n * is.h * is.w,
                                          ex->bn_momentum, P(ex, op->running_mean), P(ex, op->running_var));
             } else {
-                batchnorm_forward_infer(x, is.n, is.c, is.h * is.w, P(ex, op->weight), P(ex, op->bias),
+                ftn_batchnorm_forward_infer(x, is.n, is.c, is.h * is.w, P(ex, op->weight), P(ex, op->bias),
                                         P(ex, op->running_mean), P(ex, op->running_var), FTN_BN_EPS, y);
             }
             break;
-        case FTN_OP_RELU: relu_forward(x, ftn_shape_count(os), y); break;
-        case FTN_OP_SIGMOID: sigmoid_forward(x, ftn_shape_count(os), y); break;
-        case FTN_OP_MAXPOOL2: maxpool2_forward(x, is.n, is.c, is.h, is.w, y); break;
-        case FTN_OP_AVGPOOL2: avgpool2_forward(x, is.n, is.c, is.h, is.w, y); break;
-        case FTN_OP_UP2X: up2x_forward(x, is.n, is.c, is.h, is.w, y); break;
-        case FTN_OP_ADD: add_forward(x, st->act[op->in[1]], ftn_shape_count(os), y); break;
-        case FTN_OP_MUL: mul_bcast_forward(x, st->act[op->in[1]], is.n, is.c, is.h * is.w, y); break;
+        case FTN_OP_RELU: ftn_relu_forward(x, ftn_shape_count(os), y); break;
+        case FTN_OP_SIGMOID: ftn_sigmoid_forward(x, ftn_shape_count(os), y); break;
+        case FTN_OP_MAXPOOL2: ftn_maxpool2_forward(x, is.n, is.c, is.h, is.w, y); break;
+        case FTN_OP_AVGPOOL2: ftn_avgpool2_forward(x, is.n, is.c, is.h, is.w, y); break;
+        case FTN_OP_UP2X: ftn_up2x_forward(x, is.n, is.c, is.h, is.w, y); break;
+        case FTN_OP_ADD: ftn_add_forward(x, st->act[op->in[1]], ftn_shape_count(os), y); break;
+        case FTN_OP_MUL: ftn_mul_bcast_forward(x, st->act[op->in[1]], is.n, is.c, is.h * is.w, y); break;
         case FTN_OP_CONCAT: {
             const float *xs[FTN_MAX_OP_INPUTS];
             int cs[FTN_MAX_OP_INPUTS];
             for (int j = 0; j < op->n_in; j++) { xs[j] = st->act[op->in[j]]; cs[j] = g->tensors[op->in[j]].shape.c; }
-            concat_forward(xs, cs, op->n_in, os.n, os.h * os.w, y);
+            ftn_concat_forward(xs, cs, op->n_in, os.n, os.h * os.w, y);
             break;
         }
         default: return ftn_fail(FTN_EINTERNAL, "reference engine: op %d (%s) has unknown kind", i, op->label);
@@ -145,31 +145,31 @@ static ftn_status ref_backward(ftn_exec *ex)
         float *dx = st->diff[op->in[0]]; /* NULL for the network input */
         switch (op->kind) {
         case FTN_OP_CONV:
-            conv2d_backward(x, P(ex, op->weight), dy, is.n, is.c, is.h, is.w, os.c, op->k, op->stride, op->pad,
+            ftn_conv2d_backward(x, P(ex, op->weight), dy, is.n, is.c, is.h, is.w, os.c, op->k, op->stride, op->pad,
                             os.h, os.w, dx, G(ex, op->weight), G(ex, op->bias));
             break;
         case FTN_OP_DECONV:
-            deconv2d_backward(x, P(ex, op->weight), dy, is.n, is.c, is.h, is.w, os.c, op->k, op->stride, op->pad,
+            ftn_deconv2d_backward(x, P(ex, op->weight), dy, is.n, is.c, is.h, is.w, os.c, op->k, op->stride, op->pad,
                               os.h, os.w, dx, G(ex, op->weight), G(ex, op->bias));
             break;
         case FTN_OP_BN:
-            batchnorm_backward(x, dy, is.n, is.c, is.h * is.w, P(ex, op->weight), st->bn_mean[i], st->bn_var[i],
+            ftn_batchnorm_backward(x, dy, is.n, is.c, is.h * is.w, P(ex, op->weight), st->bn_mean[i], st->bn_var[i],
                                FTN_BN_EPS, dx, G(ex, op->weight), G(ex, op->bias));
             break;
-        case FTN_OP_RELU: relu_backward(y, dy, ftn_shape_count(os), dx); break;
-        case FTN_OP_SIGMOID: sigmoid_backward(y, dy, ftn_shape_count(os), dx); break;
-        case FTN_OP_MAXPOOL2: maxpool2_backward(x, dy, is.n, is.c, is.h, is.w, dx); break;
-        case FTN_OP_AVGPOOL2: avgpool2_backward(dy, is.n, is.c, is.h, is.w, dx); break;
-        case FTN_OP_UP2X: up2x_backward(dy, is.n, is.c, is.h, is.w, dx); break;
-        case FTN_OP_ADD: add_backward(dy, ftn_shape_count(os), dx, st->diff[op->in[1]]); break;
+        case FTN_OP_RELU: ftn_relu_backward(y, dy, ftn_shape_count(os), dx); break;
+        case FTN_OP_SIGMOID: ftn_sigmoid_backward(y, dy, ftn_shape_count(os), dx); break;
+        case FTN_OP_MAXPOOL2: ftn_maxpool2_backward(x, dy, is.n, is.c, is.h, is.w, dx); break;
+        case FTN_OP_AVGPOOL2: ftn_avgpool2_backward(dy, is.n, is.c, is.h, is.w, dx); break;
+        case FTN_OP_UP2X: ftn_up2x_backward(dy, is.n, is.c, is.h, is.w, dx); break;
+        case FTN_OP_ADD: ftn_add_backward(dy, ftn_shape_count(os), dx, st->diff[op->in[1]]); break;
         case FTN_OP_MUL:
-            mul_bcast_backward(x, st->act[op->in[1]], dy, is.n, is.c, is.h * is.w, dx, st->diff[op->in[1]]);
+            ftn_mul_bcast_backward(x, st->act[op->in[1]], dy, is.n, is.c, is.h * is.w, dx, st->diff[op->in[1]]);
             break;
         case FTN_OP_CONCAT: {
             float *dxs[FTN_MAX_OP_INPUTS];
             int cs[FTN_MAX_OP_INPUTS];
             for (int j = 0; j < op->n_in; j++) { dxs[j] = st->diff[op->in[j]]; cs[j] = g->tensors[op->in[j]].shape.c; }
-            concat_backward(dy, cs, op->n_in, os.n, os.h * os.w, dxs);
+            ftn_concat_backward(dy, cs, op->n_in, os.n, os.h * os.w, dxs);
             break;
         }
         default: return ftn_fail(FTN_EINTERNAL, "reference engine: op %d (%s) has unknown kind", i, op->label);

@@ -3,18 +3,18 @@
 
 #include <math.h>
 
-void relu_forward(const float *x, size_t count, float *y)
+void ftn_relu_forward(const float *x, size_t count, float *y)
 {
     for (size_t i = 0; i < count; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
-void relu_backward(const float *y, const float *dy, size_t count, float *dx)
+void ftn_relu_backward(const float *y, const float *dy, size_t count, float *dx)
 {
     if (!dx) return;
     for (size_t i = 0; i < count; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-void sigmoid_forward(const float *x, size_t count, float *y)
+void ftn_sigmoid_forward(const float *x, size_t count, float *y)
 {
     for (size_t i = 0; i < count; i++) {
         /* exp of a non-positive argument only: never overflows, and 1/(1+e) stays exact-ish. */
@@ -27,7 +27,7 @@ void sigmoid_forward(const float *x, size_t count, float *y)
     }
 }
 
-void sigmoid_backward(const float *y, const float *dy, size_t count, float *dx)
+void ftn_sigmoid_backward(const float *y, const float *dy, size_t count, float *dx)
 {
     if (!dx) return;
     for (size_t i = 0; i < count; i++) dx[i] += dy[i] * y[i] * (1.0f - y[i]);

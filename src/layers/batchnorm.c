@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-void batchnorm_forward_train(const float *x, int n, int c, int hw, const float *gamma,
+void ftn_batchnorm_forward_train(const float *x, int n, int c, int hw, const float *gamma,
                              const float *beta, float eps, float *y, float *mean, float *var)
 {
     const double m = (double)n * hw;
@@ -33,7 +33,7 @@ void batchnorm_forward_train(const float *x, int n, int c, int hw, const float *
     }
 }
 
-void batchnorm_forward_infer(const float *x, int n, int c, int hw, const float *gamma,
+void ftn_batchnorm_forward_infer(const float *x, int n, int c, int hw, const float *gamma,
                              const float *beta, const float *running_mean,
                              const float *running_var, float eps, float *y)
 {
@@ -51,7 +51,7 @@ void batchnorm_forward_infer(const float *x, int n, int c, int hw, const float *
 /* With x̂ = (x − μ)/σ and m = N·HW elements per channel, the training-mode gradient is
  *   dβ = Σ dy,  dγ = Σ dy·x̂,  dx = γ/σ · (dy − dβ/m − x̂·dγ/m),
  * the last two terms coming from μ and σ² depending on x. */
-void batchnorm_backward(const float *x, const float *dy, int n, int c, int hw, const float *gamma,
+void ftn_batchnorm_backward(const float *x, const float *dy, int n, int c, int hw, const float *gamma,
                         const float *mean, const float *var, float eps,
                         float *dx, float *dgamma, float *dbeta)
 {
@@ -85,7 +85,7 @@ void batchnorm_backward(const float *x, const float *dy, int n, int c, int hw, c
     }
 }
 
-void batchnorm_update_running(const float *mean, const float *var, int c, size_t m, float momentum,
+void ftn_batchnorm_update_running(const float *mean, const float *var, int c, size_t m, float momentum,
                               float *running_mean, float *running_var)
 {
     /* Bessel's correction; a single element per channel has no spread to correct. */

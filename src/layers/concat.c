@@ -10,7 +10,7 @@ static int total_channels(const int *cs, int count)
     return ct;
 }
 
-void concat_forward(const float *const *xs, const int *cs, int count, int n, int hw, float *y)
+void ftn_concat_forward(const float *const *xs, const int *cs, int count, int n, int hw, float *y)
 {
     const int ct = total_channels(cs, count);
     for (int in = 0; in < n; in++) {
@@ -23,7 +23,7 @@ void concat_forward(const float *const *xs, const int *cs, int count, int n, int
     }
 }
 
-void concat_backward(const float *dy, const int *cs, int count, int n, int hw, float *const *dxs)
+void ftn_concat_backward(const float *dy, const int *cs, int count, int n, int hw, float *const *dxs)
 {
     const int ct = total_channels(cs, count);
     for (int in = 0; in < n; in++) {

@@ -2,7 +2,7 @@
  * input positions are skipped by bounds checks. */
 #include "layers/layers.h"
 
-void conv2d_forward(const float *x, int n, int ci, int h, int w,
+void ftn_conv2d_forward(const float *x, int n, int ci, int h, int w,
                     const float *wt, const float *b, int co, int k, int stride, int pad,
                     float *y, int ho, int wo)
 {
@@ -35,7 +35,7 @@ void conv2d_forward(const float *x, int n, int ci, int h, int w,
     }
 }
 
-void conv2d_backward(const float *x, const float *wt, const float *dy,
+void ftn_conv2d_backward(const float *x, const float *wt, const float *dy,
                      int n, int ci, int h, int w, int co, int k, int stride, int pad, int ho, int wo,
                      float *dx, float *dw, float *db)
 {

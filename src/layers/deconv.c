@@ -3,7 +3,7 @@
  * outputs that fall outside [0,ho)×[0,wo) are dropped. The output padding is implied by ho, wo. */
 #include "layers/layers.h"
 
-void deconv2d_forward(const float *x, int n, int ci, int h, int w,
+void ftn_deconv2d_forward(const float *x, int n, int ci, int h, int w,
                       const float *wt, const float *b, int co, int k, int stride, int pad,
                       float *y, int ho, int wo)
 {
@@ -36,7 +36,7 @@ void deconv2d_forward(const float *x, int n, int ci, int h, int w,
     }
 }
 
-void deconv2d_backward(const float *x, const float *wt, const float *dy,
+void ftn_deconv2d_backward(const float *x, const float *wt, const float *dy,
                        int n, int ci, int h, int w, int co, int k, int stride, int pad, int ho, int wo,
                        float *dx, float *dw, float *db)
 {

@@ -1,12 +1,12 @@
 /* Element-wise sum and the channel-broadcast product used by the attention gate. */
 #include "layers/layers.h"
 
-void add_forward(const float *a, const float *b, size_t count, float *y)
+void ftn_add_forward(const float *a, const float *b, size_t count, float *y)
 {
     for (size_t i = 0; i < count; i++) y[i] = a[i] + b[i];
 }
 
-void add_backward(const float *dy, size_t count, float *da, float *db)
+void ftn_add_backward(const float *dy, size_t count, float *da, float *db)
 {
     /* da and db may be the same buffer (y = a + a): two separate passes then add 2·dy. */
     if (da)
@@ -15,7 +15,7 @@ void add_backward(const float *dy, size_t count, float *da, float *db)
         for (size_t i = 0; i < count; i++) db[i] += dy[i];
 }
 
-void mul_bcast_forward(const float *x, const float *a, int n, int c, int hw, float *y)
+void ftn_mul_bcast_forward(const float *x, const float *a, int n, int c, int hw, float *y)
 {
     for (int in = 0; in < n; in++) {
         const float *ap = a + (size_t)in * hw;
@@ -26,7 +26,7 @@ void mul_bcast_forward(const float *x, const float *a, int n, int c, int hw, flo
     }
 }
 
-void mul_bcast_backward(const float *x, const float *a, const float *dy, int n, int c, int hw,
+void ftn_mul_bcast_backward(const float *x, const float *a, const float *dy, int n, int c, int hw,
                         float *dx, float *da)
 {
     for (int in = 0; in < n; in++) {

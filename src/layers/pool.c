@@ -1,7 +1,7 @@
 /* 2×2 pooling with stride 2; output (h/2) × (w/2). */
 #include "layers/layers.h"
 
-void maxpool2_forward(const float *x, int n, int c, int h, int w, float *y)
+void ftn_maxpool2_forward(const float *x, int n, int c, int h, int w, float *y)
 {
     const int ho = h / 2, wo = w / 2;
     for (size_t p = 0; p < (size_t)n * c; p++) {
@@ -20,7 +20,7 @@ void maxpool2_forward(const float *x, int n, int c, int h, int w, float *y)
     }
 }
 
-void maxpool2_backward(const float *x, const float *dy, int n, int c, int h, int w, float *dx)
+void ftn_maxpool2_backward(const float *x, const float *dy, int n, int c, int h, int w, float *dx)
 {
     if (!dx) return;
     const int ho = h / 2, wo = w / 2;
@@ -42,7 +42,7 @@ void maxpool2_backward(const float *x, const float *dy, int n, int c, int h, int
     }
 }
 
-void avgpool2_forward(const float *x, int n, int c, int h, int w, float *y)
+void ftn_avgpool2_forward(const float *x, int n, int c, int h, int w, float *y)
 {
     const int ho = h / 2, wo = w / 2;
     for (size_t p = 0; p < (size_t)n * c; p++) {
@@ -57,7 +57,7 @@ void avgpool2_forward(const float *x, int n, int c, int h, int w, float *y)
     }
 }
 
-void avgpool2_backward(const float *dy, int n, int c, int h, int w, float *dx)
+void ftn_avgpool2_backward(const float *dy, int n, int c, int h, int w, float *dx)
 {
     if (!dx) return;
     const int ho = h / 2, wo = w / 2;

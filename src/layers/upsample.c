@@ -1,7 +1,7 @@
 /* Nearest-neighbour 2× upsampling: input h × w, output 2h × 2w. */
 #include "layers/layers.h"
 
-void up2x_forward(const float *x, int n, int c, int h, int w, float *y)
+void ftn_up2x_forward(const float *x, int n, int c, int h, int w, float *y)
 {
     const int ho = 2 * h, wo = 2 * w;
     for (size_t p = 0; p < (size_t)n * c; p++) {
@@ -13,7 +13,7 @@ void up2x_forward(const float *x, int n, int c, int h, int w, float *y)
     }
 }
 
-void up2x_backward(const float *dy, int n, int c, int h, int w, float *dx)
+void ftn_up2x_backward(const float *dy, int n, int c, int h, int w, float *dx)
 {
     if (!dx) return;
     const int ho = 2 * h, wo = 2 * w;

@@ -9,7 +9,7 @@ static const char *sub(char *buf, size_t len, const char *prefix, const char *pa
     return buf;
 }
 
-int conv_block(ftn_graph *g, const char *name, int x, int co, block_norm norm)
+int ftn_conv_block(ftn_graph *g, const char *name, int x, int co, block_norm norm)
 {
     char b[FTN_PARAM_NAME_MAX];
     x = ftn_g_conv(g, sub(b, sizeof b, name, "conv1"), x, co, 3, 1, 1);
@@ -20,13 +20,13 @@ int conv_block(ftn_graph *g, const char *name, int x, int co, block_norm norm)
     return ftn_g_relu(g, x);
 }
 
-int conv_single(ftn_graph *g, const char *name, int x, int co)
+int ftn_conv_single(ftn_graph *g, const char *name, int x, int co)
 {
     char b[FTN_PARAM_NAME_MAX];
     return ftn_g_relu(g, ftn_g_conv(g, sub(b, sizeof b, name, "conv1"), x, co, 3, 1, 1));
 }
 
-int gating_signal(ftn_graph *g, const char *name, int x)
+int ftn_gating_signal(ftn_graph *g, const char *name, int x)
 {
     char b[FTN_PARAM_NAME_MAX];
     int c = x >= 0 ? g->tensors[x].shape.c : 0;
@@ -35,7 +35,7 @@ int gating_signal(ftn_graph *g, const char *name, int x)
     return ftn_g_relu(g, x);
 }
 
-int attention_gate(ftn_graph *g, const char *name, int x, int gate, int inter)
+int ftn_attention_gate(ftn_graph *g, const char *name, int x, int gate, int inter)
 {
     char b[FTN_PARAM_NAME_MAX];
     if (x < 0 || gate < 0 || g->error) return -1;
@@ -54,12 +54,12 @@ int attention_gate(ftn_graph *g, const char *name, int x, int gate, int inter)
     return ftn_g_bn(g, sub(b, sizeof b, name, "bn"), y);
 }
 
-int up_transposed(ftn_graph *g, const char *name, int x, int co)
+int ftn_up_transposed(ftn_graph *g, const char *name, int x, int co)
 {
     return ftn_g_deconv(g, name, x, co, 3, 2, 1, 1);
 }
 
-int sigmoid_head(ftn_graph *g, const char *name, int x)
+int ftn_sigmoid_head(ftn_graph *g, const char *name, int x)
 {
     return ftn_g_sigmoid(g, ftn_g_conv(g, name, x, 1, 1, 1, 0));
 }

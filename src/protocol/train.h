@@ -1,4 +1,4 @@
-/* The paper's training protocol (ARCHITECTURE.md, "Training and evaluation protocol"), as one
+/* The paper's training protocol (docs/ARCHITECTURE.md, "Training and evaluation protocol"), as one
  * resumable run in a run folder:
  *
  *   RUN/config.json              every option below and the split ("train", "val", "test" ids)

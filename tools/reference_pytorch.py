@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Independent PyTorch reference for ftunet, written from docs ARCHITECTURE.md alone.
+"""Independent PyTorch reference for ftunet, written from docs/ARCHITECTURE.md alone.
 
-The four networks of /work/shared/ARCHITECTURE.md (unet, attn-unet, attn-unet-ds,
+The four networks of docs/ARCHITECTURE.md (unet, attn-unet, attn-unet-ds,
 attn-unet-mi-ds) as torch.nn.Modules whose state_dict() names and shapes are the spec's
 checkpoint names, a hand-written safetensors reader/writer (numpy only), and the spec's losses.
 

@@ -291,6 +291,19 @@ static double kink_margin(const ftn_graph *g, const float *params, const float *
     return worst;
 }
 
+/* One draw's verdict: 1 take it (every kink at least KINK_MARGIN away), 0 draw again, -1 give
+ * up (a failed check: KINK_TRIES draws all had a decision at a kink). */
+static int draw_verdict(const char *what, const ftn_graph *g, const float *params, const float *input, int tries)
+{
+    double m = kink_margin(g, params, input);
+    if (m >= KINK_MARGIN) {
+        if (tries) fprintf(stderr, "%s: drawn %d times (a kink at %.2g of its tensor's scale)\n", what, tries + 1, m);
+        return 1;
+    }
+    CHECK(tries + 1 < KINK_TRIES, "%s: every draw has a decision within %g of its kink", what, KINK_MARGIN);
+    return tries + 1 < KINK_TRIES ? 0 : -1;
+}
+
 /* Runs `g` on the dnnl engine and on the oracle: a training forward, backward, then an inference
  * forward; compares outputs, running statistics and gradients. quantize: inputs on a coarse
  * grid, so max pooling sees ties. */
@@ -312,13 +325,9 @@ static void compare_graph(const char *what, const ftn_graph *g, uint64_t seed, b
             for (size_t i = 0; i < nin; i++) input[i] = floorf(input[i] * 4.f) / 4.f;
             break;
         }
-        double m = kink_margin(g, params, input);
-        if (m >= KINK_MARGIN) {
-            if (tries) fprintf(stderr, "%s: drawn %d times (a kink at %.2g of its tensor's scale)\n", what, tries + 1, m);
-            break;
-        }
-        CHECK(tries + 1 < KINK_TRIES, "%s: every draw has a decision within %g of its kink", what, KINK_MARGIN);
-        if (tries + 1 >= KINK_TRIES) { free(params); free(params_ref); free(grads); free(grads_ref); free(input); return; }
+        int v = draw_verdict(what, g, params, input, tries);
+        if (v > 0) break;
+        if (v < 0) { free(params); free(params_ref); free(grads); free(grads_ref); free(input); return; }
     }
     memcpy(params_ref, params, np * sizeof(float));
     memcpy(grads_ref, grads, np * sizeof(float));
@@ -708,13 +717,9 @@ static void test_against_ref_engine(const char *name, int n, int c, int h, doubl
     for (int tries = 0;; tries++) { /* away from kinks, as compare_graph */
         random_params(&g, pd, &rng);
         tl_fill_uniform(input, nin, &rng, 0.f, 1.f);
-        double m = kink_margin(&g, pd, input);
-        if (m >= KINK_MARGIN) {
-            if (tries) fprintf(stderr, "%s: drawn %d times (a kink at %.2g of its tensor's scale)\n", what, tries + 1, m);
-            break;
-        }
-        CHECK(tries + 1 < KINK_TRIES, "%s: every draw has a decision within %g of its kink", what, KINK_MARGIN);
-        if (tries + 1 >= KINK_TRIES) break;
+        int v = draw_verdict(what, &g, pd, input, tries);
+        if (v > 0) break;
+        if (v < 0) { free(pd); free(pr); free(gd); free(gr); free(input); ftn_graph_free(&g); return; }
     }
     memcpy(pr, pd, np * sizeof(float));
     ftn_exec *ed = NULL, *er = NULL;

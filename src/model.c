@@ -12,48 +12,6 @@
 #include "losses/losses.h"
 #include "networks/networks.h"
 
-/* ---- engines ---------------------------------------------------------------------------------- */
-ftn_status ftn_engine_from_env(ftn_engine *engine)
-{
-    const char *v = getenv("FTUNET_ENGINE");
-    if (!v || !*v || !strcmp(v, "dnnl") || !strcmp(v, "onednn")) *engine = FTN_ENGINE_DNNL;
-    else if (!strcmp(v, "ref")) *engine = FTN_ENGINE_REF;
-    else return ftn_fail(FTN_EINVAL, "FTUNET_ENGINE=%s: expected dnnl or ref", v);
-    return FTN_OK;
-}
-
-const char *ftn_engine_name(ftn_engine engine) { return engine == FTN_ENGINE_REF ? "ref" : "dnnl"; }
-
-void ftn_set_threads(int threads)
-{
-    if (threads > 0) omp_set_num_threads(threads);
-}
-
-/* ---- precision -------------------------------------------------------------------------------- */
-const char *ftn_precision_name(ftn_precision p)
-{
-    return p == FTN_PRECISION_BF16 ? "bf16" : p == FTN_PRECISION_FP32_WINOGRAD ? "fp32-winograd" : "fp32";
-}
-
-ftn_status ftn_precision_parse(const char *name, ftn_precision *p)
-{
-    if (name && (!strcmp(name, "fp32") || !strcmp(name, "f32"))) *p = FTN_PRECISION_FP32;
-    else if (name && !strcmp(name, "bf16")) *p = FTN_PRECISION_BF16;
-    else if (name && (!strcmp(name, "fp32-winograd") || !strcmp(name, "winograd"))) *p = FTN_PRECISION_FP32_WINOGRAD;
-    else return ftn_fail(FTN_EINVAL, "precision '%s': expected fp32, fp32-winograd or bf16", name ? name : "(null)");
-    return FTN_OK;
-}
-
-ftn_status ftn_precision_check(ftn_engine engine, ftn_precision p)
-{
-    if (p == FTN_PRECISION_FP32) return FTN_OK;
-    if (p != FTN_PRECISION_BF16 && p != FTN_PRECISION_FP32_WINOGRAD) return ftn_fail(FTN_EINVAL, "precision: unknown value %d", (int)p);
-    if (engine == FTN_ENGINE_REF)
-        return ftn_fail(FTN_EUNSUPPORTED, "precision: %s needs the oneDNN engine (the reference engine is fp32 only)",
-                        ftn_precision_name(p));
-    return p == FTN_PRECISION_BF16 ? ftn_dnnl_bf16_check() : ftn_dnnl_winograd_check();
-}
-
 /* ---- models ----------------------------------------------------------------------------------- */
 ftn_status ftn_model_create(const char *name, int channels, int height, int width, ftn_model **out)
 {
@@ -212,6 +170,8 @@ ftn_status ftn_session_create_ex(ftn_model *m, int batch, ftn_engine engine, ftn
 {
     *out = NULL;
     FTN_TRY(ftn_precision_check(engine, precision));
+    ftn_engine_options opts; /* the one place the engine's switches are read from the environment */
+    FTN_TRY(ftn_engine_options_from_env(&opts));
     ftn_session *s = calloc(1, sizeof *s);
     if (!s) return ftn_fail(FTN_ENOMEM, "session: out of memory");
     s->model = m;
@@ -220,7 +180,7 @@ ftn_status ftn_session_create_ex(ftn_model *m, int batch, ftn_engine engine, ftn
     ftn_status st = ftn_network_build(m->name, &s->graph, batch, m->channels, m->height, m->width);
     if (st == FTN_OK && s->graph.n_param_floats != m->graph.n_param_floats)
         st = ftn_fail(FTN_EINTERNAL, "session: parameter layout differs between batch sizes");
-    if (st == FTN_OK) st = ftn_exec_create_ex(&s->graph, m->params, m->grads, engine, precision, &s->exec);
+    if (st == FTN_OK) st = ftn_exec_create_opts(&s->graph, m->params, m->grads, engine, precision, &opts, &s->exec);
     if (st == FTN_OK) {
         s->mask_scratch = malloc((size_t)batch * m->height * m->width * sizeof(float));
         if (!s->mask_scratch) st = ftn_fail(FTN_ENOMEM, "session: out of memory");

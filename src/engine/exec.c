@@ -24,6 +24,12 @@ ftn_status ftn_exec_create(const ftn_graph *g, float *params, float *grads, ftn_
 ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, ftn_engine engine,
                               ftn_precision precision, ftn_exec **out)
 {
+    return ftn_exec_create_opts(g, params, grads, engine, precision, NULL, out);
+}
+
+ftn_status ftn_exec_create_opts(const ftn_graph *g, float *params, float *grads, ftn_engine engine,
+                                ftn_precision precision, const ftn_engine_options *opts, ftn_exec **out)
+{
     *out = NULL;
     if (g->error) return g->error;
     ftn_status pst = ftn_precision_check(engine, precision); /* unknown, or not on this engine or CPU */
@@ -35,6 +41,7 @@ ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, f
     ex->grads = grads;
     ex->vt = engine == FTN_ENGINE_REF ? &ftn_ref_engine : &ftn_dnnl_engine;
     ex->precision = precision;
+    ex->opts = opts ? *opts : ftn_engine_options_default();
     ex->bn_momentum = FTN_BN_MOMENTUM;
     ex->input = malloc(ftn_shape_count(g->tensors[g->input].shape) * sizeof(float));
     ex->prof_op_s = calloc(2 * ((size_t)g->n_ops + 1), sizeof *ex->prof_op_s);

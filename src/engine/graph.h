@@ -99,6 +99,25 @@ const char *ftn_op_kind_name(ftn_op_kind kind);
  * An executable instance of a graph on one engine. Parameters and gradients live in the model,
  * in the spec's layouts; input and outputs cross the boundary as NCHW float32. */
 typedef struct ftn_exec ftn_exec;
+
+/* The oneDNN engine's optimisations, each on unless turned off: off is the plain path, for tests
+ * that check the optimised one against it and for before/after timing. Engines only see these
+ * values; the environment is read in one place, ftn_engine_options_from_env (src/engine/select.c),
+ * which the session layer calls when it creates a session. */
+typedef struct ftn_engine_options {
+    bool fuse;          /* conv → ReLU/sigmoid and BN → ReLU fusions (FTUNET_DNNL_FUSE=0 turns off
+                           this and cat_in_place) */
+    bool cat_in_place;  /* ReLUs written straight into their concat's channel slice
+                           (FTUNET_DNNL_CAT_IN_PLACE=0) */
+    bool deconv_phases; /* stride-2 3×3/4×4 transposed convolutions forward as four phase
+                           convolutions (FTUNET_DNNL_DECONV_PHASES=0) */
+} ftn_engine_options;
+/* Everything on. */
+ftn_engine_options ftn_engine_options_default(void);
+/* The defaults, less what FTUNET_DNNL_FUSE, FTUNET_DNNL_CAT_IN_PLACE and FTUNET_DNNL_DECONV_PHASES
+ * set to 0 turn off; any other value than 0 or 1 is an error naming the variable. */
+ftn_status ftn_engine_options_from_env(ftn_engine_options *o);
+
 typedef struct ftn_engine_vtable {
     ftn_status (*compile)(ftn_exec *ex);
     /* Reads ex->input and ex->params; writes ex->outputs. training: batch statistics, and the
@@ -123,6 +142,7 @@ struct ftn_exec {
     const ftn_engine_vtable *vt;
     void *impl;                          /* the engine's own state */
     ftn_precision precision;             /* of activations inside the engine (boundary: f32) */
+    ftn_engine_options opts;             /* what the engine may optimise (see ftn_engine_options) */
     /* a training forward updates BN running statistics as r = m·r + (1 − m)·batch with this m
      * (FTN_BN_MOMENTUM; ftn_bn_recalibrate varies it to average over batches) */
     float bn_momentum;
@@ -149,6 +169,9 @@ ftn_status ftn_exec_create(const ftn_graph *g, float *params, float *grads, ftn_
 /* The same, in a given precision (bf16: oneDNN engine on a CPU with AVX512-BF16 only). */
 ftn_status ftn_exec_create_ex(const ftn_graph *g, float *params, float *grads, ftn_engine engine,
                               ftn_precision precision, ftn_exec **out);
+/* The same with given engine options (NULL: ftn_engine_options_default()). */
+ftn_status ftn_exec_create_opts(const ftn_graph *g, float *params, float *grads, ftn_engine engine,
+                                ftn_precision precision, const ftn_engine_options *opts, ftn_exec **out);
 /* FTN_OK when the oneDNN engine can run bf16 here, else FTN_EUNSUPPORTED with the reason. */
 ftn_status ftn_dnnl_bf16_check(void);
 /* The same for FTN_PRECISION_FP32_WINOGRAD (oneDNN's Winograd convolutions need AVX-512). */

@@ -81,8 +81,14 @@ elif [ "$(wc -l <"$T/e4")" -eq 1 ] && grep -q 'no/such/dir' "$T/e4" && ! grep -q
     ok "unwritable --json, before the runs: $(cat "$T/e4")"
 else bad "unwritable --json: stderr: $(cat "$T/e4"); stdout: $(cat "$T/o4")"; fi
 
+# --channels 3 at a size of one's choice: the session is built for that input
+if "$FT" bench --size 32x48 --channels 3 --batch 1 --steps 1 --peak-size 64 --json "$T/c3.json" >"$T/o5" 2>"$T/e5"; then
+    if grep -q '"channels":[[:space:]]*3' "$T/c3.json" && grep -q '"width":[[:space:]]*48' "$T/c3.json" && grep -q '3x32x48' "$T/o5"
+    then ok "--channels 3 measured 3x32x48"; else bad "--channels 3: not 3x32x48 in $(cat "$T/o5")"; fi
+else bad "bench --channels 3 failed: $(cat "$T/e5")"; fi
+
 # errors: one line on stderr, non-zero exit
-for args in "--model nosuch" "--size 30x30" "--batch 0"; do
+for args in "--model nosuch" "--size 30x30" "--batch 0" "--channels 2" "--channels 4"; do
     # shellcheck disable=SC2086
     if "$FT" bench $args --peak-size 64 >"$T/o2" 2>"$T/e2"; then bad "bench $args succeeded"
     elif [ "$(wc -l <"$T/e2")" -eq 1 ]; then ok "bench $args: $(cat "$T/e2")"

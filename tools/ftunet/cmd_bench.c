@@ -17,7 +17,8 @@
 static cli_option options[] = {
     { "model", 'm', "NAME|all", "network to measure (default attn-unet-mi-ds); 'all' for the four", NULL },
     { "models", 0, "NAME|all", "the same as --model", NULL },
-    { "size", 0, "HxW", "single-channel input size (default 128x128)", NULL },
+    { "size", 0, "HxW", "input size (default 128x128)", NULL },
+    { "channels", 0, "1|3", "input channels at --size (default 1)", NULL },
     { "rgb", 0, NULL, "also measure 192x256 with 3 channels (the paper's second data set)", NULL },
     { "batch", 'b', "N", "images per step (default 16)", NULL },
     { "steps", 0, "N", "timed training steps after one warm-up (default 5); inference times 3x as many forwards", NULL },
@@ -126,9 +127,10 @@ static int run(cli_command *cmd, int argc, char **argv)
 {
     (void)argv;
     if (argc) return cli_error("bench", "no positional arguments expected (see ftunet bench --help)");
-    int h = 128, w = 128, batch = 16, steps = 5, peak_n = 2048;
+    int h = 128, w = 128, channels = 1, batch = 16, steps = 5, peak_n = 2048;
     ftn_engine engine;
-    if (cli_size(cmd, "size", &h, &w) || cli_int(cmd, "batch", 1, 4096, &batch) ||
+    if (cli_size(cmd, "size", &h, &w) || cli_int(cmd, "channels", 1, 3, &channels) ||
+        cli_int(cmd, "batch", 1, 4096, &batch) ||
         cli_int(cmd, "steps", 1, 100000, &steps) || cli_int(cmd, "peak-size", 16, 16384, &peak_n) ||
         cli_engine_threads(cmd, &engine))
         return 1;
@@ -154,7 +156,8 @@ static int run(cli_command *cmd, int argc, char **argv)
             if (!strcmp(names[i], sel)) models[n_models++] = names[i];
         if (!n_models) return cli_error("bench", "--model %s: unknown network (unet, attn-unet, attn-unet-ds, attn-unet-mi-ds or all)", sel);
     }
-    struct { int c, h, w; } sizes[2] = { { 1, h, w }, { 3, 192, 256 } };
+    if (channels == 2) return cli_error("bench", "--channels 2: expected 1 or 3");
+    struct { int c, h, w; } sizes[2] = { { channels, h, w }, { 3, 192, 256 } };
     int n_sizes = cli_get(cmd, "rgb") ? 2 : 1;
     bool profile = cli_get(cmd, "profile") != NULL;
     /* the JSON is written at the end: a folder it cannot go to fails now, not after the runs */
@@ -280,7 +283,7 @@ static int run(cli_command *cmd, int argc, char **argv)
 }
 
 cli_command cmd_bench = {
-    "bench", "[--model NAME|all] [--size HxW] [--rgb] [--batch N] [--steps N] [--precision fp32|fp32-winograd|bf16|both|all] [--json FILE] [--profile]",
+    "bench", "[--model NAME|all] [--size HxW] [--channels 1|3] [--rgb] [--batch N] [--steps N] [--precision fp32|fp32-winograd|bf16|both|all] [--json FILE] [--profile]",
     "Measure training and inference throughput, effective GFLOP/s against the machine's fp32\n"
     "peak (a oneDNN matmul) and peak memory, on synthetic data.",
     options, run,

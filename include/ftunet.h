@@ -158,6 +158,8 @@ ftn_status ftn_session_share_memory(ftn_session *s, ftn_session *with);
 ftn_precision ftn_session_precision(const ftn_session *s);
 void ftn_session_free(ftn_session *s);
 int ftn_session_batch(const ftn_session *s);
+/* The model s was created with (not owned by s: the caller frees it, after s). */
+ftn_model *ftn_session_model(const ftn_session *s);
 
 /* x: batch×C×H×W float32, NCHW. training != 0 uses batch statistics in BN and updates the
  * running statistics; 0 is inference. */

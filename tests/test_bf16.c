@@ -7,7 +7,7 @@
 
 #include "ftunet.h"
 #include "metrics/metrics.h"
-#include "model.h"
+#include "model/model.h"
 #include "testlib.h"
 
 enum { S = 32 };

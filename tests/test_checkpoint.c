@@ -1,5 +1,7 @@
 /* Checkpoints: bit-exact round trip with metadata; files with a tensor missing, of the wrong
  * shape, foreign, or with wrong metadata are refused with a message; optimiser state too. */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,13 +31,16 @@ static void rewrite(const char *src, const char *dst, const char *drop, const ch
         k++;
     }
     if (extra) ts[k++] = (ftn_st_tensor){ "stray.weight", 1, { 4 }, extra_data };
-    const char *keys[] = { "format", "format_version", "model", "channels", "height", "width", "loss" };
-    const char *vals[7];
-    for (int i = 0; i < 7; i++) {
-        vals[i] = ftn_st_meta(f, keys[i]);
-        if (meta_key && !strcmp(keys[i], meta_key)) vals[i] = meta_value;
+    const char *all[] = { "format", "format_version", "model", "channels", "height", "width", "loss",
+                          "alpha", "beta", "gamma", "smooth", "reduction" };
+    const char *keys[12], *vals[12];
+    int nk = 0;
+    for (int i = 0; i < 12; i++) { /* the keys the source has, one of them replaced */
+        keys[nk] = all[i];
+        vals[nk] = meta_key && !strcmp(all[i], meta_key) ? meta_value : ftn_st_meta(f, all[i]);
+        if (vals[nk]) nk++;
     }
-    CHECK_OK(ftn_safetensors_write(dst, ts, k, keys, vals, 7));
+    CHECK_OK(ftn_safetensors_write(dst, ts, k, keys, vals, nk));
     free(ts);
     ftn_st_file_free(f);
 }
@@ -95,6 +100,26 @@ int main(void)
     rewrite(p, tl_path(dir, "channels.safetensors"), NULL, NULL, 0, "channels", "x");
     refused(tl_path(dir, "channels.safetensors"), "channels");
     refused(tl_path(dir, "does-not-exist.safetensors"), "does-not-exist");
+    /* non-finite or out-of-range values are refused with the tensor's or the key's name (a NaN
+     * weight, an infinite running variance and alpha = nan all loaded and predicted before) */
+    rewrite(p, tl_path(dir, "alpha.safetensors"), NULL, NULL, 0, "alpha", "nan");
+    refused(tl_path(dir, "alpha.safetensors"), "'alpha' = 'nan'");
+    rewrite(p, tl_path(dir, "gamma.safetensors"), NULL, NULL, 0, "gamma", "0");
+    refused(tl_path(dir, "gamma.safetensors"), "'gamma' = '0'");
+    struct { const char *tensor; float value; } poison[] = { { "dec2.conv1.weight", NAN },
+                                                            { "enc1.bn1.running_var", INFINITY } };
+    for (int k = 0; k < 2; k++) {
+        int ti = ftn_model_tensor_find(m, poison[k].tensor);
+        CHECK(ti >= 0, "no tensor %s", poison[k].tensor);
+        if (ti < 0) continue;
+        float *t = ftn_model_tensor(m, ti, NULL, NULL), kept = t[5];
+        t[5] = poison[k].value;
+        CHECK_OK(ftn_model_save(m, tl_path(dir, "poisoned.safetensors")));
+        t[5] = kept;
+        char want[128];
+        snprintf(want, sizeof want, "'%s' holds a non-finite value", poison[k].tensor);
+        refused(tl_path(dir, "poisoned.safetensors"), want);
+    }
 
     /* optimiser state: SGD velocity and the iteration survive a round trip */
     ftn_session *s;

@@ -13,7 +13,7 @@
 #include "engine/graph.h"
 #include "ftunet.h"
 #include "losses/losses.h"
-#include "model.h"
+#include "model/model.h"
 #include "networks/networks.h"
 #include "testlib.h"
 

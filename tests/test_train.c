@@ -6,7 +6,7 @@
 
 #include "ftunet.h"
 #include "metrics/metrics.h"
-#include "model.h"
+#include "model/model.h"
 #include "testlib.h"
 
 enum { N = 8, S = 32 };
@@ -30,7 +30,7 @@ static void make_batch(float *x, float *m, uint64_t seed)
 static double batch_dsc(ftn_session *s, const float *x, const float *m)
 {
     ftn_session_forward(s, x, 1);
-    int k = ftn_model_output_count(s->model) - 1;
+    int k = ftn_model_output_count(ftn_session_model(s)) - 1;
     const float *p = ftn_session_output(s, k, NULL);
     ftn_metrics r = ftn_metrics_compute(p, m, (size_t)N * S * S, 0.5f);
     return r.dsc;

@@ -5,7 +5,7 @@
 
 static const char *const model_names[] = { "unet", "attn-unet", "attn-unet-ds", "attn-unet-mi-ds", NULL };
 
-const char *const *ftn_model_names(void) { return model_names; }
+const char *const *ftn_network_names(void) { return model_names; }
 
 ftn_status ftn_network_build(const char *name, ftn_graph *g, int n, int c, int h, int w)
 {

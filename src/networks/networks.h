@@ -4,6 +4,8 @@
 
 #include "engine/graph.h"
 
+/* The networks ftn_network_build knows, NULL-terminated (the public ftn_model_names). */
+const char *const *ftn_network_names(void);
 /* Builds `name` for an n×c×h×w input into an initialised, empty graph. */
 ftn_status ftn_network_build(const char *name, ftn_graph *g, int n, int c, int h, int w);
 

@@ -9,7 +9,6 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
-#include "model.h"
 #include "protocol/run_folder.h"
 
 ftn_status ftn_preprocess_image(const ftn_image *img, int channels, int height, int width, ftn_resize_mode mode,
@@ -40,9 +39,9 @@ ftn_status ftn_predict_image(ftn_session *s, const ftn_image *img, ftn_resize_mo
 {
     if (!s || !img || !prob) return ftn_fail(FTN_EINVAL, "predict: missing argument");
     *prob = NULL;
-    ftn_shape in = ftn_model_input_shape(s->model);
+    ftn_shape in = ftn_model_input_shape(ftn_session_model(s));
     size_t per = (size_t)in.c * in.h * in.w;
-    float *x = calloc((size_t)s->batch * per, sizeof(float));
+    float *x = calloc((size_t)ftn_session_batch(s) * per, sizeof(float));
     float *p = malloc(sizeof(float) * (size_t)(img->width > 0 ? img->width : 1) * (size_t)(img->height > 0 ? img->height : 1));
     ftn_status st = FTN_OK;
     if (!x || !p) {
@@ -52,7 +51,7 @@ ftn_status ftn_predict_image(ftn_session *s, const ftn_image *img, ftn_resize_mo
     if ((st = ftn_preprocess_image(img, in.c, in.h, in.w, mode, x)) != FTN_OK) goto fail;
     if ((st = ftn_session_forward(s, x, 0)) != FTN_OK) goto fail;
     ftn_shape os;
-    const float *out = ftn_session_output(s, ftn_model_output_count(s->model) - 1, &os);
+    const float *out = ftn_session_output(s, ftn_model_output_count(ftn_session_model(s)) - 1, &os);
     if (!out || os.c != 1) {
         st = ftn_fail(FTN_EINTERNAL, "predict: the network's last output is not a 1-channel map");
         goto fail;

@@ -1,5 +1,7 @@
-/* Model checkpoints and optimiser state as safetensors (see ftn_model_save in ftunet.h). */
+/* Checkpoints: model parameters (and BN running statistics), gradients and optimiser state as
+ * safetensors (see ftn_model_save in ftunet.h). */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +9,7 @@
 
 #include "core/error.h"
 #include "io/safetensors.h"
-#include "model.h"
+#include "model/model.h"
 
 #define CHECKPOINT_FORMAT "ftunet-checkpoint"
 #define OPTIMIZER_FORMAT "ftunet-optimizer"
@@ -78,14 +80,27 @@ static ftn_status meta_int(const ftn_st_file *f, const char *path, const char *k
     return FTN_OK;
 }
 
-static ftn_status meta_float(const ftn_st_file *f, const char *path, const char *key, float fallback, float *out)
+/* A finite number in [lo, hi] (the ranges train's options allow), or the fallback when absent. */
+static ftn_status meta_float(const ftn_st_file *f, const char *path, const char *key, float lo, float hi,
+                             float fallback, float *out)
 {
     const char *v = ftn_st_meta(f, key);
     if (!v) { *out = fallback; return FTN_OK; }
     char *end;
     float x = strtof(v, &end);
-    if (end == v || *end) return ftn_fail(FTN_EFORMAT, "%s: metadata '%s' = '%s' is not a number", path, key, v);
+    if (end == v || *end || !isfinite(x) || x < lo || x > hi)
+        return ftn_fail(FTN_EFORMAT, "%s: metadata '%s' = '%s' is not a number in [%g, %g]", path, key, v, lo, hi);
     *out = x;
+    return FTN_OK;
+}
+
+/* A NaN or infinity in a checkpoint would load and predict garbage (or poison training): refused. */
+static ftn_status check_finite(const char *path, const char *name, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return ftn_fail(FTN_EFORMAT, "%s: tensor '%s' holds a non-finite value (%g at element %zu)", path, name,
+                            (double)x[i], i);
     return FTN_OK;
 }
 
@@ -113,6 +128,7 @@ static ftn_status copy_tensors(const ftn_graph *g, const ftn_st_file *f, const c
                 snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "," : "", p->dims[d]);
             return ftn_fail(FTN_EFORMAT, "%s: tensor '%s' has shape [%s], the model needs [%s]", path, name, got, want);
         }
+        FTN_TRY(check_finite(path, name, t->data, p->count));
         memcpy(dst + p->offset, t->data, p->count * sizeof(float));
     }
     if (ftn_st_count(f) != expected) {
@@ -157,10 +173,10 @@ ftn_status ftn_model_load(const char *path, ftn_model **out)
         ftn_loss_config l = ftn_loss_default(FTN_LOSS_FOCAL_TVERSKY);
         const char *loss = ftn_st_meta(f, "loss"), *red = ftn_st_meta(f, "reduction");
         if (loss && (s = ftn_loss_parse(loss, &l.kind)) != FTN_OK) s = ftn_fail_context(s, "%s", path);
-        if (s == FTN_OK) s = meta_float(f, path, "alpha", l.alpha, &l.alpha);
-        if (s == FTN_OK) s = meta_float(f, path, "beta", l.beta, &l.beta);
-        if (s == FTN_OK) s = meta_float(f, path, "gamma", l.gamma, &l.gamma);
-        if (s == FTN_OK) s = meta_float(f, path, "smooth", l.smooth, &l.smooth);
+        if (s == FTN_OK) s = meta_float(f, path, "alpha", 0, 1e6, l.alpha, &l.alpha);
+        if (s == FTN_OK) s = meta_float(f, path, "beta", 0, 1e6, l.beta, &l.beta);
+        if (s == FTN_OK) s = meta_float(f, path, "gamma", 1e-3f, 1e3f, l.gamma, &l.gamma);
+        if (s == FTN_OK) s = meta_float(f, path, "smooth", 1e-6f, 1e6, l.smooth, &l.smooth);
         if (red && !strcmp(red, "image")) l.reduction = FTN_REDUCE_IMAGE;
         m->loss = l;
         m->iteration = it;
@@ -238,7 +254,8 @@ ftn_status ftn_optimizer_load(ftn_model *m, const char *path)
                 if (tb) for (int d = 0; d < tb->ndim; d++) cntb *= (size_t)tb->dims[d];
                 if (!ta || !tb || cnt != p->count || cntb != p->count)
                     s = ftn_fail(FTN_EFORMAT, "%s: Adam state for '%s' is missing or has the wrong size", path, p->name);
-                else {
+                else if ((s = check_finite(path, a, ta->data, cnt)) == FTN_OK &&
+                         (s = check_finite(path, b, tb->data, cnt)) == FTN_OK) {
                     memcpy(mm + p->offset, ta->data, cnt * sizeof(float));
                     memcpy(vv + p->offset, tb->data, cnt * sizeof(float));
                 }

@@ -1,6 +1,7 @@
-/* The insides of ftn_model and ftn_session, shared by model.c, the checkpoint code and tests. */
-#ifndef FTN_MODEL_H
-#define FTN_MODEL_H
+/* The insides of ftn_model and ftn_session: private to src/model/ (and white-box tests). Outside
+ * code uses the public accessors of include/ftunet.h. */
+#ifndef FTN_MODEL_MODEL_H
+#define FTN_MODEL_MODEL_H
 
 #include "engine/graph.h"
 #include "ftunet.h"

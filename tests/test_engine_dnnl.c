@@ -16,8 +16,9 @@
  * 18 draws away from kinks on AVX2, AVX512-BF16 and AMX kernels (float summation order). Conv biases right before a BN have a zero gradient mathematically; both sides
  * are rounding noise there, so those are checked to be ~0 instead. Gradients jump where a ReLU
  * input or a max-pooling near-tie sits within rounding of its kink, so each non-quantised case is
- * drawn away from kinks first (KINK_MARGIN). Each of these bugs was planted
- * once in dnnl_engine.c and the suite run (median / max relative difference of the failing checks):
+ * drawn away from kinks first (KINK_MARGIN). Each of these bugs was planted once in the oneDNN
+ * engine (src/engine/dnnl/) and the suite run (median / max relative difference of the failing
+ * checks):
  *   - deconv weights described as oihw instead of iohw (transposed [ci,co]): 341 failures, up to 1.2;
  *   - conv padding shifted by one row (pl+1, pr−1): 986 failures, up to O(1);
  *   - deconv padding shifted by one column: 293 failures;
@@ -47,6 +48,9 @@
 
 /* the precision compare_graph and test_against_ref_engine run the dnnl engine in */
 static ftn_precision cmp_precision = FTN_PRECISION_FP32;
+/* the engine options every dnnl exec of this test is created with (main: the defaults, and a pass
+ * with fusion off) */
+static ftn_engine_options cmp_opts;
 
 /* ---- the oracle --------------------------------------------------------------------------- */
 
@@ -333,7 +337,7 @@ static void compare_graph(const char *what, const ftn_graph *g, uint64_t seed, b
     memcpy(grads_ref, grads, np * sizeof(float));
 
     ftn_exec *ex = NULL;
-    CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, cmp_precision, &ex));
+    CHECK_OK(ftn_exec_create_opts(g, params, grads, FTN_ENGINE_DNNL, cmp_precision, &cmp_opts, &ex));
     if (!ex) { free(params); free(params_ref); free(grads); free(grads_ref); free(input); return; }
     oracle r;
     oracle_init(&r, g, params_ref, grads_ref);
@@ -433,17 +437,17 @@ static void test_deconv(uint64_t *rng)
 }
 
 /* Stride-2 deconvolutions with overlapping taps (3×3, 4×4) whose output is twice the input run
- * as four phase convolutions (dnnl_engine.c, compile_phases). The op tests above cover 3×3 ones
+ * as four phase convolutions (src/engine/dnnl/deconv_phases.c). The op tests above cover 3×3 ones
  * against the oracle with 16 and 32 output channels; this checks that such shapes really take
  * that path (a forward of ≥ 9 steps: the phase weights, four convolutions, four reorders into
- * the output) unless FTUNET_DNNL_DECONV_PHASES=0, that 2×2 ones do not, and that each way the
+ * the output) unless the deconv_phases option is off, that 2×2 ones do not, and that each way the
  * results agree with the oracle. */
 static long deconv_forward_steps(const ftn_graph *g)
 {
     float *params = calloc(g->n_param_floats, sizeof(float)), *grads = calloc(g->n_param_floats, sizeof(float));
     ftn_exec *ex = NULL;
     long n = -1;
-    CHECK_OK(ftn_exec_create(g, params, grads, FTN_ENGINE_DNNL, &ex));
+    CHECK_OK(ftn_exec_create_opts(g, params, grads, FTN_ENGINE_DNNL, FTN_PRECISION_FP32, &cmp_opts, &ex));
     if (ex) {
         ftn_exec_set_profile(ex, true);
         CHECK_OK(ex->vt->forward(ex, true));
@@ -474,12 +478,13 @@ static void test_deconv_phases(uint64_t *rng)
         if (geo[gi].phases) CHECK(on >= 9, "%s: %ld forward steps, expected the phase path (≥ 9)", what, on);
         else CHECK(on >= 1 && on <= 2, "%s: %ld forward steps, expected the deconvolution primitive", what, on);
         compare_graph(what, &g, tl_next(rng), false, TOL);
-        setenv("FTUNET_DNNL_DECONV_PHASES", "0", 1);
+        bool phases = cmp_opts.deconv_phases;
+        cmp_opts.deconv_phases = false;
         long off = deconv_forward_steps(&g);
         CHECK(off >= 1 && off <= 2, "%s without phases: %ld forward steps", what, off);
         snprintf(what, sizeof what, "deconv k%d s2 p%d %d→%d without phases", geo[gi].k, geo[gi].p, geo[gi].cin, geo[gi].cout);
         compare_graph(what, &g, tl_next(rng), false, TOL);
-        unsetenv("FTUNET_DNNL_DECONV_PHASES");
+        cmp_opts.deconv_phases = phases;
         ftn_graph_free(&g);
     }
 }
@@ -493,7 +498,7 @@ static counts compiled_counts(const ftn_graph *g, ftn_precision p)
     float *params = calloc(g->n_param_floats, sizeof(float)), *grads = calloc(g->n_param_floats, sizeof(float));
     ftn_exec *ex = NULL;
     counts k = { -1, -1, -1 };
-    CHECK_OK(ftn_exec_create_ex(g, params, grads, FTN_ENGINE_DNNL, p, &ex));
+    CHECK_OK(ftn_exec_create_opts(g, params, grads, FTN_ENGINE_DNNL, p, &cmp_opts, &ex));
     if (ex) k = (counts){ ex->n_winograd, ex->n_cat_in_place, ex->n_conv_sigmoid };
     ftn_exec_free(ex);
     free(params);
@@ -501,11 +506,7 @@ static counts compiled_counts(const ftn_graph *g, ftn_precision p)
     return k;
 }
 
-static bool fusion_on(void)
-{
-    const char *f = getenv("FTUNET_DNNL_FUSE");
-    return !(f && f[0] == '0');
-}
+static bool fusion_on(void) { return cmp_opts.fuse; }
 
 typedef int (*unary_fn)(ftn_graph *, int);
 
@@ -632,11 +633,8 @@ static void test_bn_small(uint64_t *rng)
     }
 }
 
-static bool cat_in_place(void)
-{
-    const char *c = getenv("FTUNET_DNNL_CAT_IN_PLACE");
-    return fusion_on() && !(c && c[0] == '0');
-}
+/* concat in place needs fusion on too (the engine checks both) */
+static bool cat_in_place(void) { return cmp_opts.fuse && cmp_opts.cat_in_place; }
 
 /* ReLU outputs that only a concat reads are written straight into the concat's output
  * (relu_into_cat) when every input of the concat is whole channel blocks; the others are
@@ -723,7 +721,7 @@ static void test_against_ref_engine(const char *name, int n, int c, int h, doubl
     }
     memcpy(pr, pd, np * sizeof(float));
     ftn_exec *ed = NULL, *er = NULL;
-    CHECK_OK(ftn_exec_create_ex(&g, pd, gd, FTN_ENGINE_DNNL, cmp_precision, &ed));
+    CHECK_OK(ftn_exec_create_opts(&g, pd, gd, FTN_ENGINE_DNNL, cmp_precision, &cmp_opts, &ed));
     CHECK_OK(ftn_exec_create(&g, pr, gr, FTN_ENGINE_REF, &er));
     if (ed && er) {
         memcpy(ed->input, input, nin * sizeof(float));
@@ -830,7 +828,7 @@ static void test_partial_compile(void)
     g.ops[1].kind = FTN_OP_KIND_COUNT;
     float *params = calloc(g.n_param_floats, sizeof(float)), *grads = calloc(g.n_param_floats, sizeof(float));
     ftn_exec *ex = NULL;
-    ftn_status s = ftn_exec_create(&g, params, grads, FTN_ENGINE_DNNL, &ex);
+    ftn_status s = ftn_exec_create_opts(&g, params, grads, FTN_ENGINE_DNNL, FTN_PRECISION_FP32, &cmp_opts, &ex);
     CHECK(s != FTN_OK && ex == NULL, "compile of a bad graph should fail");
     CHECK(strstr(ftn_last_error(), "op 1") != NULL, "error names the op: %s", ftn_last_error());
     free(params);
@@ -862,10 +860,13 @@ static void run_all(const char *tag)
 
 int main(void)
 {
+    cmp_opts = ftn_engine_options_default();
     test_partial_compile();
-    setenv("FTUNET_DNNL_FUSE", "0", 1);
+    /* fusion off; cat_in_place left on, which the engine must then ignore (test_cat_in_place
+     * expects no ReLU written into a concat) */
+    cmp_opts.fuse = false;
     run_all("unfused");
-    setenv("FTUNET_DNNL_FUSE", "1", 1);
+    cmp_opts = ftn_engine_options_default();
     run_all("fused");
     worst_seen = 0;
     test_network("attn-unet-mi-ds", 2, 1, 32, TOL);

@@ -1,8 +1,11 @@
 #!/bin/sh
 # Installs the Debian packages ftunet builds against. Idempotent: does nothing when all are
 # present; as root it runs apt-get, otherwise it prints the exact command and fails.
+# strace: tests/cli_kill.sh kills training runs with its fault injection (skipped without it).
+# `install-deps.sh fuzz`: also clang and its libFuzzer/sanitizer runtimes (make fuzz).
 set -eu
-PKGS="cmake make gcc pkg-config libdnnl-dev libpng-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev"
+PKGS="cmake make gcc pkg-config libdnnl-dev libpng-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev strace"
+[ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -295,6 +295,58 @@ static void test_bad(void)
     CHECK(strstr(ftn_last_error(), "--max-pixels"), "%s", ftn_last_error());
 }
 
+/* An empty images/ + masks/ pair is refused with a clear error (it used to call qsort(NULL, 0),
+ * which UBSan aborts on); a 0/1 label mask reads as its lesion pixels, not as empty. */
+static int v_bin(int x, int y) { return (x == 1 || y == 2) ? 1 : 0; }
+
+static void test_empty_and_binary(void)
+{
+    mk("void/images");
+    mk("void/masks");
+    ftn_dataset ds;
+    CHECK(ftn_dataset_open(sub("void", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "no image files") && strstr(ftn_last_error(), "void/images"), "%s", ftn_last_error());
+    CHECK(ds.samples == NULL && ds.count == 0);
+    ftn_dataset_options o = {.skip_bad = 1};
+    CHECK(ftn_dataset_open(sub("void", NULL), &o, &ds) == FTN_EFORMAT);
+    /* masks/ empty, images/ not: the image is the one named */
+    mk("nomask/images");
+    mk("nomask/masks");
+    png(sub("nomask/images", "x.png"), 4, 3, 1, v_grad);
+    CHECK(ftn_dataset_open(sub("nomask", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "x.png") && strstr(ftn_last_error(), "no mask"), "%s", ftn_last_error());
+
+    mk("bin/images");
+    mk("bin/masks");
+    png(sub("bin/images", "p.png"), 4, 3, 1, v_grad);
+    png(sub("bin/masks", "p.png"), 4, 3, 1, v_bin);
+    png(sub("bin/images", "q.png"), 4, 3, 1, v_grad);
+    png(sub("bin/masks", "q.png"), 4, 3, 1, v_none);
+    CHECK_OK(ftn_dataset_open(sub("bin", NULL), NULL, &ds));
+    if (ds.count == 2) {
+        ftn_image im, m;
+        CHECK_OK(ftn_dataset_load(&ds, 0, &im, &m));
+        int bad = 0, on = 0;
+        for (int i = 0; m.data && i < 12; i++) {
+            bad += m.data[i] != (float)v_bin(i % 4, i / 4);
+            on += m.data[i] == 1.0f;
+        }
+        CHECK(m.data && bad == 0 && on == 6, "a 0/1 mask: %d wrong pixels, %d lesion (want 6)", bad, on);
+        ftn_image_free(&im);
+        ftn_image_free(&m);
+        CHECK_OK(ftn_dataset_load(&ds, 1, &im, &m));
+        on = 0;
+        for (int i = 0; m.data && i < 12; i++) on += m.data[i] != 0.0f;
+        CHECK(m.data && on == 0, "an all-zero mask stays empty (%d lesion pixels)", on);
+        ftn_image_free(&im);
+        ftn_image_free(&m);
+        ftn_dataset_summary st;
+        CHECK_OK(ftn_dataset_stats(&ds, &st));
+        CHECK(fabs(st.lesion_max - 0.5) < 1e-12 && st.empty_masks == 1, "%g %d", st.lesion_max, st.empty_masks);
+    }
+    ftn_dataset_free(&ds);
+}
+
 static int all_near(const float *a, const float *b, int n)
 {
     for (int i = 0; i < n; i++)
@@ -394,6 +446,7 @@ int main(void)
     test_bus_isic_union_suffix();
     test_csv();
     test_bad();
+    test_empty_and_binary();
     test_resize();
     test_npy();
     return tl_finish();

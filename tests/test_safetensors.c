@@ -316,9 +316,48 @@ static void test_bad_headers(void)
     }
 }
 
+/* A checkpoint whose metadata names an unknown loss: the message names the file and the
+ * metadata key, not a --loss option the user never gave. */
+static void test_checkpoint_bad_loss(void)
+{
+    char good[1024], bad[1024];
+    snprintf(good, sizeof good, "%s/good.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad-loss.safetensors", dir);
+    ftn_model *m = NULL;
+    CHECK_OK(ftn_model_create("attn-unet", 1, 16, 16, &m));
+    if (!m) return;
+    CHECK_OK(ftn_model_save(m, good));
+    ftn_model_free(m);
+    ftn_st_file *f = NULL;
+    CHECK_OK(ftn_safetensors_read(good, &f));
+    if (!f) return;
+    int n = ftn_st_count(f);
+    ftn_st_tensor *ts = calloc((size_t)n + 1, sizeof *ts);
+    for (int i = 0; i < n; i++) ts[i] = *ftn_st_get(f, i);
+    /* every metadata key a checkpoint may hold, copied where present, loss replaced */
+    static const char *known[] = {"format", "format_version", "model", "channels", "height", "width", "loss", "alpha",
+                                  "beta", "gamma", "smooth", "reduction", "iteration", "precision", "bn_debias"};
+    const char *keys[32], *values[32];
+    int nm = 0;
+    for (size_t k = 0; k < sizeof known / sizeof *known; k++)
+        if (ftn_st_meta(f, known[k])) {
+            keys[nm] = known[k];
+            values[nm++] = strcmp(known[k], "loss") ? ftn_st_meta(f, known[k]) : "xyz";
+        }
+    CHECK(ftn_st_meta(f, "loss") != NULL, "a checkpoint records its loss");
+    CHECK_OK(ftn_safetensors_write(bad, ts, n, keys, values, nm));
+    free(ts);
+    ftn_st_file_free(f);
+    CHECK(ftn_model_load(bad, &m) == FTN_EFORMAT && m == NULL);
+    const char *e = ftn_last_error();
+    CHECK(strstr(e, "bad-loss.safetensors") && strstr(e, "metadata 'loss'") && strstr(e, "xyz") && !strstr(e, "--loss"),
+          "%s", e);
+}
+
 int main(void)
 {
     dir = tl_tmpdir("safetensors");
+    test_checkpoint_bad_loss();
     test_round_trip();
     test_writer_refusals();
     test_truncated();

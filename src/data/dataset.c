@@ -109,7 +109,7 @@ static ftn_status list_images(const char *dir, strvec *out)
         }
     }
     closedir(d);
-    qsort(out->v, (size_t)out->n, sizeof(char *), cmp_str);
+    if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof(char *), cmp_str); /* v is NULL when empty */
     return FTN_OK;
 }
 
@@ -268,6 +268,10 @@ static ftn_status open_folders(const char *path, const char *img_sub, const char
         goto done;
     }
     if ((st = list_images(idir, &imgs)) != FTN_OK || (st = list_images(mdir, &masks)) != FTN_OK) goto done;
+    if (imgs.n == 0) {
+        st = ftn_fail(FTN_EFORMAT, "%s: no image files (.png, .jpg, .jpeg or .bmp) in %s", path, idir);
+        goto done;
+    }
     s = calloc((size_t)imgs.n + 1, sizeof *s);
     refs = calloc((size_t)imgs.n + 1, sizeof *refs);
     if (!s || !refs) {
@@ -541,6 +545,9 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
             }
         }
         free(a), free(b), free(c), free(d), free(e), free(f);
+    } else if (!S_ISREG(st0.st_mode)) {
+        st = ftn_fail(FTN_EIO, "%s: not a folder or a regular (CSV) file%s", path,
+                      S_ISFIFO(st0.st_mode) ? " (a FIFO)" : "");
     } else {
         out->layout = FTN_LAYOUT_CSV;
         st = open_csv(path, &opt, &out->samples, &out->count, &skipped);
@@ -586,6 +593,9 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
 
 /* ---- loading ---------------------------------------------------------------------------------- */
 
+/* The largest mask value read as a 0/1 label file: 1 of 255 (a hair over, for rounding). */
+#define FTN_MASK_BINARY_MAX (1.5f / 255.0f)
+
 ftn_status ftn_dataset_load(const ftn_dataset *ds, int i, ftn_image *image, ftn_image *mask)
 {
     if (!ds || !image || !mask || i < 0 || i >= ds->count)
@@ -617,9 +627,15 @@ ftn_status ftn_dataset_load(const ftn_dataset *ds, int i, ftn_image *image, ftn_
             ftn_image_free(mask);
             return st;
         }
+        /* 0/1 label files (the largest value is 1 of 255, or of 65535, or less) are binary: any
+         * non-zero pixel is lesion; otherwise a pixel is lesion above half the range. */
+        size_t ns = np * (size_t)m.channels;
+        float top = 0;
+        for (size_t q = 0; q < ns; q++) top = m.data[q] > top ? m.data[q] : top;
+        float thr = top <= FTN_MASK_BINARY_MAX ? 0.0f : 0.5f;
         for (size_t p = 0; p < np; p++) {
             int on = 0;
-            for (int c = 0; c < m.channels; c++) on |= m.data[p * m.channels + c] > 0.5f;
+            for (int c = 0; c < m.channels; c++) on |= m.data[p * m.channels + c] > thr;
             if (on) mask->data[p] = 1.0f;
         }
         ftn_image_free(&m);

@@ -26,7 +26,8 @@
  * At open only the headers are read (cheap) unless options.verify asks for a full decode.
  *
  * Masks: a pixel is lesion when any channel is > 0.5 after scaling to [0, 1] (more than half
- * the range); masks come back as 0/1 floats. */
+ * the range); a mask file whose largest value is 1 (0/1 label files, 8- or 16-bit) is binary: any
+ * non-zero pixel is lesion. Masks come back as 0/1 floats. */
 #ifndef FTN_DATA_DATASET_H
 #define FTN_DATA_DATASET_H
 #include <stddef.h>

@@ -76,17 +76,27 @@ ftn_status ftn_read_file(const char *path, size_t max_size, uint8_t **data, size
     if (!path || !data || !size) return ftn_fail(FTN_EINVAL, "read_file: NULL argument");
     *data = NULL;
     *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer; the mode is checked on
+     * the open descriptor, then blocking reads are restored for a regular file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0) {
+    if (fstat(fd, &sb) != 0) {
         int e = errno;
-        fclose(f);
+        close(fd);
         return ftn_fail(FTN_EIO, "%s: cannot stat: %s", path, strerror(e));
     }
     if (!S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return ftn_fail(FTN_EIO, "%s: not a regular file", path);
+        close(fd);
+        return ftn_fail(FTN_EIO, "%s: not a regular file%s", path,
+                        S_ISFIFO(sb.st_mode) ? " (a FIFO)" : S_ISDIR(sb.st_mode) ? " (a folder)" : "");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(e));
     }
     if (sb.st_size < 0 || (unsigned long long)sb.st_size > (unsigned long long)max_size) {
         fclose(f);

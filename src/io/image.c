@@ -1,6 +1,7 @@
 #include "io/image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -41,12 +42,27 @@ static ftn_status read_whole_file(const char *path, blob *b)
 {
     b->buf = NULL;
     b->len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; the mode is
+     * checked on the open descriptor, then blocking reads are restored for a regular file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return ftn_fail(FTN_EIO, "%s: not a regular file", path);
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ftn_fail(FTN_EIO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ftn_fail(FTN_EIO, "%s: not a regular file%s", path,
+                        S_ISFIFO(st.st_mode) ? " (a FIFO)" : S_ISDIR(st.st_mode) ? " (a folder)" : "");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(e));
     }
     size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
     uint8_t *buf = malloc(cap);

@@ -172,7 +172,9 @@ ftn_status ftn_model_load(const char *path, ftn_model **out)
     if (s == FTN_OK) {
         ftn_loss_config l = ftn_loss_default(FTN_LOSS_FOCAL_TVERSKY);
         const char *loss = ftn_st_meta(f, "loss"), *red = ftn_st_meta(f, "reduction");
-        if (loss && (s = ftn_loss_parse(loss, &l.kind)) != FTN_OK) s = ftn_fail_context(s, "%s", path);
+        /* ftn_loss_parse's message names the --loss option, which the user never gave here */
+        if (loss && ftn_loss_parse(loss, &l.kind) != FTN_OK)
+            s = ftn_fail(FTN_EFORMAT, "%s: metadata 'loss' = '%s' is not a loss (expected dl, tl or ftl)", path, loss);
         if (s == FTN_OK) s = meta_float(f, path, "alpha", 0, 1e6, l.alpha, &l.alpha);
         if (s == FTN_OK) s = meta_float(f, path, "beta", 0, 1e6, l.beta, &l.beta);
         if (s == FTN_OK) s = meta_float(f, path, "gamma", 1e-3f, 1e3f, l.gamma, &l.gamma);

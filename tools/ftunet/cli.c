@@ -72,6 +72,13 @@ int cli_parse(cli_command *cmd, int argc, char **argv, int *npos)
             if (inline_value) o->value = inline_value;
             else if (i + 1 < argc) o->value = argv[++i];
             else return cli_error(what, "option --%s needs a value (%s)", o->name, o->metavar);
+            /* an empty value is never meant: for a path it would surface later as
+             * "<nothing>: No such file or directory" */
+            if (!*o->value) {
+                int path = !strcmp(o->metavar, "DIR") || !strcmp(o->metavar, "RUN") || !strcmp(o->metavar, "FILE");
+                if (inline_value) return cli_error(what, "--%s: empty %s", o->name, path ? "path" : "value");
+                return cli_error(what, "%s: empty %s", a, path ? "path" : "value");
+            }
         } else {
             if (inline_value) return cli_error(what, "option --%s takes no value", o->name);
             o->value = "1";

@@ -16,6 +16,9 @@
  *
  * Every function that can fail returns an ftn_status; on failure ftn_last_error() (thread-local)
  * says what went wrong and where. The library never prints and never exits.
+ *
+ * This is the engine (library ftunet). Data sets, the training and evaluation protocol, run
+ * folders, reports and benchmarks are ftunet_protocol.h's (library ftunet_protocol).
  */
 #ifndef FTUNET_H
 #define FTUNET_H
@@ -230,6 +233,25 @@ typedef struct ftn_profile_layer {
 } ftn_profile_layer;
 /* Writes up to cap entries and returns how many there are (the network's op count + 1). */
 int ftn_session_profile_layers(const ftn_session *s, ftn_profile_layer *out, int cap);
+
+/* ---- files ---------------------------------------------------------------------------------- */
+/* The file primitives checkpoints are written with, for callers' own files. */
+
+/* Writes the concatenation of chunks[0..n_chunks) to `path` atomically: the bytes go to
+ * "<path>.tmp.<pid>" in the same folder, are flushed and fsync'ed, then renamed over `path`.
+ * On any failure the temporary file is removed, `path` is left as it was, and FTN_EIO is
+ * returned with a message naming the path and the system's reason. A chunk with size 0 may have a
+ * NULL pointer. */
+ftn_status ftn_write_file_atomic(const char *path, const void *const *chunks, const size_t *sizes,
+                                 int n_chunks);
+
+/* Reads all of `path` into a fresh malloc'ed buffer (*data, to be free()d; one extra NUL byte is
+ * appended but not counted in *size). Files larger than max_size are refused (FTN_EFORMAT). */
+ftn_status ftn_read_file(const char *path, size_t max_size, uint8_t **data, size_t *size);
+
+/* mkdir -p: path and its missing parents; FTN_EIO when one cannot be made or path is not a
+ * folder afterwards. */
+ftn_status ftn_mkdirs(const char *path);
 
 #ifdef __cplusplus
 }

@@ -96,6 +96,9 @@ fails_cleanly "train: resume with another --select" "$FT" train "$T/data" -o "$T
 # a run begun before the val_soft_dsc column (and the select key) resumes in its own format
 cut -d, -f1-5,7 "$T/run-hard/log.csv" >"$T/log-v1" && mv "$T/log-v1" "$T/run-hard/log.csv"
 grep -v '"select"' "$T/run-hard/config.json" >"$T/config-v1" && mv "$T/config-v1" "$T/run-hard/config.json"
+# (and, as such a run, no manifest in state.json: its top-level files are the epoch's)
+awk '!d && /^\t"format":/ { sub(/,$/, "", l); d = 1 } !d && NR > 1 { print l } !d { l = $0 } END { print l; if (d) print "}" }' \
+    "$T/run-hard/state.json" >"$T/state-v1" && mv "$T/state-v1" "$T/run-hard/state.json"
 must "$FT" train "$T/data" -o "$T/run-hard" $SR --epochs 5 --resume
 [ "$(lines "$T/run-hard/log.csv")" -eq 6 ] && head -1 "$T/run-hard/log.csv" | grep -qx 'epoch,lr,train_loss,val_loss,val_dsc,seconds' \
     && [ "$(awk -F, '{ print NF }' "$T/run-hard/log.csv" | sort -u)" = 6 ] \

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 
 #include "core/error.h"
+#include "data/resize.h"
+#include "io/image.h"
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
 

@@ -1,10 +1,12 @@
 /* The .npy dataset layout: images.npy + masks.npy in one folder, read with io/npy. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "data/dataset.h"
+#include "io/image.h"
 #include "io/npy.h"
 
 /* Works out N, H, W, C and whether the array is channels-first. */

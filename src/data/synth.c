@@ -1,13 +1,12 @@
 #include "data/synth.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "data/split.h"
 #include "io/image.h"
 
@@ -180,20 +179,6 @@ void ftn_synth_render(ftn_synth_kind kind, uint64_t seed, int index, int width, 
     free(f2);
 }
 
-static ftn_status make_dir(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return ftn_fail(FTN_EINVAL, "%s: path too long", path);
-    for (char *p = buf + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return ftn_fail(FTN_EIO, "%s: cannot create: %s", buf, strerror(errno));
-            *p = '/';
-        }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return ftn_fail(FTN_EIO, "%s: cannot create: %s", buf, strerror(errno));
-    return FTN_OK;
-}
-
 ftn_status ftn_synth_write(const char *dir, ftn_synth_kind kind, int n, uint64_t seed, int width, int height)
 {
     if (!dir) return ftn_fail(FTN_EINVAL, "synth: no folder given");
@@ -214,9 +199,9 @@ ftn_status ftn_synth_write(const char *dir, ftn_synth_kind kind, int n, uint64_t
         goto done;
     }
     snprintf(p, plen, "%s/images", dir);
-    if ((st = make_dir(p)) != FTN_OK) goto done;
+    if ((st = ftn_mkdirs(p)) != FTN_OK) goto done;
     snprintf(p, plen, "%s/masks", dir);
-    if ((st = make_dir(p)) != FTN_OK) goto done;
+    if ((st = ftn_mkdirs(p)) != FTN_OK) goto done;
     for (int i = 0; i < n && st == FTN_OK; i++) {
         ftn_synth_render(kind, seed, i, width, height, img, mask);
         snprintf(p, plen, "%s/images/%04d.png", dir, i);

@@ -15,6 +15,7 @@
 #include <png.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 #define FTN_DEFAULT_MAX_PIXELS ((size_t)100000000)
 
@@ -536,6 +537,35 @@ ftn_status ftn_image_probe(const char *path, size_t max_pixels, int *width, int 
 
 /* ---- PNG writer ------------------------------------------------------------------------------- */
 
+/* An 8-bit image (channels 1..4, interleaved rows) through libpng: to the FILE *io when write_fn
+ * is NULL, else through write_fn(io). 0: written; 1: no libpng writer (out of memory); 2: libpng
+ * failed, err->msg says why. */
+static int png_write_8bit(void *io, png_rw_ptr write_fn, png_ctx *err, int width, int height, int channels,
+                           const uint8_t *data)
+{
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, err, png_on_error, png_on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        if (png) png_destroy_write_struct(&png, NULL);
+        return 1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return 2;
+    }
+    static const int types[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                 PNG_COLOR_TYPE_RGB_ALPHA};
+    if (write_fn) png_set_write_fn(png, io, write_fn, NULL);
+    else png_init_io(png, io);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, types[channels], PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < height; y++) png_write_row(png, data + (size_t)y * width * channels);
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    return 0;
+}
+
 ftn_status ftn_image_write_png(const char *path, int width, int height, int channels, const uint8_t *data)
 {
     if (!path || !data) return ftn_fail(FTN_EINVAL, "PNG write: missing path or data");
@@ -557,34 +587,16 @@ ftn_status ftn_image_write_png(const char *path, int width, int height, int chan
         free(ctx);
         return s;
     }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, png_on_error, png_on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        if (png) png_destroy_write_struct(&png, NULL);
+    int failed = png_write_8bit(f, NULL, ctx, width, height, channels, data);
+    if (failed) {
         fclose(f);
         remove(tmp);
-        free(tmp);
-        free(ctx);
-        return ftn_fail(FTN_ENOMEM, "%s: cannot create a PNG writer", path);
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        remove(tmp);
-        ftn_status s = ftn_fail(FTN_EIO, "%s: cannot write PNG: %s", path, ctx->msg);
+        ftn_status s = failed == 1 ? ftn_fail(FTN_ENOMEM, "%s: cannot create a PNG writer", path)
+                                   : ftn_fail(FTN_EIO, "%s: cannot write PNG: %s", path, ctx->msg);
         free(tmp);
         free(ctx);
         return s;
     }
-    static const int types[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
-                                 PNG_COLOR_TYPE_RGB_ALPHA};
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, types[channels], PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < height; y++) png_write_row(png, data + (size_t)y * width * channels);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
     free(ctx);
     int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
     int e = errno;
@@ -599,5 +611,41 @@ ftn_status ftn_image_write_png(const char *path, int width, int height, int chan
         return ftn_fail(FTN_EIO, "%s: cannot write PNG: %s", path, strerror(e));
     }
     free(tmp);
+    return FTN_OK;
+}
+
+typedef struct png_mem {
+    uint8_t *p;
+    size_t len, cap;
+} png_mem;
+
+static void png_write_mem(png_structp png, png_bytep d, size_t n)
+{
+    png_mem *m = png_get_io_ptr(png);
+    if (ftn_grow(&m->p, &m->cap, m->len + n, 1) != FTN_OK) png_error(png, "out of memory");
+    memcpy(m->p + m->len, d, n);
+    m->len += n;
+}
+
+ftn_status ftn_png_encode(int width, int height, int channels, const uint8_t *data, uint8_t **png, size_t *size)
+{
+    if (!data || !png || !size || width <= 0 || height <= 0 || channels < 1 || channels > 4)
+        return ftn_fail(FTN_EINVAL, "PNG encode: bad arguments (%dx%d, %d channels)", width, height, channels);
+    *png = NULL;
+    *size = 0;
+    png_ctx *ctx = calloc(1, sizeof *ctx);
+    png_mem m = { NULL, 0, 0 };
+    if (!ctx) return ftn_fail(FTN_ENOMEM, "PNG encode: out of memory");
+    int failed = png_write_8bit(&m, png_write_mem, ctx, width, height, channels, data);
+    ftn_status s = failed == 0   ? FTN_OK
+                   : failed == 1 ? ftn_fail(FTN_ENOMEM, "PNG encode: cannot create a PNG writer")
+                                 : ftn_fail(FTN_EINTERNAL, "PNG encode: %s", ctx->msg);
+    free(ctx);
+    if (s != FTN_OK) {
+        free(m.p);
+        return s;
+    }
+    *png = m.p;
+    *size = m.len;
     return FTN_OK;
 }

@@ -8,7 +8,11 @@
 #include <cjson/cJSON.h>
 
 #include "core/error.h"
+#include "core/fs.h"
+#include "data/dataset.h"
+#include "data/resize.h"
 #include "io/atomic_file.h"
+#include "metrics/metrics.h"
 #include "protocol/run_folder.h"
 
 ftn_status ftn_preprocess_image(const ftn_image *img, int channels, int height, int width, ftn_resize_mode mode,
@@ -201,72 +205,41 @@ void ftn_eval_result_free(ftn_eval_result *r)
 
 /* ---- files -------------------------------------------------------------------------------- */
 
-typedef struct sbuf { char *p; size_t len, cap; int oom; } sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) { b->oom = 1; return; }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
 static ftn_status write_csv(const ftn_eval_result *r, const char *path)
 {
-    sbuf b = { 0 };
-    const char *head = "id,dsc,precision,recall,iou\n";
-    sb_add(&b, head, strlen(head));
+    ftn_buf b = { 0 };
+    ftn_buf_puts(&b, "id,dsc,precision,recall,iou\n");
     for (int i = 0; i < r->n; i++) {
         const char *id = r->ids[i] ? r->ids[i] : "";
         if (strpbrk(id, ",\"\n\r")) {
-            sb_add(&b, "\"", 1);
+            ftn_buf_add(&b, "\"", 1);
             for (const char *q = id; *q; q++) {
-                sb_add(&b, q, 1);
-                if (*q == '"') sb_add(&b, "\"", 1); /* "" inside quotes */
+                ftn_buf_add(&b, q, 1);
+                if (*q == '"') ftn_buf_add(&b, "\"", 1); /* "" inside quotes */
             }
-            sb_add(&b, "\"", 1);
+            ftn_buf_add(&b, "\"", 1);
         } else {
-            sb_add(&b, id, strlen(id));
+            ftn_buf_puts(&b, id);
         }
         char line[160];
         const ftn_metrics *m = &r->per_image[i];
         int len = snprintf(line, sizeof line, ",%.6f,%.6f,%.6f,%.6f\n", m->dsc, m->precision, m->recall, m->iou);
-        sb_add(&b, line, (size_t)len);
+        ftn_buf_add(&b, line, (size_t)len);
     }
-    if (b.oom) {
-        free(b.p);
-        return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+    ftn_status st = ftn_buf_status(&b, path);
+    if (st == FTN_OK) {
+        const void *chunks[1] = { b.s };
+        size_t sizes[1] = { b.len };
+        st = ftn_write_file_atomic(path, chunks, sizes, 1);
     }
-    const void *chunks[1] = { b.p };
-    size_t sizes[1] = { b.len };
-    ftn_status st = ftn_write_file_atomic(path, chunks, sizes, 1);
-    free(b.p);
+    ftn_buf_free(&b);
     return st;
-}
-
-static cJSON *metrics_json(const ftn_metrics *m)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "dsc", m->dsc);
-    cJSON_AddNumberToObject(o, "precision", m->precision);
-    cJSON_AddNumberToObject(o, "recall", m->recall);
-    cJSON_AddNumberToObject(o, "iou", m->iou);
-    return o;
 }
 
 static ftn_status write_json(const ftn_eval_result *r, const char *path)
 {
     cJSON *root = cJSON_CreateObject();
-    cJSON *mean = metrics_json(&r->mean), *std = metrics_json(&r->std);
+    cJSON *mean = ftn_metrics_json(&r->mean), *std = ftn_metrics_json(&r->std);
     if (!root || !mean || !std) {
         cJSON_Delete(root), cJSON_Delete(mean), cJSON_Delete(std);
         return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
@@ -275,13 +248,8 @@ static ftn_status write_json(const ftn_eval_result *r, const char *path)
     cJSON_AddNumberToObject(root, "threshold", (double)r->threshold);
     cJSON_AddItemToObject(root, "mean", mean);
     cJSON_AddItemToObject(root, "std", std);
-    char *text = cJSON_Print(root);
+    ftn_status st = ftn_json_write(path, root);
     cJSON_Delete(root);
-    if (!text) return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-    const void *chunks[2] = { text, "\n" };
-    size_t sizes[2] = { strlen(text), 1 };
-    ftn_status st = ftn_write_file_atomic(path, chunks, sizes, 2);
-    cJSON_free(text);
     return st;
 }
 

@@ -1,8 +1,6 @@
 #include "report/report.h"
 
 #include <math.h>
-#include <png.h>
-#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +10,14 @@
 #include <cjson/cJSON.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 #include "io/atomic_file.h"
+#include "io/image.h"
+#include "metrics/metrics.h"
 #include "protocol/evaluate.h"
 #include "protocol/run_folder.h"
 
-/* ---- base64 and in-memory PNG ---------------------------------------------------------------- */
+/* ---- base64 and HTML text ------------------------------------------------------------------- */
 
 char *ftn_base64_encode(const uint8_t *data, size_t n)
 {
@@ -39,106 +40,8 @@ char *ftn_base64_encode(const uint8_t *data, size_t n)
     return out;
 }
 
-typedef struct png_mem {
-    uint8_t *p;
-    size_t len, cap;
-    char msg[200];
-} png_mem;
-
-static void mem_write(png_structp png, png_bytep d, size_t n)
-{
-    png_mem *m = png_get_io_ptr(png);
-    if (m->len + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 8192;
-        while (cap < m->len + n) cap *= 2;
-        uint8_t *q = realloc(m->p, cap);
-        if (!q) png_error(png, "out of memory");
-        m->p = q;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->len, d, n);
-    m->len += n;
-}
-
-static void mem_flush(png_structp png) { (void)png; }
-
-static void mem_error(png_structp png, png_const_charp msg)
-{
-    png_mem *m = png_get_error_ptr(png);
-    snprintf(m->msg, sizeof m->msg, "%s", msg);
-    png_longjmp(png, 1);
-}
-
-static void mem_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
-
-ftn_status ftn_png_encode(int width, int height, int channels, const uint8_t *data, uint8_t **png_out, size_t *size)
-{
-    if (!data || !png_out || !size || width <= 0 || height <= 0 || channels < 1 || channels > 4)
-        return ftn_fail(FTN_EINVAL, "PNG encode: bad arguments (%dx%d, %d channels)", width, height, channels);
-    *png_out = NULL;
-    *size = 0;
-    png_mem *m = calloc(1, sizeof *m);
-    if (!m) return ftn_fail(FTN_ENOMEM, "PNG encode: out of memory");
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, m, mem_error, mem_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        if (png) png_destroy_write_struct(&png, NULL);
-        free(m);
-        return ftn_fail(FTN_ENOMEM, "PNG encode: cannot create a PNG writer");
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        ftn_status s = ftn_fail(FTN_EINTERNAL, "PNG encode: %s", m->msg);
-        free(m->p);
-        free(m);
-        return s;
-    }
-    static const int types[5] = { 0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
-                                  PNG_COLOR_TYPE_RGB_ALPHA };
-    png_set_write_fn(png, m, mem_write, mem_flush);
-    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, types[channels], PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < height; y++) png_write_row(png, data + (size_t)y * width * channels);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    *png_out = m->p;
-    *size = m->len;
-    free(m);
-    return FTN_OK;
-}
-
-/* ---- a growing string ------------------------------------------------------------------------ */
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 65536;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
+static void sb_printf(ftn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(ftn_buf *b, const char *fmt, ...)
 {
     char small[1024];
     va_list ap;
@@ -147,7 +50,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0) return;
     if ((size_t)n < sizeof small) {
-        sb_put(b, small, (size_t)n);
+        ftn_buf_add(b, small, (size_t)n);
         return;
     }
     char *big = malloc((size_t)n + 1);
@@ -158,30 +61,30 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    sb_put(b, big, (size_t)n);
+    ftn_buf_add(b, big, (size_t)n);
     free(big);
 }
 
-static void sb_esc(sbuf *b, const char *s)
+static void sb_esc(ftn_buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': sb_puts(b, "&amp;"); break;
-        case '<': sb_puts(b, "&lt;"); break;
-        case '>': sb_puts(b, "&gt;"); break;
-        case '"': sb_puts(b, "&quot;"); break;
-        default: sb_put(b, s, 1);
+        case '&': ftn_buf_puts(b, "&amp;"); break;
+        case '<': ftn_buf_puts(b, "&lt;"); break;
+        case '>': ftn_buf_puts(b, "&gt;"); break;
+        case '"': ftn_buf_puts(b, "&quot;"); break;
+        default: ftn_buf_add(b, s, 1);
         }
     }
 }
 
-static void note(sbuf *b, const char *fmt, const char *arg)
+static void note(ftn_buf *b, const char *fmt, const char *arg)
 {
-    sb_puts(b, "<p class=\"note\">");
+    ftn_buf_puts(b, "<p class=\"note\">");
     char tmp[1200];
     snprintf(tmp, sizeof tmp, fmt, arg ? arg : "");
     sb_esc(b, tmp);
-    sb_puts(b, "</p>\n");
+    ftn_buf_puts(b, "</p>\n");
 }
 
 /* ---- SVG charts ------------------------------------------------------------------------------ */
@@ -208,7 +111,7 @@ static double nice_step(double range)
 #define MT 34
 #define MB 52
 
-static void svg_chart(sbuf *b, const char *title, const char *xlabel, const char *ylabel, const series *s, int ns,
+static void svg_chart(ftn_buf *b, const char *title, const char *xlabel, const char *ylabel, const series *s, int ns,
                       double x0, double x1, double y0, double y1, int integer_x)
 {
     /* NaN limits: from the data */
@@ -242,9 +145,9 @@ static void svg_chart(sbuf *b, const char *title, const char *xlabel, const char
     sb_printf(b, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"", CW, CH,
               CW, CH);
     sb_esc(b, title);
-    sb_puts(b, "\">\n<text x=\"12\" y=\"20\" class=\"ct\">");
+    ftn_buf_puts(b, "\">\n<text x=\"12\" y=\"20\" class=\"ct\">");
     sb_esc(b, title);
-    sb_puts(b, "</text>\n");
+    ftn_buf_puts(b, "</text>\n");
     sb_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%g\" height=\"%g\" class=\"plot\"/>\n", ML, MT, pw, ph);
     for (double v = ceil(x0 / xs - 1e-9) * xs; v <= x1 + 1e-9 * xs; v += xs) {
         double px = PX(v);
@@ -263,7 +166,7 @@ static void svg_chart(sbuf *b, const char *title, const char *xlabel, const char
     sb_printf(b, "</text>\n<text transform=\"translate(16 %.1f) rotate(-90)\" class=\"axis\" text-anchor=\"middle\">",
               MT + ph / 2);
     sb_esc(b, ylabel);
-    sb_puts(b, "</text>\n");
+    ftn_buf_puts(b, "</text>\n");
     for (int k = 0; k < ns; k++) {
         /* the line, broken at missing values */
         int open = 0;
@@ -276,7 +179,7 @@ static void svg_chart(sbuf *b, const char *title, const char *xlabel, const char
             }
             if (ok) sb_printf(b, "%.1f,%.1f ", PX(s[k].x[i]), PY(s[k].y[i]));
             if (open && (!ok || i == s[k].n - 1)) {
-                sb_puts(b, "\"/>\n");
+                ftn_buf_puts(b, "\"/>\n");
                 open = 0;
             }
         }
@@ -284,10 +187,10 @@ static void svg_chart(sbuf *b, const char *title, const char *xlabel, const char
             for (int i = 0; i < s[k].n; i++) {
                 if (!isfinite(s[k].x[i]) || !isfinite(s[k].y[i])) continue;
                 sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\">", PX(s[k].x[i]), PY(s[k].y[i]), s[k].color);
-                sb_puts(b, "<title>");
+                ftn_buf_puts(b, "<title>");
                 if (s[k].tips) sb_esc(b, s[k].tips[i]);
                 else sb_printf(b, "%s: %g, %.4g", s[k].name, s[k].x[i], s[k].y[i]);
-                sb_puts(b, "</title></circle>\n");
+                ftn_buf_puts(b, "</title></circle>\n");
             }
         /* legend, top right */
         double ly = MT + 14 + 18 * k, lx = ML + pw - 165;
@@ -295,31 +198,31 @@ static void svg_chart(sbuf *b, const char *title, const char *xlabel, const char
                   lx + 22, ly - 4, s[k].color, s[k].dashed ? " stroke-dasharray=\"6 4\"" : "");
         sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"legend\">", lx + 28, ly);
         sb_esc(b, s[k].name);
-        sb_puts(b, "</text>\n");
+        ftn_buf_puts(b, "</text>\n");
     }
-    sb_puts(b, "</svg>\n");
+    ftn_buf_puts(b, "</svg>\n");
 #undef PX
 #undef PY
 }
 
 /* ---- sections -------------------------------------------------------------------------------- */
 
-static void section_config(sbuf *b, const char *run_dir, const cJSON *config, const char *err)
+static void section_config(ftn_buf *b, const char *run_dir, const cJSON *config, const char *err)
 {
-    sb_puts(b, "<section><h2>Configuration</h2>\n");
+    ftn_buf_puts(b, "<section><h2>Configuration</h2>\n");
     if (!config) {
         note(b, "No configuration: %s", err);
-        sb_puts(b, "</section>\n");
+        ftn_buf_puts(b, "</section>\n");
         return;
     }
     (void)run_dir;
-    sb_puts(b, "<table class=\"kv\"><tbody>\n");
+    ftn_buf_puts(b, "<table class=\"kv\"><tbody>\n");
     const cJSON *e;
     cJSON_ArrayForEach(e, config)
     {
-        sb_puts(b, "<tr><th>");
+        ftn_buf_puts(b, "<tr><th>");
         sb_esc(b, e->string);
-        sb_puts(b, "</th><td>");
+        ftn_buf_puts(b, "</th><td>");
         if (cJSON_IsString(e)) {
             sb_esc(b, e->valuestring);
         } else if (cJSON_IsArray(e)) {
@@ -336,59 +239,65 @@ static void section_config(sbuf *b, const char *run_dir, const cJSON *config, co
             sb_esc(b, t ? t : "");
             cJSON_free(t);
         }
-        sb_puts(b, "</td></tr>\n");
+        ftn_buf_puts(b, "</td></tr>\n");
     }
-    sb_puts(b, "</tbody></table>\n</section>\n");
+    ftn_buf_puts(b, "</tbody></table>\n</section>\n");
 }
 
-static void section_metrics(sbuf *b, const char *run_dir)
+/* A section's heading and the bytes of the run's file f (path: its FTN_PATH_MAX bytes), or NULL
+ * after closing the section with the note `missing` (a %s for the reason). */
+static uint8_t *open_section(ftn_buf *b, const char *title, const char *run_dir, ftn_run_file f, size_t max_size,
+                             const char *missing, char *path, size_t *size)
 {
-    sb_puts(b, "<section><h2>Test metrics</h2>\n");
-    char path[4200];
-    snprintf(path, sizeof path, "%s/test/summary.json", run_dir);
-    uint8_t *data;
-    size_t size;
-    if (ftn_read_file(path, 16u << 20, &data, &size) != FTN_OK) {
-        note(b, "No test metrics yet (%s).", ftn_last_error());
-        sb_puts(b, "</section>\n");
-        return;
+    uint8_t *data = NULL;
+    ftn_buf_puts(b, "<section><h2>");
+    ftn_buf_puts(b, title);
+    ftn_buf_puts(b, "</h2>\n");
+    if (ftn_run_path(run_dir, f, path, FTN_PATH_MAX) != FTN_OK || ftn_read_file(path, max_size, &data, size) != FTN_OK) {
+        note(b, missing, ftn_last_error());
+        ftn_buf_puts(b, "</section>\n");
+        return NULL;
     }
+    return data;
+}
+
+static void section_metrics(ftn_buf *b, const char *run_dir)
+{
+    char path[FTN_PATH_MAX];
+    size_t size;
+    uint8_t *data = open_section(b, "Test metrics", run_dir, FTN_RUN_TEST_SUMMARY, 16u << 20, "No test metrics yet (%s).",
+                                 path, &size);
+    if (!data) return;
     cJSON *j = cJSON_ParseWithLength((const char *)data, size);
     free(data);
     const cJSON *mean = cJSON_GetObjectItemCaseSensitive(j, "mean"), *std = cJSON_GetObjectItemCaseSensitive(j, "std");
     if (!cJSON_IsObject(mean)) {
         note(b, "%s is not a summary (no \"mean\" object).", path);
         cJSON_Delete(j);
-        sb_puts(b, "</section>\n");
+        ftn_buf_puts(b, "</section>\n");
         return;
     }
     sb_printf(b, "<p>%d test images at their original resolution, threshold %g, smooth 1; mean ± population std "
                  "over images.</p>\n",
               (int)ftn_run_config_num(j, "n", 0), ftn_run_config_num(j, "threshold", 0.5));
-    sb_puts(b, "<table class=\"metrics\"><thead><tr><th>metric</th><th>mean</th><th>std</th></tr></thead><tbody>\n");
+    ftn_buf_puts(b, "<table class=\"metrics\"><thead><tr><th>metric</th><th>mean</th><th>std</th></tr></thead><tbody>\n");
     static const char *const keys[4] = { "dsc", "precision", "recall", "iou" };
     static const char *const names[4] = { "DSC", "precision", "recall", "IoU" };
     for (int k = 0; k < 4; k++) {
         double mu = ftn_run_config_num(mean, keys[k], NAN), sd = ftn_run_config_num(std, keys[k], NAN);
         sb_printf(b, "<tr><th>%s</th><td>%.4f</td><td>± %.4f</td></tr>\n", names[k], mu, sd);
     }
-    sb_puts(b, "</tbody></table>\n</section>\n");
+    ftn_buf_puts(b, "</tbody></table>\n</section>\n");
     cJSON_Delete(j);
 }
 
 /* log.csv → columns by header name (val_soft_dsc is absent from logs of older runs) */
-static void section_curves(sbuf *b, const char *run_dir)
+static void section_curves(ftn_buf *b, const char *run_dir)
 {
-    sb_puts(b, "<section><h2>Training curves</h2>\n");
-    char path[4200];
-    snprintf(path, sizeof path, "%s/log.csv", run_dir);
-    uint8_t *data;
+    char path[FTN_PATH_MAX];
     size_t size;
-    if (ftn_read_file(path, 64u << 20, &data, &size) != FTN_OK) {
-        note(b, "No training log (%s).", ftn_last_error());
-        sb_puts(b, "</section>\n");
-        return;
-    }
+    uint8_t *data = open_section(b, "Training curves", run_dir, FTN_RUN_LOG, 64u << 20, "No training log (%s).", path, &size);
+    if (!data) return;
     enum { EPOCH, TRAIN, VAL, DSC, SOFT, NCOL };
     static const char *const want[NCOL] = { "epoch", "train_loss", "val_loss", "val_dsc", "val_soft_dsc" };
     int col[NCOL] = { -1, -1, -1, -1, -1 };
@@ -437,7 +346,7 @@ static void section_curves(sbuf *b, const char *run_dir)
         sb_printf(b, "<p>%d epoch%s", n, n == 1 ? "" : "s");
         if (best >= 0) sb_printf(b, "; best validation DSC %.4f at epoch %g", v[DSC][best], v[EPOCH][best]);
         if (best_soft >= 0) sb_printf(b, "; best validation soft DSC %.4f at epoch %g", v[SOFT][best_soft], v[EPOCH][best_soft]);
-        sb_puts(b, ".</p>\n<div class=\"charts\">\n");
+        ftn_buf_puts(b, ".</p>\n<div class=\"charts\">\n");
         series loss[2] = { { "train loss", "#2563eb", v[EPOCH], v[TRAIN], n, 0, NULL },
                            { "validation loss", "#dc2626", v[EPOCH], v[VAL], n, 1, NULL } };
         svg_chart(b, "Loss", "epoch", "loss", loss, col[VAL] >= 0 ? 2 : 1, NAN, NAN, NAN, NAN, 1);
@@ -448,11 +357,11 @@ static void section_curves(sbuf *b, const char *run_dir)
         } else {
             note(b, "%s has no val_dsc column.", path);
         }
-        sb_puts(b, "</div>\n");
+        ftn_buf_puts(b, "</div>\n");
     }
     for (int k = 0; k < NCOL; k++) free(v[k]);
     free(data);
-    sb_puts(b, "</section>\n");
+    ftn_buf_puts(b, "</section>\n");
 }
 
 /* ---- test-set predictions: PR curve and best / worst overlays ---------------------------------- */
@@ -487,7 +396,7 @@ static ftn_status pr_one(void *user, int k, int sample, const ftn_image *image, 
 
 typedef struct ov_ctx {
     float threshold;
-    sbuf *b;
+    ftn_buf *b;
     const ftn_dataset *ds;
     const ftn_metrics *m; /* per selected case */
     const char *const *label;
@@ -508,28 +417,28 @@ static ftn_status ov_one(void *user, int k, int sample, const ftn_image *image, 
     free(png);
     if (!b64) return ftn_fail(FTN_ENOMEM, "report: out of memory");
     if (k == 0 || strcmp(c->label[k], c->label[k - 1])) {
-        if (k) sb_puts(c->b, "</div>\n");
-        sb_puts(c->b, "<h3>");
+        if (k) ftn_buf_puts(c->b, "</div>\n");
+        ftn_buf_puts(c->b, "<h3>");
         sb_esc(c->b, c->label[k]);
-        sb_puts(c->b, "</h3>\n<div class=\"cases\">\n");
+        ftn_buf_puts(c->b, "</h3>\n<div class=\"cases\">\n");
     }
     sb_printf(c->b, "<figure><img alt=\"overlay\" width=\"%d\" height=\"%d\" src=\"data:image/png;base64,", image->width,
               image->height);
-    sb_puts(c->b, b64);
+    ftn_buf_puts(c->b, b64);
     free(b64);
-    sb_puts(c->b, "\"><figcaption><b>");
+    ftn_buf_puts(c->b, "\"><figcaption><b>");
     sb_esc(c->b, c->ds->samples[sample].id);
     sb_printf(c->b, "</b> %dx%d<br>DSC %.3f · precision %.3f · recall %.3f</figcaption></figure>\n", image->width,
               image->height, c->m[k].dsc, c->m[k].precision, c->m[k].recall);
     return FTN_OK;
 }
 
-static void section_predictions(sbuf *b, const char *run_dir, const cJSON *config, ftn_engine engine)
+static void section_predictions(ftn_buf *b, const char *run_dir, const cJSON *config, ftn_engine engine)
 {
-    sb_puts(b, "<section><h2>Precision–recall on the test set</h2>\n");
-    sbuf cases = { 0 };
-    sb_puts(&cases, "<section><h2>Best and worst test cases</h2>\n");
-    char ckpt[4200];
+    ftn_buf_puts(b, "<section><h2>Precision–recall on the test set</h2>\n");
+    ftn_buf cases = { 0 };
+    ftn_buf_puts(&cases, "<section><h2>Best and worst test cases</h2>\n");
+    char ckpt[FTN_PATH_MAX] = "";
     struct stat st;
     ftn_model *m = NULL;
     ftn_dataset ds;
@@ -538,8 +447,8 @@ static void section_predictions(sbuf *b, const char *run_dir, const cJSON *confi
     memset(&pc, 0, sizeof pc);
     ftn_precision prec = FTN_PRECISION_FP32;
     char why[1200] = "";
-    snprintf(ckpt, sizeof ckpt, "%s/best.safetensors", run_dir);
-    if (stat(ckpt, &st) != 0) snprintf(ckpt, sizeof ckpt, "%s/last.safetensors", run_dir);
+    if (ftn_run_path(run_dir, FTN_RUN_BEST, ckpt, sizeof ckpt) == FTN_OK && stat(ckpt, &st) != 0)
+        (void)ftn_run_path(run_dir, FTN_RUN_LAST, ckpt, sizeof ckpt); /* too long: "no checkpoint" below */
     if (!config) {
         snprintf(why, sizeof why, "no config.json, so no data set or test split");
     } else if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(config, "test")) ||
@@ -590,7 +499,7 @@ static void section_predictions(sbuf *b, const char *run_dir, const cJSON *confi
             svg_chart(b, "Precision–recall", "recall", "precision", pr, 1, 0, 1, 0, 1, 0);
             series ds_[1] = { { "mean DSC", "#059669", t, d, N_THR, 0, tips } };
             svg_chart(b, "DSC against threshold", "threshold", "DSC", ds_, 1, 0, 1, 0, 1, 0);
-            sb_puts(b, "</div>\n");
+            ftn_buf_puts(b, "</div>\n");
 
             /* best and worst by DSC at the run's threshold: a second pass over at most 6 images */
             int *order = malloc(sizeof(int) * (size_t)n);
@@ -620,18 +529,18 @@ static void section_predictions(sbuf *b, const char *run_dir, const cJSON *confi
             if (ns == 0) note(&cases, "No cases to show%s.", "");
             else if (ftn_evaluate_each(m, &ds, sel, ns, mode, engine, prec, ns, ov_one, &oc) != FTN_OK)
                 note(&cases, "Overlays failed: %s", ftn_last_error());
-            else sb_puts(&cases, "</div>\n");
+            else ftn_buf_puts(&cases, "</div>\n");
         }
     }
     if (why[0]) {
         note(b, "No precision–recall curve: %s.", why);
         note(&cases, "No overlays: %s.", why);
     }
-    sb_puts(b, "</section>\n");
-    sb_puts(&cases, "</section>\n");
+    ftn_buf_puts(b, "</section>\n");
+    ftn_buf_puts(&cases, "</section>\n");
     if (cases.oom) b->oom = 1;
-    else sb_put(b, cases.p, cases.len);
-    free(cases.p);
+    else ftn_buf_add(b, cases.s, cases.len);
+    free(cases.s);
     free(pc.dsc);
     free(pc.m);
     free(idx);
@@ -678,42 +587,42 @@ ftn_status ftn_report_write(const char *run_dir, ftn_engine engine)
     cJSON *config = NULL;
     char cerr[1100] = "";
     if (ftn_run_config_read(run_dir, &config) != FTN_OK) snprintf(cerr, sizeof cerr, "%s", ftn_last_error());
-    sbuf b = { 0 };
-    sb_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    ftn_buf b = { 0 };
+    ftn_buf_puts(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>ftunet report: ");
     sb_esc(&b, run_dir);
-    sb_puts(&b, "</title>\n");
-    sb_puts(&b, style);
-    sb_puts(&b, "</head><body><main>\n<h1>Training run report</h1>\n<p class=\"sub\"><code>");
+    ftn_buf_puts(&b, "</title>\n");
+    ftn_buf_puts(&b, style);
+    ftn_buf_puts(&b, "</head><body><main>\n<h1>Training run report</h1>\n<p class=\"sub\"><code>");
     sb_esc(&b, run_dir);
-    sb_puts(&b, "</code>");
+    ftn_buf_puts(&b, "</code>");
     if (config) {
-        sb_puts(&b, " · ");
+        ftn_buf_puts(&b, " · ");
         sb_esc(&b, ftn_run_config_str(config, "model", "?"));
-        sb_puts(&b, " · loss ");
+        ftn_buf_puts(&b, " · loss ");
         sb_esc(&b, ftn_run_config_str(config, "loss", "?"));
-        sb_puts(&b, " · data <code>");
+        ftn_buf_puts(&b, " · data <code>");
         sb_esc(&b, ftn_run_config_str(config, "data", "?"));
-        sb_puts(&b, "</code>");
+        ftn_buf_puts(&b, "</code>");
     }
-    sb_puts(&b, "</p>\n");
+    ftn_buf_puts(&b, "</p>\n");
     section_metrics(&b, run_dir);
     section_curves(&b, run_dir);
     section_predictions(&b, run_dir, config, engine);
     section_config(&b, run_dir, config, cerr);
-    sb_puts(&b, "<p class=\"sub\">Written by ftunet 0.1.0 (engine ");
+    ftn_buf_puts(&b, "<p class=\"sub\">Written by ftunet 0.1.0 (engine ");
     sb_esc(&b, ftn_engine_name(engine));
-    sb_puts(&b, ").</p>\n</main></body></html>\n");
+    ftn_buf_puts(&b, ").</p>\n</main></body></html>\n");
     cJSON_Delete(config);
     if (b.oom) {
-        free(b.p);
+        free(b.s);
         return ftn_fail(FTN_ENOMEM, "%s/report.html: out of memory", run_dir);
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/report.html", run_dir);
-    const void *chunks[1] = { b.p };
+    const void *chunks[1] = { b.s };
     size_t sizes[1] = { b.len };
     ftn_status s = ftn_write_file_atomic(path, chunks, sizes, 1);
-    free(b.p);
+    free(b.s);
     return s;
 }

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
-#include "io/atomic_file.h"
+#include "ftunet_protocol.h"
 #include "train_opts.h"
 
 typedef struct row {
@@ -73,15 +73,21 @@ static int run(cli_command *cmd, int argc, char **argv)
         runs[i] = 0;
         if (!sel[i] && cv_read("ablation", sub[i], &runs[i], &mean[i], &std[i]) > 0) return 1;
     }
+    /* one data set for every row (with --skip-bad every file decoded once, now, before any training) */
+    ftn_dataset ds;
+    if (train_opts_open_data("ablation", &base, &ds)) return 1;
+    base.dataset = &ds;
     for (int i = 0; i < N_ROWS; i++) {
         if (!sel[i]) continue;
         ftn_train_config cfg = base;
         cfg.model = rows[i].model;
         train_opts_loss(&cfg, rows[i].loss, 0.7f, 0.3f, 4.0f / 3.0f);
         fprintf(stderr, "row %d/%d: %s + %s -> %s\n", i + 1, N_ROWS, rows[i].model, ftn_loss_name(rows[i].loss), sub[i]);
-        if (cv_run("ablation", &cfg, sub[i], 0, repeats, &mean[i], &std[i])) return 1;
+        if (cv_run("ablation", &cfg, sub[i], 0, repeats, &mean[i], &std[i])) { ftn_dataset_free(&ds); return 1; }
         runs[i] = repeats;
     }
+    ftn_dataset_free(&ds);
+    base.dataset = NULL;
 
     /* TABLE.md in the paper's layout, ours beside the paper's */
     char *md = NULL;

@@ -11,8 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bench/bench.h"
-#include "io/atomic_file.h"
+#include "ftunet_protocol.h"
 
 static cli_option options[] = {
     { "model", 'm', "NAME|all", "network to measure (default attn-unet-mi-ds); 'all' for the four", NULL },

@@ -6,22 +6,10 @@
 #include <sys/stat.h>
 
 #include "commands.h"
-#include "data/dataset.h"
-#include "data/split.h"
-#include "io/atomic_file.h"
+#include "ftunet_protocol.h"
 #include "train_opts.h"
 
-static cJSON *metrics_json(const ftn_metrics *m)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "dsc", m->dsc);
-    cJSON_AddNumberToObject(j, "precision", m->precision);
-    cJSON_AddNumberToObject(j, "recall", m->recall);
-    cJSON_AddNumberToObject(j, "iou", m->iou);
-    return j;
-}
-
-/* 0.7f as 0.7 in JSON */
+/* 0.7f as 0.7 in JSON (7 digits: summary.json's format, not config.json's shortest round trip) */
 static double short_float(float f)
 {
     char b[32];
@@ -29,17 +17,50 @@ static double short_float(float f)
     return strtod(b, NULL);
 }
 
+/* {"dsc", "precision", "recall", "iou"} (summary.json's members per run, mean and std). */
+static cJSON *metrics_json(const ftn_metrics *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "dsc", m->dsc);
+    cJSON_AddNumberToObject(o, "precision", m->precision);
+    cJSON_AddNumberToObject(o, "recall", m->recall);
+    cJSON_AddNumberToObject(o, "iou", m->iou);
+    return o;
+}
+
+/* cJSON_Print(j) and a newline, written atomically. Returns 0, or 1 after printing an error. */
+static int json_write(const char *what, const char *path, const cJSON *j)
+{
+    char *text = cJSON_Print(j);
+    if (!text) return cli_error(what, "%s: out of memory", path);
+    const void *chunks[2] = { text, "\n" };
+    size_t sizes[2] = { strlen(text), 1 };
+    int rc = ftn_write_file_atomic(path, chunks, sizes, 2) ? cli_lib_error(what) : 0;
+    cJSON_free(text);
+    return rc;
+}
+
 int cv_run(const char *what, const ftn_train_config *base, const char *dir, int folds, int repeats, ftn_metrics *mean,
            ftn_metrics *std)
 {
-    ftn_dataset ds;
-    ftn_dataset_options dopt = { .mask_suffix = base->mask_suffix, .skip_bad = base->skip_bad };
-    if (ftn_dataset_open(base->data, &dopt, &ds)) return cli_lib_error(what);
-    int n = ds.count, runs = folds > 0 ? folds : repeats, rc = 0;
-    ftn_dataset_free(&ds);
+    /* one data set for every run (with --skip-bad every file decoded once, here, before any
+     * training): the folds' indices are this data set's */
+    ftn_dataset own;
+    const ftn_dataset *ds = base->dataset;
+    if (!ds) {
+        if (train_opts_open_data(what, base, &own)) return 1;
+        ds = &own;
+    }
+    int n = ds->count, runs = folds > 0 ? folds : repeats, rc = 0;
     ftn_metrics *per = calloc((size_t)runs, sizeof *per);
     ftn_train_summary *sums = calloc((size_t)runs, sizeof *sums);
-    if (!per || !sums) { free(per); free(sums); return cli_error(what, "out of memory"); }
+    if (!per || !sums) {
+        free(per);
+        free(sums);
+        if (!base->dataset) ftn_dataset_free(&own);
+        return cli_error(what, "out of memory");
+    }
     for (int r = 0; r < runs && !rc; r++) {
         char fold_dir[4096], summary[4200], prefix[64];
         snprintf(fold_dir, sizeof fold_dir, "%s/fold-%d", dir, r + 1);
@@ -55,11 +76,13 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
         if (s) { rc = cli_lib_error(what); break; }
         ftn_train_config cfg = *base;
         cfg.split = &sp;
+        cfg.dataset = ds;
         cfg.run_dir = fold_dir;
         cfg.seed = base->seed + (uint64_t)r; /* initialisation and shuffles differ per fold */
         if (folds > 0) cfg.test_split = 1.0 / folds;
         cfg.resume = !base->overwrite;
         if (ftn_train_run(&cfg, train_progress, prefix, &sums[r])) rc = cli_lib_error(what);
+        else if (sums[r].tested_now && ftn_report_write(fold_dir, cfg.engine)) rc = cli_lib_error(what);
         else if (finished && sums[r].n_trained_now == 0) fprintf(stderr, "%sfinished already: %s\n", prefix, fold_dir);
         ftn_split_free(&sp);
         per[r] = sums[r].test_mean;
@@ -86,17 +109,14 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
         }
         cJSON_AddItemToObject(j, "mean", metrics_json(mean));
         cJSON_AddItemToObject(j, "std", metrics_json(std)); /* population std over folds (numpy) */
-        char *text = cJSON_Print(j), path[4200];
-        cJSON_Delete(j);
+        char path[4200];
         snprintf(path, sizeof path, "%s/summary.json", dir);
-        const void *chunks[2] = { text, "\n" };
-        size_t sizes[2] = { text ? strlen(text) : 0, 1 };
-        if (!text) rc = cli_error(what, "out of memory");
-        else if (ftn_write_file_atomic(path, chunks, sizes, 2)) rc = cli_lib_error(what);
-        free(text);
+        rc = json_write(what, path, j);
+        cJSON_Delete(j);
     }
     free(per);
     free(sums);
+    if (!base->dataset) ftn_dataset_free(&own);
     return rc;
 }
 

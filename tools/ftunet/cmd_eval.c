@@ -5,9 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h"
-#include "protocol/evaluate.h"
-#include "protocol/run_folder.h"
+#include "ftunet_protocol.h"
 
 static cli_option options[] = {
     { "threshold", 0, "T", "probability threshold (default 0.5, or the run's)", NULL },
@@ -60,7 +58,7 @@ static int run(cli_command *cmd, int argc, char **argv)
         cli_engine_threads(cmd, &engine))
         return 1;
 
-    cJSON *config = NULL;
+    ftn_run_config *config = NULL;
     ftn_model *m = NULL;
     ftn_dataset ds;
     memset(&ds, 0, sizeof ds);
@@ -69,14 +67,14 @@ static int run(cli_command *cmd, int argc, char **argv)
     memset(&r, 0, sizeof r);
     ftn_resize_mode mode = FTN_RESIZE_NEAREST;
     if (run_dir) {
-        if (ftn_run_config_read(run_dir, &config)) { rc = cli_lib_error("eval"); goto done; }
-        threshold = (float)ftn_run_config_num(config, "threshold", threshold);
-        const char *rs = ftn_run_config_str(config, "resize", NULL);
+        if (ftn_run_config_load(run_dir, &config)) { rc = cli_lib_error("eval"); goto done; }
+        threshold = (float)ftn_run_config_number(config, "threshold", threshold);
+        const char *rs = ftn_run_config_string(config, "resize", NULL);
         if (rs && ftn_resize_parse(rs, &mode)) { rc = cli_error("eval", "%s/config.json: unknown resize '%s'", run_dir, rs); goto done; }
     }
     if (cli_float(cmd, "threshold", 0, 1, &threshold)) { rc = 1; goto done; }
     ftn_precision precision;
-    if (cli_precision(cmd, engine, config ? ftn_run_config_str(config, "precision", NULL) : NULL, &precision)) {
+    if (cli_precision(cmd, engine, config ? ftn_run_config_string(config, "precision", NULL) : NULL, &precision)) {
         rc = 1;
         goto done;
     }
@@ -85,14 +83,14 @@ static int run(cli_command *cmd, int argc, char **argv)
         goto done;
     }
     ftn_dataset_options o = { cli_get(cmd, "mask-suffix"), cli_get(cmd, "skip-bad") != NULL, (size_t)maxp, 0 };
-    if (!o.mask_suffix && config) o.mask_suffix = ftn_run_config_str(config, "mask_suffix", NULL);
+    if (!o.mask_suffix && config) o.mask_suffix = ftn_run_config_string(config, "mask_suffix", NULL);
     if (o.mask_suffix && !*o.mask_suffix) o.mask_suffix = NULL;
     o.verify = o.skip_bad;
     if (ftn_model_load(ckpt, &m)) { rc = cli_lib_error("eval"); goto done; }
     if (ftn_dataset_open(data, &o, &ds)) { rc = cli_lib_error("eval"); goto done; }
     have_ds = 1;
     for (int i = 0; i < ds.n_skipped; i++) fprintf(stderr, "ftunet: eval: skipped %s\n", ds.skipped[i]);
-    if (config && ftn_run_split_indices(config, split, &ds, &idx, &n)) { rc = cli_lib_error("eval"); goto done; }
+    if (config && ftn_run_config_split(config, split, &ds, &idx, &n)) { rc = cli_lib_error("eval"); goto done; }
 
     char dir[4096];
     if (cli_get(cmd, "output")) {
@@ -121,7 +119,7 @@ done:
     free(idx);
     if (have_ds) ftn_dataset_free(&ds);
     ftn_model_free(m);
-    cJSON_Delete(config);
+    ftn_run_config_free(config);
     return rc;
 }
 

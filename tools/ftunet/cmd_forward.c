@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io/npy.h"
+#include "ftunet_protocol.h"
 
 static cli_option options[] = {
     { "output", 'o', "DIR", "folder for out1.npy … outK.npy (created if missing)", NULL },

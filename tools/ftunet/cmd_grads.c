@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "io/npy.h"
+#include "ftunet_protocol.h"
 
 static cli_option options[] = {
     { "output", 'o', "FILE", "gradients to write (.safetensors)", NULL },

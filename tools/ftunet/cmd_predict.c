@@ -5,10 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/image.h"
-#include "io/npy.h"
-#include "protocol/evaluate.h"
-#include "protocol/run_folder.h"
+#include "ftunet_protocol.h"
 
 static cli_option options[] = {
     { "output", 'o', "DIR", "folder for STEM_mask.png (0/255) and the optional files (created if missing)", NULL },

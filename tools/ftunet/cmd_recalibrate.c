@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/dataset.h"
-#include "protocol/run_folder.h"
+#include "ftunet_protocol.h"
 
 static cli_option options[] = {
     { "output", 'o', "FILE", "the recalibrated checkpoint (written to a temporary name, then renamed)", NULL },
@@ -42,20 +41,20 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (cli_engine_threads(cmd, &engine)) return 1;
     if (cli_precision(cmd, engine, NULL, &precision)) return 1;
 
-    cJSON *config = NULL;
+    ftn_run_config *config = NULL;
     ftn_model *m = NULL;
     ftn_dataset ds;
     int have_ds = 0, *idx = NULL, n = 0, rc = 0;
     float *x = NULL, *y = NULL;
     ftn_resize_mode mode = FTN_RESIZE_NEAREST;
     if (run_dir) {
-        if (ftn_run_config_read(run_dir, &config)) { rc = cli_lib_error("recalibrate"); goto done; }
-        const char *rs = ftn_run_config_str(config, "resize", NULL);
+        if (ftn_run_config_load(run_dir, &config)) { rc = cli_lib_error("recalibrate"); goto done; }
+        const char *rs = ftn_run_config_string(config, "resize", NULL);
         if (rs && ftn_resize_parse(rs, &mode)) {
             rc = cli_error("recalibrate", "%s/config.json: unknown resize '%s'", run_dir, rs);
             goto done;
         }
-        batch = (int)ftn_run_config_num(config, "batch", batch);
+        batch = (int)ftn_run_config_number(config, "batch", batch);
     }
     if (cli_int(cmd, "batch", 1, 4096, &batch)) { rc = 1; goto done; }
     if (batch < 1) { rc = cli_error("recalibrate", "%s/config.json: batch %d", run_dir, batch); goto done; }
@@ -65,14 +64,14 @@ static int run(cli_command *cmd, int argc, char **argv)
     }
     if (ftn_model_load(ckpt, &m)) { rc = cli_lib_error("recalibrate"); goto done; }
     ftn_dataset_options o = { 0 };
-    if (config) o.mask_suffix = ftn_run_config_str(config, "mask_suffix", NULL);
+    if (config) o.mask_suffix = ftn_run_config_string(config, "mask_suffix", NULL);
     if (o.mask_suffix && !*o.mask_suffix) o.mask_suffix = NULL;
-    if (argc == 2 ? ftn_dataset_open(argv[1], &o, &ds) : ftn_run_dataset_open(run_dir, config, &ds)) {
+    if (argc == 2 ? ftn_dataset_open(argv[1], &o, &ds) : ftn_run_config_dataset(run_dir, config, &ds)) {
         rc = cli_lib_error("recalibrate");
         goto done;
     }
     have_ds = 1;
-    if (config && ftn_run_split_indices(config, "train", &ds, &idx, &n)) { rc = cli_lib_error("recalibrate"); goto done; }
+    if (config && ftn_run_config_split(config, "train", &ds, &idx, &n)) { rc = cli_lib_error("recalibrate"); goto done; }
     if (!config) n = ds.count;
     if (n < 1) { rc = cli_error("recalibrate", "no images to recalibrate on"); goto done; }
     ftn_shape in = ftn_model_input_shape(m);
@@ -89,7 +88,7 @@ done:
     free(idx);
     if (have_ds) ftn_dataset_free(&ds);
     ftn_model_free(m);
-    cJSON_Delete(config);
+    ftn_run_config_free(config);
     return rc;
 }
 

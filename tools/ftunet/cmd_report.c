@@ -3,7 +3,7 @@
 
 #include <stdio.h>
 
-#include "report/report.h"
+#include "ftunet_protocol.h"
 
 static cli_option options[] = {
     { "engine", 0, "dnnl|ref", "compute engine for the test-set predictions (default: $FTUNET_ENGINE or dnnl)", NULL },

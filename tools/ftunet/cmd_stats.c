@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "data/dataset.h"
+#include "ftunet_protocol.h"
 
 static cli_option options[] = {
     { "mask-suffix", 0, "SUFFIX", "an extra mask-name suffix tried first (e.g. _gt)", NULL },

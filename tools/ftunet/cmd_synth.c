@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "data/synth.h"
+#include "ftunet_protocol.h"
 
 static cli_option options[] = {
     { "kind", 'k', "ultrasound|dermoscopy", "what to draw (default ultrasound)", NULL },

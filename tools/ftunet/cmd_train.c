@@ -1,7 +1,9 @@
 /* ftunet train: the paper's protocol on one split, in a resumable run folder. */
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "commands.h"
+#include "ftunet_protocol.h"
 #include "train_opts.h"
 
 static cli_option options[] = {
@@ -20,8 +22,22 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (train_opts_parse(cmd, &cfg)) return 1;
     cfg.data = argv[0];
     cfg.run_dir = dir;
+    ftn_dataset ds; /* --skip-bad: every file decoded once, the dropped ones listed, before training */
+    if (cfg.skip_bad) {
+        if (train_opts_open_data("train", &cfg, &ds)) return 1;
+        cfg.dataset = &ds;
+    }
     ftn_train_summary sum;
-    if (ftn_train_run(&cfg, train_progress, NULL, &sum)) return cli_lib_error("train");
+    ftn_status s = ftn_train_run(&cfg, train_progress, NULL, &sum);
+    if (cfg.skip_bad) ftn_dataset_free(&ds);
+    if (s) return cli_lib_error("train");
+    /* the report of new test results (the library's training loop sits below the report), or
+     * one a killed process did not finish */
+    char report[4200];
+    snprintf(report, sizeof report, "%s/report.html", dir);
+    struct stat rst;
+    if ((sum.tested_now || (sum.n_test && stat(report, &rst) != 0)) && ftn_report_write(dir, cfg.engine))
+        return cli_lib_error("train");
     printf("%s: %d epochs (%d trained now), best epoch %d", dir, sum.epochs_done, sum.n_trained_now, sum.best_epoch);
     if (sum.n_val) printf(" (val %s %.4f)", cfg.select == FTN_SELECT_SOFT_DSC ? "soft DSC" : "DSC", sum.best_val_dsc);
     printf("\n");
@@ -29,6 +45,9 @@ static int run(cli_command *cmd, int argc, char **argv)
         printf("test (%d images): DSC %.4f ± %.4f  precision %.4f ± %.4f  recall %.4f ± %.4f\nreport: %s/report.html\n",
                sum.n_test, sum.test_mean.dsc, sum.test_std.dsc, sum.test_mean.precision, sum.test_std.precision,
                sum.test_mean.recall, sum.test_std.recall, dir);
+    else if (cfg.test_split > 0) /* rounded to no image */
+        printf("no test images (--test-split %g of %d image%s rounds to 0); best checkpoint: %s/best.safetensors\n",
+               cfg.test_split, sum.n_train + sum.n_val, sum.n_train + sum.n_val == 1 ? "" : "s", dir);
     else
         printf("no test images (--test-split 0); best checkpoint: %s/best.safetensors\n", dir);
     return 0;

@@ -62,6 +62,17 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     return 0;
 }
 
+int train_opts_open_data(const char *what, const ftn_train_config *cfg, ftn_dataset *ds)
+{
+    ftn_dataset_options o = { .mask_suffix = cfg->mask_suffix, .skip_bad = cfg->skip_bad, .verify = cfg->skip_bad };
+    if (ftn_dataset_open(cfg->data, &o, ds)) return cli_lib_error(what);
+    if (ds->n_skipped) {
+        fprintf(stderr, "skipped:     %d\n", ds->n_skipped);
+        for (int i = 0; i < ds->n_skipped; i++) fprintf(stderr, "  %s\n", ds->skipped[i]);
+    }
+    return 0;
+}
+
 static const char *hms(double s, char *buf, size_t n)
 {
     if (!(s >= 0) || s > 1e8) { snprintf(buf, n, "?"); return buf; }

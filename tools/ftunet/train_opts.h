@@ -2,7 +2,7 @@
 #ifndef FTN_TRAIN_OPTS_H
 #define FTN_TRAIN_OPTS_H
 #include "cli.h"
-#include "protocol/train.h"
+#include "ftunet_protocol.h"
 
 /* The model and loss options (train, cv; ablation picks these per row). */
 #define TRAIN_MODEL_OPTIONS                                                                                          \
@@ -43,6 +43,11 @@
 int train_opts_parse(cli_command *cmd, ftn_train_config *cfg);
 /* Sets the loss fields for kind: dl α = β = 0.5, γ = 1; tl γ = 1; alpha/beta/gamma as given. */
 void train_opts_loss(ftn_train_config *cfg, ftn_loss_kind kind, float alpha, float beta, float gamma);
+
+/* Opens cfg's data set as training will use it; with --skip-bad every file is decoded now (the
+ * check of `stats --skip-bad`) and the dropped ones are listed on stderr as stats lists them.
+ * Returns 0, or 1 after printing an error. */
+int train_opts_open_data(const char *what, const ftn_train_config *cfg, ftn_dataset *ds);
 
 /* Progress to stderr: on a terminal one updating line, otherwise a line per epoch. user: a
  * const char * prefix ("fold 2/5  ") or NULL. */

@@ -437,6 +437,18 @@ static void test_npy(void)
     CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 2, (int64_t[]){N, H}, img));
     CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
     CHECK(strstr(ftn_last_error(), "images.npy"), "%s", ftn_last_error());
+    /* a NaN pixel passed the [0, 1] clamp and reached training; an infinite mask value read as
+     * lesion: both refused, naming the file and the sample */
+    img[(size_t)2 * C * H * W + 5] = NAN;
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, C, H, W}, img));
+    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "images.npy: sample 2 holds a non-finite value"), "%s", ftn_last_error());
+    img[(size_t)2 * C * H * W + 5] = 0.5f;
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, C, H, W}, img));
+    msk[(size_t)1 * H * W + 3] = INFINITY;
+    CHECK_OK(ftn_npy_write_f32(sub("npy", "masks.npy"), 3, (int64_t[]){N, H, W}, msk));
+    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "masks.npy: sample 1 holds a non-finite value"), "%s", ftn_last_error());
 }
 
 int main(void)

@@ -88,6 +88,15 @@ int main(void)
     float want[8] = { 0, 2, 8, 10, 16, 18, 24, 26 };
     for (int i = 0; i < 8; i++) CHECK(sub[i] == want[i], "sub[%d] = %g", i, sub[i]);
 
+    /* a NaN prediction gives a NaN loss in every kind, for training to stop on (the focal
+     * loss's clamp of 1 − TI at 0 used to turn it into 0) */
+    for (int kind = FTN_LOSS_DICE; kind <= FTN_LOSS_FOCAL_TVERSKY; kind++) {
+        ftn_loss_config lc = ftn_loss_default((ftn_loss_kind)kind);
+        float pn[4] = { 0.2f, NAN, 0.4f, 0.9f }, mn[4] = { 1, 1, 0, 0 }, dn[4];
+        double v = ftn_loss_eval((ftn_loss_kind)kind, &lc, pn, mn, 1, 4, dn);
+        CHECK(isnan(v), "%s loss of a NaN prediction: %g", ftn_loss_name((ftn_loss_kind)kind), v);
+    }
+
     ftn_loss_kind k;
     CHECK(ftn_loss_parse("ftl", &k) == FTN_OK && k == FTN_LOSS_FOCAL_TVERSKY);
     CHECK(ftn_loss_parse("bce", &k) == FTN_EINVAL);

@@ -65,6 +65,16 @@ ftn_status ftn_dataset_open_npy(const char *images_npy, const char *masks_npy, f
     float imax = 0, mmax = 0;
     for (size_t i = 0; i < total; i++) imax = xi[i] > imax ? xi[i] : imax;
     for (size_t i = 0; i < (size_t)n * hw; i++) mmax = xm[i] > mmax ? xm[i] : mmax;
+    /* a NaN would pass the clamp below and poison training; an infinity says the array is not
+     * image data. Refused, naming the sample. */
+    const char *bad_file = NULL;
+    size_t bad = 0;
+    for (size_t i = 0; i < total && !bad_file; i++) if (!isfinite(xi[i])) bad_file = images_npy, bad = i / ((size_t)c * hw);
+    for (size_t i = 0; i < (size_t)n * hw && !bad_file; i++) if (!isfinite(xm[i])) bad_file = masks_npy, bad = i / hw;
+    if (bad_file) {
+        free(xi), free(xm), free(img), free(msk);
+        return ftn_fail(FTN_EFORMAT, "%s: sample %zu holds a non-finite value (NaN or infinity)", bad_file, bad);
+    }
     float iscale = imax > 1.0f ? 1.0f / 255.0f : 1.0f, mthr = mmax > 1.0f ? 127.5f : 0.5f;
     for (size_t s = 0; s < (size_t)n; s++)
         for (size_t p = 0; p < hw; p++) {

@@ -66,7 +66,7 @@ static double loss_one(ftn_loss_kind kind, const ftn_loss_config *c, const float
     double loss = one_minus, dloss_dti = -1.0;
     if (kind == FTN_LOSS_FOCAL_TVERSKY) {
         double e = 1.0 / c->gamma;
-        double x = one_minus > 0 ? one_minus : 0;
+        double x = one_minus > 0 || isnan(one_minus) ? one_minus : 0; /* a NaN stays NaN, for training to see */
         loss = pow(x, e);
         dloss_dti = -e * pow(x > FOCAL_FLOOR ? x : FOCAL_FLOOR, e - 1.0);
     }

@@ -34,6 +34,27 @@ static void mk(const char *rel)
     mkdir(buf, 0755);
 }
 
+/* rel/images and rel/masks (the generic layout). */
+static void mk_images_masks(const char *rel)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s/images", rel);
+    mk(buf);
+    snprintf(buf, sizeof buf, "%s/masks", rel);
+    mk(buf);
+}
+
+/* Opening path (options o, may be NULL) into *ds fails with status want, the message naming a
+ * and, unless NULL, b. */
+static void check_refused(ftn_dataset *ds, const char *path, const ftn_dataset_options *o, ftn_status want,
+                          const char *a, const char *b)
+{
+    ftn_status st = ftn_dataset_open(path, o, ds);
+    const char *e = ftn_last_error();
+    CHECK(st == want, "%s: status %d, want %d: %s", path, (int)st, (int)want, e);
+    CHECK(strstr(e, a) && (!b || strstr(e, b)), "%s: want '%s'%s%s in: %s", path, a, b ? " and " : "", b ? b : "", e);
+}
+
 /* w×h PNG; value(x, y) for channel 0 (others shifted a little). */
 static void png(const char *path, int w, int h, int c, int (*value)(int x, int y))
 {
@@ -53,8 +74,7 @@ static int v_none(int x, int y) { (void)x; (void)y; return 0; }
 
 static void test_images_masks(void)
 {
-    mk("a/images");
-    mk("a/masks");
+    mk_images_masks("a");
     png(sub("a/images", "b.png"), 4, 3, 1, v_grad);
     png(sub("a/images", "a.png"), 4, 3, 3, v_grad);
     png(sub("a/masks", "b.png"), 4, 3, 1, v_levels);
@@ -116,8 +136,7 @@ static void test_bus_isic_union_suffix(void)
     ftn_dataset_free(&ds);
 
     /* ISIC: JPEG image, _segmentation mask */
-    mk("isic/images");
-    mk("isic/masks");
+    mk_images_masks("isic");
     png(sub("isic/images", "ISIC_0000001.PNG"), 4, 4, 3, v_grad);
     png(sub("isic/images", "ISIC_0000000.png"), 4, 4, 3, v_grad);
     png(sub("isic/masks", "ISIC_0000000_segmentation.png"), 4, 4, 1, v_left);
@@ -145,12 +164,10 @@ static void test_bus_isic_union_suffix(void)
     ftn_dataset_free(&ds);
     /* training and validation parts side by side: which one is meant is unclear */
     mk("isic-native/ISIC2018_Task1-2_Validation_Input");
-    CHECK(ftn_dataset_open(sub("isic-native", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "_Input") && strstr(ftn_last_error(), "CSV"), "%s", ftn_last_error());
+    check_refused(&ds, sub("isic-native", NULL), NULL, FTN_EFORMAT, "_Input", "CSV");
 
     /* several masks: union */
-    mk("multi/images");
-    mk("multi/masks");
+    mk_images_masks("multi");
     png(sub("multi/images", "x.png"), 4, 3, 1, v_grad);
     png(sub("multi/masks", "x_mask.png"), 4, 3, 1, v_left);
     png(sub("multi/masks", "x_mask_1.png"), 4, 3, 1, v_top);
@@ -171,12 +188,10 @@ static void test_bus_isic_union_suffix(void)
     ftn_dataset_free(&ds);
 
     /* custom suffix */
-    mk("custom/images");
-    mk("custom/masks");
+    mk_images_masks("custom");
     png(sub("custom/images", "c.png"), 4, 3, 1, v_grad);
     png(sub("custom/masks", "c_gt.png"), 4, 3, 1, v_left);
-    CHECK(ftn_dataset_open(sub("custom", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "c_gt.png"), "%s", ftn_last_error());
+    check_refused(&ds, sub("custom", NULL), NULL, FTN_EFORMAT, "c_gt.png", NULL);
     ftn_dataset_options o = {.mask_suffix = "_gt"};
     CHECK_OK(ftn_dataset_open(sub("custom", NULL), &o, &ds));
     CHECK(ds.count == 1);
@@ -214,14 +229,12 @@ static void test_csv(void)
     f = fopen(sub("csvdir", "short.csv"), "w");
     fprintf(f, "imgs/q.png\n");
     fclose(f);
-    CHECK(ftn_dataset_open(sub("csvdir", "short.csv"), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "short.csv:1"), "%s", ftn_last_error());
+    check_refused(&ds, sub("csvdir", "short.csv"), NULL, FTN_EFORMAT, "short.csv:1", NULL);
 }
 
 static void test_bad(void)
 {
-    mk("bad/images");
-    mk("bad/masks");
+    mk_images_masks("bad");
     /* the scratch folder survives between runs: start from a known state */
     static const char *names[] = {"lonely.png", "orphan.png", "big.png", "cut.png"};
     for (int i = 0; i < 4; i++) {
@@ -232,8 +245,7 @@ static void test_bad(void)
     png(sub("bad/masks", "ok.png"), 4, 3, 1, v_left);
     png(sub("bad/images", "lonely.png"), 4, 3, 1, v_grad);
     ftn_dataset ds;
-    CHECK(ftn_dataset_open(sub("bad", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "lonely.png") && strstr(ftn_last_error(), "no mask"), "%s", ftn_last_error());
+    check_refused(&ds, sub("bad", NULL), NULL, FTN_EFORMAT, "lonely.png", "no mask");
     CHECK(ds.samples == NULL && ds.count == 0);
     ftn_dataset_options o = {.skip_bad = 1};
     CHECK_OK(ftn_dataset_open(sub("bad", NULL), &o, &ds));
@@ -244,13 +256,11 @@ static void test_bad(void)
     /* a mask without an image, and a size mismatch */
     remove(sub("bad/images", "lonely.png"));
     png(sub("bad/masks", "orphan.png"), 4, 3, 1, v_left);
-    CHECK(ftn_dataset_open(sub("bad", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "orphan.png"), "%s", ftn_last_error());
+    check_refused(&ds, sub("bad", NULL), NULL, FTN_EFORMAT, "orphan.png", NULL);
     remove(sub("bad/masks", "orphan.png"));
     png(sub("bad/images", "big.png"), 5, 3, 1, v_grad);
     png(sub("bad/masks", "big.png"), 4, 3, 1, v_left);
-    CHECK(ftn_dataset_open(sub("bad", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "big.png") && strstr(ftn_last_error(), "5x3"), "%s", ftn_last_error());
+    check_refused(&ds, sub("bad", NULL), NULL, FTN_EFORMAT, "big.png", "5x3");
     CHECK_OK(ftn_dataset_open(sub("bad", NULL), &o, &ds));
     CHECK(ds.count == 1 && ds.n_skipped == 1);
     ftn_dataset_free(&ds);
@@ -268,8 +278,7 @@ static void test_bad(void)
     png(sub("bad/masks", "cut.png"), 4, 3, 1, v_left);
     o.verify = 1;
     o.skip_bad = 0;
-    CHECK(ftn_dataset_open(sub("bad", NULL), &o, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "cut.png"), "%s", ftn_last_error());
+    check_refused(&ds, sub("bad", NULL), &o, FTN_EFORMAT, "cut.png", NULL);
     o.skip_bad = 1;
     CHECK_OK(ftn_dataset_open(sub("bad", NULL), &o, &ds));
     CHECK(ds.count == 1 && ds.n_skipped == 1);
@@ -286,13 +295,11 @@ static void test_bad(void)
 
     /* not a dataset */
     mk("empty");
-    CHECK(ftn_dataset_open(sub("empty", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "images/"), "%s", ftn_last_error());
+    check_refused(&ds, sub("empty", NULL), NULL, FTN_EFORMAT, "images/", NULL);
     CHECK(ftn_dataset_open(sub("nothing-here", NULL), NULL, &ds) == FTN_EIO);
     /* max_pixels applies */
     ftn_dataset_options lim = {.max_pixels = 10};
-    CHECK(ftn_dataset_open(sub("a", NULL), &lim, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "--max-pixels"), "%s", ftn_last_error());
+    check_refused(&ds, sub("a", NULL), &lim, FTN_EFORMAT, "--max-pixels", NULL);
 }
 
 /* An empty images/ + masks/ pair is refused with a clear error (it used to call qsort(NULL, 0),
@@ -301,23 +308,18 @@ static int v_bin(int x, int y) { return (x == 1 || y == 2) ? 1 : 0; }
 
 static void test_empty_and_binary(void)
 {
-    mk("void/images");
-    mk("void/masks");
+    mk_images_masks("void");
     ftn_dataset ds;
-    CHECK(ftn_dataset_open(sub("void", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "no image files") && strstr(ftn_last_error(), "void/images"), "%s", ftn_last_error());
+    check_refused(&ds, sub("void", NULL), NULL, FTN_EFORMAT, "no image files", "void/images");
     CHECK(ds.samples == NULL && ds.count == 0);
     ftn_dataset_options o = {.skip_bad = 1};
     CHECK(ftn_dataset_open(sub("void", NULL), &o, &ds) == FTN_EFORMAT);
     /* masks/ empty, images/ not: the image is the one named */
-    mk("nomask/images");
-    mk("nomask/masks");
+    mk_images_masks("nomask");
     png(sub("nomask/images", "x.png"), 4, 3, 1, v_grad);
-    CHECK(ftn_dataset_open(sub("nomask", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "x.png") && strstr(ftn_last_error(), "no mask"), "%s", ftn_last_error());
+    check_refused(&ds, sub("nomask", NULL), NULL, FTN_EFORMAT, "x.png", "no mask");
 
-    mk("bin/images");
-    mk("bin/masks");
+    mk_images_masks("bin");
     png(sub("bin/images", "p.png"), 4, 3, 1, v_grad);
     png(sub("bin/masks", "p.png"), 4, 3, 1, v_bin);
     png(sub("bin/images", "q.png"), 4, 3, 1, v_grad);
@@ -428,27 +430,23 @@ static void test_npy(void)
     /* channels-first [0, 1] images, mismatched masks */
     for (int i = 0; i < N * H * W * C; i++) img[i] = 0.5f;
     CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, 1, H, W * C}, img));
-    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "masks.npy"), "%s", ftn_last_error());
+    check_refused(&ds, sub("npy", NULL), NULL, FTN_EFORMAT, "masks.npy", NULL);
     CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, C, H, W}, img));
     CHECK_OK(ftn_dataset_open(sub("npy", NULL), NULL, &ds));
     CHECK(ds.count == N && ds.samples[0].channels == C && ds.npy_images && ds.npy_images[7] == 0.5f);
     ftn_dataset_free(&ds);
     CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 2, (int64_t[]){N, H}, img));
-    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "images.npy"), "%s", ftn_last_error());
+    check_refused(&ds, sub("npy", NULL), NULL, FTN_EFORMAT, "images.npy", NULL);
     /* a NaN pixel passed the [0, 1] clamp and reached training; an infinite mask value read as
      * lesion: both refused, naming the file and the sample */
     img[(size_t)2 * C * H * W + 5] = NAN;
     CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, C, H, W}, img));
-    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "images.npy: sample 2 holds a non-finite value"), "%s", ftn_last_error());
+    check_refused(&ds, sub("npy", NULL), NULL, FTN_EFORMAT, "images.npy: sample 2 holds a non-finite value", NULL);
     img[(size_t)2 * C * H * W + 5] = 0.5f;
     CHECK_OK(ftn_npy_write_f32(sub("npy", "images.npy"), 4, (int64_t[]){N, C, H, W}, img));
     msk[(size_t)1 * H * W + 3] = INFINITY;
     CHECK_OK(ftn_npy_write_f32(sub("npy", "masks.npy"), 3, (int64_t[]){N, H, W}, msk));
-    CHECK(ftn_dataset_open(sub("npy", NULL), NULL, &ds) == FTN_EFORMAT);
-    CHECK(strstr(ftn_last_error(), "masks.npy: sample 1 holds a non-finite value"), "%s", ftn_last_error());
+    check_refused(&ds, sub("npy", NULL), NULL, FTN_EFORMAT, "masks.npy: sample 1 holds a non-finite value", NULL);
 }
 
 int main(void)

@@ -1,25 +1,24 @@
+/* Data sets: opening one (which layout a path holds, then checking every sample's files), freeing
+ * it, loading one sample or many as tensors, and statistics. The layouts themselves are in
+ * dataset_folder.c, dataset_csv.c and dataset_npy.c; what they share is dataset_internal.h's. */
 #include "data/dataset.h"
 
-#include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include "core/error.h"
+#include "data/dataset_internal.h"
 #include "data/resize.h"
 #include "io/image.h"
 
-/* ---- small helpers ---------------------------------------------------------------------------- */
+/* ---- small helpers (shared with the layout files) ------------------------------------------- */
 
-typedef struct strvec { char **v; int n, cap; } strvec;
-
-static int sv_push(strvec *s, char *str) /* takes ownership; frees str on failure */
+int ftn_strvec_push(ftn_strvec *s, char *str)
 {
     if (!str) return -1;
     if (s->n == s->cap) {
@@ -36,14 +35,14 @@ static int sv_push(strvec *s, char *str) /* takes ownership; frees str on failur
     return 0;
 }
 
-static void sv_free(strvec *s)
+void ftn_strvec_free(ftn_strvec *s)
 {
     for (int i = 0; i < s->n; i++) free(s->v[i]);
     free(s->v);
     memset(s, 0, sizeof *s);
 }
 
-static char *join(const char *dir, const char *name)
+char *ftn_ds_join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
     char *p = malloc(a + b + 2);
@@ -55,74 +54,19 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-static const char *basename_of(const char *path)
-{
-    const char *s = strrchr(path, '/');
-    return s ? s + 1 : path;
-}
-
-static int has_image_ext(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot || dot == name) return 0;
-    return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
-           !strcasecmp(dot, ".bmp");
-}
-
-/* The file name without folder and extension. */
-static char *stem_of(const char *path)
-{
-    const char *b = basename_of(path);
-    const char *dot = strrchr(b, '.');
-    size_t n = dot && dot != b ? (size_t)(dot - b) : strlen(b);
-    char *s = malloc(n + 1);
-    if (!s) return NULL;
-    memcpy(s, b, n);
-    s[n] = 0;
-    return s;
-}
-
-static int is_dir(const char *path)
+int ftn_ds_is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Image files (by extension) in dir, sorted by name. */
-static ftn_status list_images(const char *dir, strvec *out)
+ftn_status ftn_ds_add_skipped(ftn_strvec *skipped, const char *msg)
 {
-    DIR *d = opendir(dir);
-    if (!d) return ftn_fail(FTN_EIO, "%s: cannot open folder: %s", dir, strerror(errno));
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
-        char *p = join(dir, e->d_name);
-        if (!p) break;
-        struct stat st;
-        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-            free(p);
-            continue;
-        }
-        if (sv_push(out, p)) {
-            closedir(d);
-            return ftn_fail(FTN_ENOMEM, "%s: out of memory listing the folder", dir);
-        }
-    }
-    closedir(d);
-    if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof(char *), cmp_str); /* v is NULL when empty */
+    if (ftn_strvec_push(skipped, strdup(msg))) return ftn_fail(FTN_ENOMEM, "dataset: out of memory");
     return FTN_OK;
 }
 
-static ftn_status add_skipped(ftn_dataset *ds, strvec *skipped, const char *msg)
-{
-    (void)ds;
-    if (sv_push(skipped, strdup(msg))) return ftn_fail(FTN_ENOMEM, "dataset: out of memory");
-    return FTN_OK;
-}
-
-static void sample_free(ftn_sample *s)
+void ftn_ds_sample_free(ftn_sample *s)
 {
     free(s->id);
     free(s->image_path);
@@ -131,7 +75,7 @@ static void sample_free(ftn_sample *s)
     memset(s, 0, sizeof *s);
 }
 
-static int sample_add_mask(ftn_sample *s, char *path)
+int ftn_ds_sample_add_mask(ftn_sample *s, char *path)
 {
     if (!path) return -1;
     char **nm = realloc(s->mask_paths, sizeof(char *) * (size_t)(s->n_masks + 1));
@@ -142,36 +86,6 @@ static int sample_add_mask(ftn_sample *s, char *path)
     s->mask_paths = nm;
     s->mask_paths[s->n_masks++] = path;
     return 0;
-}
-
-/* ISIC 2018 as downloaded: ISIC2018_Task1-2_Training_Input/ beside
- * ISIC2018_Task1_Training_GroundTruth/. Finds the one subfolder of `dir` whose name ends in
- * `suffix` (*found: 1, name in out); 0 when there is none; 2 (error set) when there are several. */
-static int find_suffixed_dir(const char *dir, const char *suffix, char *out, size_t cap)
-{
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int found = 0;
-    size_t ls = strlen(suffix);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t ln = strlen(e->d_name);
-        if (ln <= ls || strcmp(e->d_name + ln - ls, suffix)) continue;
-        char *full = join(dir, e->d_name);
-        int isd = full && is_dir(full);
-        free(full);
-        if (!isd) continue;
-        if (found) {
-            ftn_fail(FTN_EFORMAT, "%s: both %s/ and %s/ end in %s: pass a CSV of image,mask lines to choose", dir,
-                     out, e->d_name, suffix);
-            found = 2;
-            break;
-        }
-        snprintf(out, cap, "%s", e->d_name);
-        found = 1;
-    }
-    closedir(d);
-    return found;
 }
 
 const char *ftn_dataset_layout_name(ftn_dataset_layout layout)
@@ -189,7 +103,7 @@ const char *ftn_dataset_layout_name(ftn_dataset_layout layout)
 void ftn_dataset_free(ftn_dataset *ds)
 {
     if (!ds) return;
-    for (int i = 0; i < ds->count; i++) sample_free(&ds->samples[i]);
+    for (int i = 0; i < ds->count; i++) ftn_ds_sample_free(&ds->samples[i]);
     free(ds->samples);
     for (int i = 0; i < ds->n_skipped; i++) free(ds->skipped[i]);
     free(ds->skipped);
@@ -197,283 +111,6 @@ void ftn_dataset_free(ftn_dataset *ds)
     free(ds->npy_images);
     free(ds->npy_masks);
     memset(ds, 0, sizeof *ds);
-}
-
-/* ---- pairing by stem (folder layouts) --------------------------------------------------------- */
-
-typedef struct stem_ref { const char *stem; int sample; } stem_ref;
-
-static int cmp_stem_ref(const void *a, const void *b)
-{
-    return strcmp(((const stem_ref *)a)->stem, ((const stem_ref *)b)->stem);
-}
-
-static int find_stem(const stem_ref *refs, int n, const char *stem, size_t len)
-{
-    char buf[1024];
-    if (len == 0 || len >= sizeof buf) return -1;
-    memcpy(buf, stem, len);
-    buf[len] = 0;
-    stem_ref key = {buf, 0};
-    const stem_ref *r = bsearch(&key, refs, (size_t)n, sizeof *refs, cmp_stem_ref);
-    return r ? r->sample : -1;
-}
-
-static int ends_with(const char *s, size_t len, const char *suffix)
-{
-    size_t k = strlen(suffix);
-    return k <= len && memcmp(s + len - k, suffix, k) == 0;
-}
-
-/* The sample index a mask stem belongs to, or −1. */
-static int match_mask(const stem_ref *refs, int n, const char *m, const char *user_suffix)
-{
-    static const char *builtin[] = {"_segmentation", "_Segmentation", "_mask", "_lesion", ""};
-    const char *sfx[6];
-    int ns = 0;
-    if (user_suffix && *user_suffix) sfx[ns++] = user_suffix;
-    for (int i = 0; i < 5; i++) sfx[ns++] = builtin[i];
-    size_t len = strlen(m);
-    /* numbered form: <base><suffix>_<digits> */
-    size_t numbered = 0;
-    const char *us = strrchr(m, '_');
-    if (us && us[1]) {
-        int digits = 1;
-        for (const char *p = us + 1; *p; p++) digits &= isdigit((unsigned char)*p) != 0;
-        if (digits) numbered = (size_t)(us - m);
-    }
-    for (int i = 0; i < ns; i++) {
-        size_t k = strlen(sfx[i]);
-        if (ends_with(m, len, sfx[i])) {
-            int r = find_stem(refs, n, m, len - k);
-            if (r >= 0) return r;
-        }
-        if (numbered && ends_with(m, numbered, sfx[i])) {
-            int r = find_stem(refs, n, m, numbered - k);
-            if (r >= 0) return r;
-        }
-    }
-    return -1;
-}
-
-static ftn_status open_folders(const char *path, const char *img_sub, const char *mask_sub,
-                               const ftn_dataset_options *opt, ftn_sample **samples, int *count, strvec *skipped)
-{
-    ftn_status st = FTN_OK;
-    char *idir = join(path, img_sub), *mdir = join(path, mask_sub);
-    strvec imgs = {0}, masks = {0};
-    stem_ref *refs = NULL;
-    ftn_sample *s = NULL;
-    int ns = 0;
-    if (!idir || !mdir) {
-        st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    if ((st = list_images(idir, &imgs)) != FTN_OK || (st = list_images(mdir, &masks)) != FTN_OK) goto done;
-    if (imgs.n == 0) {
-        st = ftn_fail(FTN_EFORMAT, "%s: no image files (.png, .jpg, .jpeg or .bmp) in %s", path, idir);
-        goto done;
-    }
-    s = calloc((size_t)imgs.n + 1, sizeof *s);
-    refs = calloc((size_t)imgs.n + 1, sizeof *refs);
-    if (!s || !refs) {
-        st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    for (int i = 0; i < imgs.n; i++) {
-        s[ns].image_path = imgs.v[i];
-        imgs.v[i] = NULL;
-        s[ns].id = stem_of(s[ns].image_path);
-        if (!s[ns].id) {
-            st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-            ns++;
-            goto done;
-        }
-        ns++;
-    }
-    for (int i = 0; i < ns; i++) refs[i] = (stem_ref){s[i].id, i};
-    qsort(refs, (size_t)ns, sizeof *refs, cmp_stem_ref);
-    /* two images with one stem: both are bad (which one is meant is unclear) */
-    int *dup = calloc((size_t)ns + 1, sizeof *dup);
-    if (!dup) {
-        st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-        goto done;
-    }
-    for (int i = 1; i < ns; i++)
-        if (strcmp(refs[i].stem, refs[i - 1].stem) == 0) dup[refs[i].sample] = dup[refs[i - 1].sample] = 1;
-    for (int i = 0; i < masks.n; i++) {
-        char *ms = stem_of(masks.v[i]);
-        if (!ms) {
-            st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-            break;
-        }
-        int k = match_mask(refs, ns, ms, opt->mask_suffix);
-        free(ms);
-        if (k < 0) {
-            ftn_fail(FTN_EFORMAT, "%s: mask has no matching image in %s", masks.v[i], idir);
-            if (!opt->skip_bad) {
-                st = FTN_EFORMAT;
-                break;
-            }
-            if ((st = add_skipped(NULL, skipped, ftn_last_error())) != FTN_OK) break;
-            continue;
-        }
-        if (sample_add_mask(&s[k], masks.v[i])) {
-            masks.v[i] = NULL;
-            st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-            break;
-        }
-        masks.v[i] = NULL;
-    }
-    /* drop images that are duplicated or have no mask */
-    int kept = 0;
-    for (int i = 0; st == FTN_OK && i < ns; i++) {
-        if (dup[i] || s[i].n_masks == 0) {
-            if (dup[i])
-                ftn_fail(FTN_EFORMAT, "%s: another image in %s has the same stem '%s'", s[i].image_path, idir, s[i].id);
-            else
-                ftn_fail(FTN_EFORMAT, "%s: no mask found (looked in %s for %s[suffix][_N] with an image extension)",
-                         s[i].image_path, mdir, s[i].id);
-            if (!opt->skip_bad) {
-                st = FTN_EFORMAT;
-                break;
-            }
-            if ((st = add_skipped(NULL, skipped, ftn_last_error())) != FTN_OK) break;
-            sample_free(&s[i]);
-            continue;
-        }
-        s[kept++] = s[i];
-        if (kept - 1 != i) memset(&s[i], 0, sizeof s[i]);
-    }
-    free(dup);
-    if (st == FTN_OK) {
-        for (int i = 0; i < kept; i++) qsort(s[i].mask_paths, (size_t)s[i].n_masks, sizeof(char *), cmp_str);
-        *samples = s;
-        *count = kept;
-        s = NULL;
-        ns = 0;
-    }
-done:
-    for (int i = 0; s && i < ns; i++) sample_free(&s[i]);
-    free(s);
-    free(refs);
-    sv_free(&imgs);
-    sv_free(&masks);
-    free(idir);
-    free(mdir);
-    return st;
-}
-
-/* ---- CSV -------------------------------------------------------------------------------------- */
-
-/* Splits line (modified in place) at commas, trimming blanks and one level of double quotes. */
-static int split_csv(char *line, char **fields, int max)
-{
-    int n = 0;
-    char *p = line;
-    while (n < max) {
-        while (*p == ' ' || *p == '\t') p++;
-        char *start = p, *end;
-        if (*p == '"') {
-            start = ++p;
-            while (*p && *p != '"') p++;
-            end = p;
-            if (*p == '"') p++;
-            while (*p && *p != ',') p++;
-        } else {
-            while (*p && *p != ',') p++;
-            end = p;
-            while (end > start && (end[-1] == ' ' || end[-1] == '\t')) end--;
-        }
-        int last = *p != ',';
-        *end = 0;
-        fields[n++] = start;
-        if (last) break;
-        p++;
-    }
-    return n;
-}
-
-static ftn_status open_csv(const char *path, const ftn_dataset_options *opt, ftn_sample **samples, int *count,
-                           strvec *skipped)
-{
-    (void)skipped;
-    (void)opt;
-    FILE *f = fopen(path, "r");
-    if (!f) return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    char *dir;
-    const char *slash = strrchr(path, '/');
-    if (slash) {
-        dir = malloc((size_t)(slash - path) + 2);
-        if (dir) {
-            memcpy(dir, path, (size_t)(slash - path) + 1);
-            dir[slash - path + 1] = 0;
-        }
-    } else {
-        dir = strdup("");
-    }
-    ftn_sample *s = NULL;
-    int n = 0, cap = 0, lineno = 0, first_seen = 0;
-    ftn_status st = FTN_OK;
-    char *line = NULL;
-    size_t lcap = 0;
-    ssize_t got;
-    if (!dir) {
-        fclose(f);
-        return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-    }
-    while ((got = getline(&line, &lcap, f)) >= 0) {
-        lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = 0;
-        char *p = line;
-        if (lineno == 1 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
-            p += 3; /* UTF-8 byte-order mark */
-        while (*p == ' ' || *p == '\t') p++;
-        if (!*p || *p == '#') continue;
-        char *fields[64];
-        int nf = split_csv(p, fields, 64);
-        if (!first_seen) {
-            first_seen = 1;
-            if (!has_image_ext(fields[0])) continue; /* a header line */
-        }
-        if (nf < 2 || !*fields[1]) {
-            st = ftn_fail(FTN_EFORMAT, "%s:%d: expected \"image,mask\", got '%s'", path, lineno, fields[0]);
-            break;
-        }
-        if (n == cap) {
-            int nc = cap ? cap * 2 : 64;
-            ftn_sample *ns = realloc(s, sizeof *s * (size_t)nc);
-            if (!ns) {
-                st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-                break;
-            }
-            s = ns;
-            cap = nc;
-        }
-        ftn_sample *x = &s[n++];
-        memset(x, 0, sizeof *x);
-        x->image_path = fields[0][0] == '/' ? strdup(fields[0]) : join(dir, fields[0]);
-        x->id = x->image_path ? stem_of(x->image_path) : NULL;
-        int bad = !x->image_path || !x->id;
-        for (int k = 1; !bad && k < nf; k++)
-            if (*fields[k]) bad = sample_add_mask(x, fields[k][0] == '/' ? strdup(fields[k]) : join(dir, fields[k]));
-        if (bad) {
-            st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-            break;
-        }
-    }
-    free(line);
-    if (st == FTN_OK && ferror(f)) st = ftn_fail(FTN_EIO, "%s: read error", path);
-    fclose(f);
-    free(dir);
-    if (st != FTN_OK) {
-        for (int i = 0; i < n; i++) sample_free(&s[i]);
-        free(s);
-        return st;
-    }
-    *samples = s;
-    *count = n;
-    return FTN_OK;
 }
 
 /* ---- checking samples ------------------------------------------------------------------------- */
@@ -513,32 +150,33 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
     out->path = strdup(path);
     out->max_pixels = opt.max_pixels;
     if (!out->path) return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-    strvec skipped = {0};
+    ftn_strvec skipped = {0};
     ftn_status st;
     if (S_ISDIR(st0.st_mode)) {
-        char *a = join(path, "images"), *b = join(path, "masks"), *c = join(path, "original"), *d = join(path, "gt");
-        char *e = join(path, "images.npy"), *f = join(path, "masks.npy");
+        char *a = ftn_ds_join(path, "images"), *b = ftn_ds_join(path, "masks");
+        char *c = ftn_ds_join(path, "original"), *d = ftn_ds_join(path, "gt");
+        char *e = ftn_ds_join(path, "images.npy"), *f = ftn_ds_join(path, "masks.npy");
         struct stat sn;
         int npy = e && f && stat(e, &sn) == 0 && stat(f, &sn) == 0;
         if (!a || !b || !c || !d || !e || !f) st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-        else if (is_dir(a) && is_dir(b)) {
+        else if (ftn_ds_is_dir(a) && ftn_ds_is_dir(b)) {
             out->layout = FTN_LAYOUT_IMAGES_MASKS;
-            st = open_folders(path, "images", "masks", &opt, &out->samples, &out->count, &skipped);
-        } else if (is_dir(c) && is_dir(d)) {
+            st = ftn_dataset_open_folders(path, "images", "masks", &opt, &out->samples, &out->count, &skipped);
+        } else if (ftn_ds_is_dir(c) && ftn_ds_is_dir(d)) {
             out->layout = FTN_LAYOUT_BUS;
-            st = open_folders(path, "original", "gt", &opt, &out->samples, &out->count, &skipped);
+            st = ftn_dataset_open_folders(path, "original", "gt", &opt, &out->samples, &out->count, &skipped);
         } else if (npy) {
             out->layout = FTN_LAYOUT_NPY;
             st = ftn_dataset_open_npy(e, f, out);
         } else {
             char in_dir[256] = "", gt_dir[256] = "";
-            int fi = find_suffixed_dir(path, "_Input", in_dir, sizeof in_dir);
-            int fg = fi == 2 ? 0 : find_suffixed_dir(path, "_GroundTruth", gt_dir, sizeof gt_dir);
+            int fi = ftn_dataset_find_suffixed_dir(path, "_Input", in_dir, sizeof in_dir);
+            int fg = fi == 2 ? 0 : ftn_dataset_find_suffixed_dir(path, "_GroundTruth", gt_dir, sizeof gt_dir);
             if (fi == 2 || fg == 2) {
                 st = FTN_EFORMAT;
             } else if (fi && fg) {
                 out->layout = FTN_LAYOUT_ISIC;
-                st = open_folders(path, in_dir, gt_dir, &opt, &out->samples, &out->count, &skipped);
+                st = ftn_dataset_open_folders(path, in_dir, gt_dir, &opt, &out->samples, &out->count, &skipped);
             } else {
                 st = ftn_fail(FTN_EFORMAT,
                               "%s: not a dataset folder: expected images/ + masks/, original/ + gt/ or ISIC's "
@@ -552,7 +190,7 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
                       S_ISFIFO(st0.st_mode) ? " (a FIFO)" : "");
     } else {
         out->layout = FTN_LAYOUT_CSV;
-        st = open_csv(path, &opt, &out->samples, &out->count, &skipped);
+        st = ftn_dataset_open_csv(path, &out->samples, &out->count);
     }
     /* headers (or full decode): sizes, readability, mask/image agreement */
     if (st == FTN_OK && out->layout != FTN_LAYOUT_NPY) {
@@ -568,8 +206,8 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
                     st = cs;
                     break;
                 }
-                if ((st = add_skipped(out, &skipped, ftn_last_error())) != FTN_OK) break;
-                sample_free(&out->samples[i]);
+                if ((st = ftn_ds_add_skipped(&skipped, ftn_last_error())) != FTN_OK) break;
+                ftn_ds_sample_free(&out->samples[i]);
                 continue;
             }
             if (kept != i) {

@@ -1,6 +1,6 @@
 /* Segmentation datasets: the layouts, mask rules, ftn_dataset and the functions the commands use
- * are public (ftunet_protocol.h, section "data sets"); per-sample loading, channel conversion and
- * the .npy layout are here. */
+ * are public (ftunet_protocol.h, section "data sets"); per-sample loading and channel conversion
+ * are here. What the layout files share among themselves is data/dataset_internal.h's. */
 #ifndef FTN_DATA_DATASET_H
 #define FTN_DATA_DATASET_H
 #include <stddef.h>
@@ -18,10 +18,5 @@ ftn_status ftn_dataset_load_tensors(const ftn_dataset *ds, int channels, int h, 
 /* Converts an interleaved H×W×src_c image to dst_c channels (1 or 3) as ftn_dataset_load_subset
  * does, into dst. */
 void ftn_convert_channels(const float *src, int h, int w, int src_c, float *dst, int dst_c);
-
-/* Internal (dataset_npy.c): the .npy layout. open fills samples and the arrays of out (whose
- * path and max_pixels are set); load copies sample i out of them. */
-ftn_status ftn_dataset_open_npy(const char *images_npy, const char *masks_npy, ftn_dataset *out);
-ftn_status ftn_dataset_load_npy(const ftn_dataset *ds, int i, ftn_image *image, ftn_image *mask);
 
 #endif

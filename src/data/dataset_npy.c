@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "data/dataset.h"
+#include "data/dataset_internal.h"
 #include "io/image.h"
 #include "io/npy.h"
 

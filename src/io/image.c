@@ -1,13 +1,11 @@
 #include "io/image.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jerror.h>
@@ -16,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/fs.h"
+#include "io/atomic_file.h"
 
 #define FTN_DEFAULT_MAX_PIXELS ((size_t)100000000)
 
@@ -38,65 +37,6 @@ void ftn_image_free(ftn_image *img)
 /* ---- helpers ---------------------------------------------------------------------------------- */
 
 typedef struct blob { uint8_t *buf; size_t len; } blob;
-
-static ftn_status read_whole_file(const char *path, blob *b)
-{
-    b->buf = NULL;
-    b->len = 0;
-    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; the mode is
-     * checked on the open descriptor, then blocking reads are restored for a regular file. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return ftn_fail(FTN_EIO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return ftn_fail(FTN_EIO, "%s: not a regular file%s", path,
-                        S_ISFIFO(st.st_mode) ? " (a FIFO)" : S_ISDIR(st.st_mode) ? " (a folder)" : "");
-    }
-    int fl = fcntl(fd, F_GETFL);
-    FILE *f = fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? NULL : fdopen(fd, "rb");
-    if (!f) {
-        int e = errno;
-        close(fd);
-        return ftn_fail(FTN_EIO, "%s: cannot open: %s", path, strerror(e));
-    }
-    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return ftn_fail(FTN_ENOMEM, "%s: cannot allocate %zu bytes to read the file", path, cap);
-    }
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap * 2;
-            uint8_t *nb = ncap > cap ? realloc(buf, ncap) : NULL;
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return ftn_fail(FTN_ENOMEM, "%s: cannot allocate memory to read the file", path);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return ftn_fail(FTN_EIO, "%s: read error", path);
-    }
-    b->buf = buf;
-    b->len = len;
-    return FTN_OK;
-}
 
 static ftn_status check_dims(const char *path, const char *kind, uint64_t w, uint64_t h, size_t max_pixels)
 {
@@ -500,8 +440,10 @@ static ftn_status read_any(const char *path, size_t max_pixels, int header_only,
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
     if (!path) return ftn_fail(FTN_EINVAL, "image read: no path given");
     if (!max_pixels) max_pixels = g_max_pixels;
+    /* the whole file (ftn_read_file refuses FIFOs, folders and other non-regular files, naming
+     * them); no size cap of its own: each format's header is checked against max_pixels */
     blob b;
-    FTN_TRY(read_whole_file(path, &b));
+    FTN_TRY(ftn_read_file(path, SIZE_MAX / 2, &b.buf, &b.len));
     ftn_status st;
     if (b.len == 0) st = ftn_fail(FTN_EFORMAT, "%s: empty file", path);
     else if (b.len >= 8 && memcmp(b.buf, png_sig, 8) == 0) st = read_png(path, &b, max_pixels, header_only, out, w, h, c);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/fs.h"
 
 void ftn_graph_init(ftn_graph *g)
 {
@@ -19,18 +20,6 @@ void ftn_graph_free(ftn_graph *g)
     free(g->params);
     free(g->labels);
     ftn_graph_init(g);
-}
-
-static int grow(void **arr, int *cap, int need, size_t elem)
-{
-    if (need <= *cap) return 0;
-    int cap2 = *cap ? *cap * 2 : 64;
-    while (cap2 < need) cap2 *= 2;
-    void *p = realloc(*arr, (size_t)cap2 * elem);
-    if (!p) return -1;
-    *arr = p;
-    *cap = cap2;
-    return 0;
 }
 
 static int oom(ftn_graph *g)
@@ -49,7 +38,7 @@ static bool valid(const ftn_graph *g, int t) { return t >= 0 && t < g->n_tensors
 
 static int new_tensor(ftn_graph *g, ftn_shape s, int producer)
 {
-    if (grow((void **)&g->tensors, &g->cap_tensors, g->n_tensors + 1, sizeof(ftn_tensor))) return oom(g);
+    if (ftn_grow(&g->tensors, &g->cap_tensors, (size_t)g->n_tensors + 1, sizeof(ftn_tensor)) != FTN_OK) return oom(g);
     g->tensors[g->n_tensors] = (ftn_tensor){ .shape = s, .producer = producer, .consumers = 0 };
     return g->n_tensors++;
 }
@@ -79,7 +68,7 @@ static const char *keep_label(ftn_graph *g, const char *label)
 static int add_op(ftn_graph *g, ftn_op op, ftn_shape out_shape, const char *label)
 {
     if (g->error) return -1;
-    if (grow((void **)&g->ops, &g->cap_ops, g->n_ops + 1, sizeof(ftn_op))) return oom(g);
+    if (ftn_grow(&g->ops, &g->cap_ops, (size_t)g->n_ops + 1, sizeof(ftn_op)) != FTN_OK) return oom(g);
     op.label = keep_label(g, label);
     if (!op.label) return oom(g);
     int t = new_tensor(g, out_shape, g->n_ops);
@@ -93,7 +82,7 @@ static int add_op(ftn_graph *g, ftn_op op, ftn_shape out_shape, const char *labe
 static int add_param(ftn_graph *g, const char *prefix, const char *suffix, int ndim, const int *dims,
                      bool trainable, ftn_param_init init, int fan_in, int fan_out)
 {
-    if (grow((void **)&g->params, &g->cap_params, g->n_params + 1, sizeof(ftn_param))) return oom(g);
+    if (ftn_grow(&g->params, &g->cap_params, (size_t)g->n_params + 1, sizeof(ftn_param)) != FTN_OK) return oom(g);
     ftn_param *p = &g->params[g->n_params];
     memset(p, 0, sizeof *p);
     int len = snprintf(p->name, sizeof p->name, "%s.%s", prefix, suffix);

@@ -58,9 +58,9 @@ typedef struct ftn_op {
 } ftn_op;
 
 typedef struct ftn_graph {
-    ftn_tensor *tensors; int n_tensors, cap_tensors;
-    ftn_op *ops;         int n_ops, cap_ops;
-    ftn_param *params;   int n_params, cap_params;
+    ftn_tensor *tensors; int n_tensors; size_t cap_tensors;
+    ftn_op *ops;         int n_ops; size_t cap_ops;
+    ftn_param *params;   int n_params; size_t cap_params;
     size_t n_param_floats;
     int input;                        /* tensor index */
     int outputs[FTN_MAX_OUTPUTS];     /* tensor indices; the last is the prediction */

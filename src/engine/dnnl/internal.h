@@ -81,7 +81,7 @@ typedef struct step {
     };
 } step;
 
-typedef struct steplist { step *v; int n, cap; } steplist;
+typedef struct steplist { step *v; int n; size_t cap; } steplist;
 
 /* A primitive's arguments, collected before the step is pushed. */
 typedef struct argv { int n; dnnl_exec_arg_t a[MAX_ARGS]; } argv;
@@ -142,12 +142,12 @@ typedef struct impl {
     bool *fused_away; /* per op: a ReLU or sigmoid whose forward is done by its producer */
     bool *first;      /* [op*FTN_MAX_OP_INPUTS+i]: first gradient contribution to that input */
     /* owned objects */
-    dnnl_primitive_desc_t *pds; int n_pds, cap_pds;
-    dnnl_primitive_t *prims; int n_prims, cap_prims;
-    dnnl_memory_t *mems; int n_mems, cap_mems;
-    void **bufs; int n_bufs, cap_bufs;
-    vbuf *vb; int n_vb, cap_vb;
-    bind *binds; int n_binds, cap_binds;
+    dnnl_primitive_desc_t *pds; int n_pds; size_t cap_pds;
+    dnnl_primitive_t *prims; int n_prims; size_t cap_prims;
+    dnnl_memory_t *mems; int n_mems; size_t cap_mems;
+    void **bufs; int n_bufs; size_t cap_bufs;
+    vbuf *vb; int n_vb; size_t cap_vb;
+    bind *binds; int n_binds; size_t cap_binds;
     int sh_vb[SH_COUNT];                      /* the shared temporaries' vbufs, -1 if none */
     size_t *pool_off; int n_pool;             /* the real buffers, as offsets into the arena */
     size_t pool_bytes, pool_bytes_unshared;   /* after / before sharing */

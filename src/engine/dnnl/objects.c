@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/fs.h"
 #include "engine/dnnl/internal.h"
 
 /* ---- errors ----------------------------------------------------------------------------------- */
@@ -37,22 +38,10 @@ ftn_status ftn_dnnl_fail(const ftn_exec *ex, int op, const char *what, dnnl_stat
 
 /* ---- owned-object registry -------------------------------------------------------------------- */
 
-static bool grow(void **arr, int *cap, int need, size_t elem)
-{
-    if (need <= *cap) return true;
-    int c = *cap ? *cap * 2 : 32;
-    while (c < need) c *= 2;
-    void *p = realloc(*arr, (size_t)c * elem);
-    if (!p) return false;
-    *arr = p;
-    *cap = c;
-    return true;
-}
-
 /* A private (never pooled), zeroed, 64-byte aligned buffer; NULL when out of memory. */
 void *ftn_dnnl_new_buf(impl *C, size_t bytes)
 {
-    if (!grow((void **)&C->bufs, &C->cap_bufs, C->n_bufs + 1, sizeof(void *))) return NULL;
+    if (ftn_grow(&C->bufs, &C->cap_bufs, (size_t)C->n_bufs + 1, sizeof(void *)) != FTN_OK) return NULL;
     size_t sz = (bytes + 63) / 64 * 64;
     if (sz == 0) sz = 64;
     void *p = aligned_alloc(64, sz);
@@ -65,7 +54,7 @@ void *ftn_dnnl_new_buf(impl *C, size_t bytes)
 /* Registers pd (destroyed with the engine); destroys it at once when that fails. */
 ftn_status ftn_dnnl_keep_pd(impl *C, dnnl_primitive_desc_t pd)
 {
-    if (!grow((void **)&C->pds, &C->cap_pds, C->n_pds + 1, sizeof *C->pds)) {
+    if (ftn_grow(&C->pds, &C->cap_pds, (size_t)C->n_pds + 1, sizeof *C->pds) != FTN_OK) {
         dnnl_primitive_desc_destroy(pd);
         return oom(C);
     }
@@ -76,7 +65,7 @@ ftn_status ftn_dnnl_keep_pd(impl *C, dnnl_primitive_desc_t pd)
 /* A new virtual buffer of `size` bytes (grown by its users), or -1 when out of memory. */
 int ftn_dnnl_new_vbuf(impl *C, size_t size)
 {
-    if (!grow((void **)&C->vb, &C->cap_vb, C->n_vb + 1, sizeof *C->vb)) return -1;
+    if (ftn_grow(&C->vb, &C->cap_vb, (size_t)C->n_vb + 1, sizeof *C->vb) != FTN_OK) return -1;
     C->vb[C->n_vb] = (vbuf){ size, -1, -1, -1, -1, -1, -1 };
     return C->n_vb++;
 }
@@ -85,8 +74,8 @@ int ftn_dnnl_new_vbuf(impl *C, size_t size)
 ftn_status ftn_dnnl_bound_mem(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, int vb, dnnl_memory_t *out)
 {
     if (vb < 0) return oom(C);
-    if (!grow((void **)&C->mems, &C->cap_mems, C->n_mems + 1, sizeof *C->mems)) return oom(C);
-    if (!grow((void **)&C->binds, &C->cap_binds, C->n_binds + 1, sizeof *C->binds)) return oom(C);
+    if (ftn_grow(&C->mems, &C->cap_mems, (size_t)C->n_mems + 1, sizeof *C->mems) != FTN_OK) return oom(C);
+    if (ftn_grow(&C->binds, &C->cap_binds, (size_t)C->n_binds + 1, sizeof *C->binds) != FTN_OK) return oom(C);
     DNNL_TRY(ex, C, dnnl_memory_create(out, md, C->eng, DNNL_MEMORY_NONE));
     C->mems[C->n_mems++] = *out;
     C->binds[C->n_binds++] = (bind){ *out, vb };
@@ -99,7 +88,7 @@ ftn_status ftn_dnnl_bound_mem(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *m
 ftn_status ftn_dnnl_new_mem(ftn_exec *ex, impl *C, const dnnl_memory_desc_t *md, void *handle, dnnl_memory_t *out)
 {
     if (!handle) return ftn_dnnl_bound_mem(ex, C, md, ftn_dnnl_new_vbuf(C, dnnl_memory_desc_get_size(md)), out);
-    if (!grow((void **)&C->mems, &C->cap_mems, C->n_mems + 1, sizeof *C->mems)) return oom(C);
+    if (ftn_grow(&C->mems, &C->cap_mems, (size_t)C->n_mems + 1, sizeof *C->mems) != FTN_OK) return oom(C);
     DNNL_TRY(ex, C, dnnl_memory_create(out, md, C->eng, handle));
     C->mems[C->n_mems++] = *out;
     return FTN_OK;
@@ -130,7 +119,7 @@ ftn_status ftn_dnnl_make_prim(ftn_exec *ex, impl *C, const void *desc, const_dnn
     if (desc) DNNL_TRY(ex, C, dnnl_primitive_desc_create(&pd, desc, C->attr, C->eng, hint));
     else pd = *pd_out;
     TRY(ftn_dnnl_keep_pd(C, pd));
-    if (!grow((void **)&C->prims, &C->cap_prims, C->n_prims + 1, sizeof *C->prims)) return oom(C);
+    if (ftn_grow(&C->prims, &C->cap_prims, (size_t)C->n_prims + 1, sizeof *C->prims) != FTN_OK) return oom(C);
     DNNL_TRY(ex, C, dnnl_primitive_create(prim_out, pd));
     C->prims[C->n_prims++] = *prim_out;
     *pd_out = pd;
@@ -145,7 +134,7 @@ ftn_status ftn_dnnl_make_prim(ftn_exec *ex, impl *C, const void *desc, const_dnn
 /* A zeroed step of the op being compiled, appended to l; NULL when out of memory. */
 step *ftn_dnnl_push(impl *C, steplist *l)
 {
-    if (!grow((void **)&l->v, &l->cap, l->n + 1, sizeof(step))) return NULL;
+    if (ftn_grow(&l->v, &l->cap, (size_t)l->n + 1, sizeof(step)) != FTN_OK) return NULL;
     step *s = &l->v[l->n++];
     memset(s, 0, sizeof *s);
     s->op = C->cur_op;

@@ -1,4 +1,4 @@
-/* libFuzzer target: the data set opener (src/data/dataset.c, dataset_npy.c) through
+/* libFuzzer target: the data set opener (src/data/dataset*.c: folder, CSV and .npy layouts) through
  * ftn_dataset_open, then loading every sample. The input's first byte picks the mode and options
  * (bits 0-1: mode; bit 2: skip_bad; bit 3: verify); the rest is, by mode:
  *   0  a CSV list, written to csv/list.csv beside small valid images it can name: a.png, a_mask.png

@@ -428,6 +428,15 @@ ftn_status ftn_run_config_dataset(const char *run_dir, const ftn_run_config *c, 
 ftn_status ftn_run_config_split(const ftn_run_config *c, const char *split, const ftn_dataset *ds, int **idx,
                                 int *n);
 
+/* ---- cross-validation ----------------------------------------------------------------------- */
+/* DIR/summary.json of a cross-validation whose `runs` runs (run r in DIR/fold-<r+1>) trained
+ * `base` (its model and loss are recorded) and returned sums[0..runs): scheme "kfold" with
+ * "folds" when kfold, else "repeat" with "repeats"; per run its test_mean, n_test and
+ * best_epoch; and the mean and population std of the runs' test_mean, also returned in *mean and
+ * *std. Written atomically. */
+ftn_status ftn_cv_summary_write(const char *dir, const ftn_train_config *base, int kfold, int runs,
+                                const ftn_train_summary *sums, ftn_metrics *mean, ftn_metrics *std);
+
 /* ---- reports -------------------------------------------------------------------------------- */
 /* RUN/report.html: one self-contained page (no external resources) describing a training run.
  *

@@ -1,10 +1,197 @@
-/* The public, cJSON-free view of a run's config.json (ftunet_protocol.h, "run folders"): a thin
- * wrapper over protocol/run_folder.h, which knows the format. */
+/* RUN/config.json (see run_folder.h): written at a run's start, checked on resume, read by
+ * evaluation and the report; and the public, cJSON-free view of it (ftunet_protocol.h, "run
+ * folders"), a thin wrapper over those functions. */
+#include "protocol/run_internal.h"
+
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
-#include "protocol/run_folder.h"
+
+/* ---- config.json ----------------------------------------------------------------------------- */
+
+double ftn_run_short_float(float f)
+{
+    char buf[32];
+    for (int prec = 6; prec < 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        if ((float)strtod(buf, NULL) == f) return strtod(buf, NULL);
+    }
+    snprintf(buf, sizeof buf, "%.9g", (double)f);
+    return strtod(buf, NULL);
+}
+
+static cJSON *ids_json(const ftn_dataset *ds, const int *idx, int n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(ds->samples[idx[i]].id));
+    return a;
+}
+
+static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const ftn_dataset *ds, const ftn_split *sp)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", c->model);
+    cJSON_AddNumberToObject(j, "channels", c->channels);
+    cJSON_AddNumberToObject(j, "height", c->height);
+    cJSON_AddNumberToObject(j, "width", c->width);
+    cJSON_AddStringToObject(j, "loss", ftn_loss_name(c->loss.kind));
+    cJSON_AddNumberToObject(j, "alpha", ftn_run_short_float(c->loss.alpha));
+    cJSON_AddNumberToObject(j, "beta", ftn_run_short_float(c->loss.beta));
+    cJSON_AddNumberToObject(j, "gamma", ftn_run_short_float(c->loss.gamma));
+    cJSON_AddNumberToObject(j, "epochs", c->epochs);
+    cJSON_AddNumberToObject(j, "batch", c->batch);
+    cJSON_AddNumberToObject(j, "lr", ftn_run_short_float(c->opt.lr));
+    cJSON_AddNumberToObject(j, "momentum", ftn_run_short_float(c->opt.momentum));
+    cJSON_AddNumberToObject(j, "decay", ftn_run_short_float(c->opt.decay));
+    cJSON_AddStringToObject(j, "optimizer", c->opt.kind == FTN_OPT_ADAM ? "adam" : "sgd");
+    cJSON_AddStringToObject(j, "precision", ftn_precision_name(c->precision));
+    cJSON_AddBoolToObject(j, "bn_recalibrate", c->bn_recalibrate != 0);
+    cJSON_AddBoolToObject(j, "bn_debias", c->bn_debias != 0);
+    cJSON_AddNumberToObject(j, "seed", (double)c->seed);
+    cJSON_AddStringToObject(j, "resize", ftn_resize_name(c->resize));
+    cJSON_AddNumberToObject(j, "threshold", ftn_run_short_float(c->threshold));
+    cJSON_AddStringToObject(j, "select", ftn_select_name(c->select));
+    cJSON_AddNumberToObject(j, "test_split", c->test_split);
+    cJSON_AddNumberToObject(j, "val_split", c->val_split);
+    cJSON_AddStringToObject(j, "data", data_abs);
+    cJSON_AddStringToObject(j, "mask_suffix", c->mask_suffix ? c->mask_suffix : ""); /* "": none */
+    cJSON_AddItemToObject(j, "train", ids_json(ds, sp->train, sp->n_train));
+    cJSON_AddItemToObject(j, "val", ids_json(ds, sp->val, sp->n_val));
+    cJSON_AddItemToObject(j, "test", ids_json(ds, sp->test, sp->n_test));
+    return j;
+}
+
+ftn_status ftn_run_config_write(const char *run_dir, const ftn_train_config *c, const char *data_abs,
+                                const ftn_dataset *ds, const ftn_split *sp)
+{
+    char p[FTN_PATH_MAX];
+    FTN_TRY(ftn_run_path(run_dir, FTN_RUN_CONFIG, p, sizeof p));
+    cJSON *j = config_json(c, data_abs, ds, sp);
+    if (!j) return ftn_fail(FTN_ENOMEM, "train: out of memory");
+    ftn_status s = ftn_json_write(p, j);
+    cJSON_Delete(j);
+    return s;
+}
+
+/* A key of the wanted configuration absent from a run of before its option existed, which ran
+ * as the option's default does: fp32, picked by DSC, no BN re-estimation or debiasing. */
+static int absent_as_default(const cJSON *w)
+{
+    if (!strcmp(w->string, "precision")) return cJSON_IsString(w) && !strcmp(w->valuestring, "fp32");
+    if (!strcmp(w->string, "select")) return cJSON_IsString(w) && !strcmp(w->valuestring, "dsc");
+    if (!strcmp(w->string, "bn_recalibrate") || !strcmp(w->string, "bn_debias")) return cJSON_IsFalse(w);
+    return 0;
+}
+
+/* Every key of `want` except "epochs" must be in `have` with the same value. */
+static ftn_status config_matches(const char *path, const cJSON *have, const cJSON *want)
+{
+    for (const cJSON *w = want->child; w; w = w->next) {
+        if (!strcmp(w->string, "epochs")) continue;
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
+        if (!h && absent_as_default(w)) continue;
+        if (!h || !cJSON_Compare(h, w, 1)) {
+            char *hv = h ? cJSON_PrintUnformatted(h) : NULL;
+            int is_split = cJSON_IsArray(w);
+            ftn_status s = ftn_fail(FTN_EINVAL, "%s: cannot resume: %s differs from the run's (%s%s); resume with the run's options",
+                                    path, w->string, is_split ? "the split of " : "",
+                                    is_split ? "the data set" : (hv ? hv : "missing"));
+            free(hv);
+            return s;
+        }
+    }
+    return FTN_OK;
+}
+
+ftn_status ftn_run_config_check(const char *run_dir, const ftn_train_config *c, const char *data_abs,
+                                const ftn_dataset *ds, const ftn_split *sp)
+{
+    char p[FTN_PATH_MAX];
+    FTN_TRY(ftn_run_path(run_dir, FTN_RUN_CONFIG, p, sizeof p));
+    cJSON *want = config_json(c, data_abs, ds, sp), *have;
+    if (!want) return ftn_fail(FTN_ENOMEM, "train: out of memory");
+    ftn_status s = ftn_json_read(p, FTN_RUN_MAX_JSON, &have);
+    if (s == FTN_OK) s = config_matches(p, have, want);
+    cJSON_Delete(have);
+    cJSON_Delete(want);
+    return s;
+}
+
+ftn_status ftn_run_config_read(const char *run_dir, cJSON **config)
+{
+    if (!run_dir || !config) return ftn_fail(FTN_EINVAL, "run config: missing argument");
+    *config = NULL;
+    char path[FTN_PATH_MAX];
+    FTN_TRY(ftn_run_path(run_dir, FTN_RUN_CONFIG, path, sizeof path));
+    return ftn_json_read(path, FTN_RUN_MAX_JSON, config);
+}
+
+const char *ftn_run_config_str(const cJSON *config, const char *key, const char *fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, key);
+    return cJSON_IsString(v) && v->valuestring ? v->valuestring : fallback;
+}
+
+double ftn_run_config_num(const cJSON *config, const char *key, double fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(config, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+ftn_status ftn_run_dataset_open(const char *run_dir, const cJSON *config, ftn_dataset *ds)
+{
+    const char *data = ftn_run_config_str(config, "data", NULL);
+    if (!data || !*data) return ftn_fail(FTN_EFORMAT, "%s/config.json: no \"data\" path", run_dir);
+    ftn_dataset_options o = { ftn_run_config_str(config, "mask_suffix", NULL), 0, 0, 0 };
+    if (o.mask_suffix && !*o.mask_suffix) o.mask_suffix = NULL;
+    char path[FTN_PATH_MAX];
+    if (data[0] != '/' && !ftn_path_exists(data)) {
+        snprintf(path, sizeof path, "%s/%s", run_dir, data);
+        if (ftn_path_exists(path)) data = path;
+    }
+    return ftn_dataset_open(data, &o, ds);
+}
+
+ftn_status ftn_run_split_indices(const cJSON *config, const char *split, const ftn_dataset *ds, int **idx, int *n)
+{
+    if (!config || !split || !ds || !idx || !n) return ftn_fail(FTN_EINVAL, "run split: missing argument");
+    *idx = NULL;
+    *n = 0;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(config, split);
+    if (!cJSON_IsArray(a)) return ftn_fail(FTN_EFORMAT, "config.json: no \"%s\" array of sample ids", split);
+    int cnt = cJSON_GetArraySize(a);
+    if (cnt == 0) return ftn_fail(FTN_EFORMAT, "config.json: the \"%s\" split is empty", split);
+    int *out = malloc(sizeof(int) * (size_t)cnt);
+    if (!out) return ftn_fail(FTN_ENOMEM, "run split: out of memory");
+    int k = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a)
+    {
+        char num[32];
+        const char *id = cJSON_IsString(e) ? e->valuestring : NULL;
+        if (!id && cJSON_IsNumber(e)) { /* numeric ids (the .npy layout's indices) */
+            snprintf(num, sizeof num, "%05d", e->valueint);
+            id = num;
+        }
+        int found = -1;
+        for (int i = 0; id && i < ds->count && found < 0; i++)
+            if (!strcmp(ds->samples[i].id, id)) found = i;
+        if (found < 0) {
+            free(out);
+            return ftn_fail(FTN_EFORMAT, "config.json: %s id '%s' is not a sample of %s", split, id ? id : "(not a string)",
+                            ds->path);
+        }
+        out[k++] = found;
+    }
+    *idx = out;
+    *n = k;
+    return FTN_OK;
+}
+
+/* ---- the public view: ftn_run_config ------------------------------------------------------- */
 
 struct ftn_run_config {
     cJSON *json;

@@ -2,7 +2,10 @@
  * contents of config.json, state.json and log.csv (see ftunet_protocol.h, section "training", for
  * the layout and docs/RUN_FOLDER.md for the whole format). Training writes through it; evaluation,
  * the report and the commands (through ftunet_protocol.h's ftn_run_config) read through it.
- * Every file is written atomically (temporary name, fsync, rename).
+ * Every file is written atomically (temporary name, fsync, rename). Implemented by run_folder.c
+ * (file names, opening, cleanup, the JSON helpers), run_config.c (config.json), run_state.c
+ * (state.json, epoch commits, checkpoints) and run_log.c (log.csv); run_internal.h holds what
+ * those share and nothing else may use.
  *
  * An epoch is committed as a unit:
  *   1. its files go into RUN/epochs/NNNN.tmp/ (NNNN: the 1-based epoch, at least 4 digits):

@@ -9,38 +9,6 @@
 #include "ftunet_protocol.h"
 #include "train_opts.h"
 
-/* 0.7f as 0.7 in JSON (7 digits: summary.json's format, not config.json's shortest round trip) */
-static double short_float(float f)
-{
-    char b[32];
-    snprintf(b, sizeof b, "%.7g", (double)f);
-    return strtod(b, NULL);
-}
-
-/* {"dsc", "precision", "recall", "iou"} (summary.json's members per run, mean and std). */
-static cJSON *metrics_json(const ftn_metrics *m)
-{
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "dsc", m->dsc);
-    cJSON_AddNumberToObject(o, "precision", m->precision);
-    cJSON_AddNumberToObject(o, "recall", m->recall);
-    cJSON_AddNumberToObject(o, "iou", m->iou);
-    return o;
-}
-
-/* cJSON_Print(j) and a newline, written atomically. Returns 0, or 1 after printing an error. */
-static int json_write(const char *what, const char *path, const cJSON *j)
-{
-    char *text = cJSON_Print(j);
-    if (!text) return cli_error(what, "%s: out of memory", path);
-    const void *chunks[2] = { text, "\n" };
-    size_t sizes[2] = { strlen(text), 1 };
-    int rc = ftn_write_file_atomic(path, chunks, sizes, 2) ? cli_lib_error(what) : 0;
-    cJSON_free(text);
-    return rc;
-}
-
 int cv_run(const char *what, const ftn_train_config *base, const char *dir, int folds, int repeats, ftn_metrics *mean,
            ftn_metrics *std)
 {
@@ -53,11 +21,8 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
         ds = &own;
     }
     int n = ds->count, runs = folds > 0 ? folds : repeats, rc = 0;
-    ftn_metrics *per = calloc((size_t)runs, sizeof *per);
     ftn_train_summary *sums = calloc((size_t)runs, sizeof *sums);
-    if (!per || !sums) {
-        free(per);
-        free(sums);
+    if (!sums) {
         if (!base->dataset) ftn_dataset_free(&own);
         return cli_error(what, "out of memory");
     }
@@ -85,36 +50,8 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
         else if (sums[r].tested_now && ftn_report_write(fold_dir, cfg.engine)) rc = cli_lib_error(what);
         else if (finished && sums[r].n_trained_now == 0) fprintf(stderr, "%sfinished already: %s\n", prefix, fold_dir);
         ftn_split_free(&sp);
-        per[r] = sums[r].test_mean;
     }
-    if (!rc) {
-        ftn_metrics_mean_std(per, runs, mean, std);
-        cJSON *j = cJSON_CreateObject(), *arr = cJSON_CreateArray();
-        cJSON_AddStringToObject(j, "scheme", folds > 0 ? "kfold" : "repeat");
-        cJSON_AddNumberToObject(j, folds > 0 ? "folds" : "repeats", runs);
-        cJSON_AddStringToObject(j, "model", base->model);
-        cJSON_AddStringToObject(j, "loss", ftn_loss_name(base->loss.kind));
-        cJSON_AddNumberToObject(j, "alpha", short_float(base->loss.alpha));
-        cJSON_AddNumberToObject(j, "beta", short_float(base->loss.beta));
-        cJSON_AddNumberToObject(j, "gamma", short_float(base->loss.gamma));
-        cJSON_AddItemToObject(j, "runs", arr);
-        for (int r = 0; r < runs; r++) {
-            char name[32];
-            snprintf(name, sizeof name, "fold-%d", r + 1);
-            cJSON *f = metrics_json(&per[r]);
-            cJSON_AddStringToObject(f, "dir", name);
-            cJSON_AddNumberToObject(f, "n_test", sums[r].n_test);
-            cJSON_AddNumberToObject(f, "best_epoch", sums[r].best_epoch);
-            cJSON_AddItemToArray(arr, f);
-        }
-        cJSON_AddItemToObject(j, "mean", metrics_json(mean));
-        cJSON_AddItemToObject(j, "std", metrics_json(std)); /* population std over folds (numpy) */
-        char path[4200];
-        snprintf(path, sizeof path, "%s/summary.json", dir);
-        rc = json_write(what, path, j);
-        cJSON_Delete(j);
-    }
-    free(per);
+    if (!rc && ftn_cv_summary_write(dir, base, folds > 0, runs, sums, mean, std)) rc = cli_lib_error(what);
     free(sums);
     if (!base->dataset) ftn_dataset_free(&own);
     return rc;

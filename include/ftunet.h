@@ -63,10 +63,9 @@ void ftn_set_threads(int threads);
  * FTN_EUNSUPPORTED. */
 /* FTN_PRECISION_FP32_WINOGRAD is float32 throughout, with the 3×3 stride-1 convolutions whose
  * channel counts are multiples of 16 computed by Winograd's F(4×4, 3×3) algorithm (oneDNN's
- * jit_wino_4x3: about 2.25× fewer multiplications, rounding of its own): the paper's network
- * trains about 1.6× faster than FTN_PRECISION_FP32, whose direct convolutions agree with the
- * reference layers to 1e-5; Winograd's layers to 2e-6, the whole network's early-layer gradients
- * to about 6e-3 (tests/test_engine_dnnl.c). It needs the oneDNN engine on an AVX-512 CPU. */
+ * jit_wino_4x3): fewer multiplications, a rounding of its own (the tolerances it is held to are
+ * in tests/test_engine_dnnl.c, its speed in docs/PERFORMANCE.md). It needs the oneDNN engine on
+ * an AVX-512 CPU. */
 typedef enum ftn_precision { FTN_PRECISION_FP32 = 0, FTN_PRECISION_BF16 = 1, FTN_PRECISION_FP32_WINOGRAD = 2 } ftn_precision;
 const char *ftn_precision_name(ftn_precision p);                 /* "fp32", "bf16", "fp32-winograd" */
 ftn_status ftn_precision_parse(const char *name, ftn_precision *p); /* "fp32"/"f32", "bf16", "fp32-winograd"/"winograd" */

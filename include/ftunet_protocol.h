@@ -164,6 +164,7 @@ typedef struct ftn_dataset_summary {
     int min_width, max_width, min_height, max_height;
     int grey_images, colour_images; /* by the images' channel counts */
     int empty_masks;                /* masks with no lesion pixel */
+    int full_masks;                 /* masks with no background pixel */
     double lesion_mean, lesion_std; /* lesion-area fraction per image: mean and POPULATION std
                                        (divide by N, as numpy.std) */
     double lesion_min, lesion_max;

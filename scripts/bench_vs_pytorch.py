@@ -38,14 +38,16 @@ def blas_in_use():
     alternatives picked."""
     a = torch.rand(256, 256)
     (a @ a).sum().item()
+    if getattr(torch.backends, "mkl", None) and torch.backends.mkl.is_available():
+        return "MKL (linked into torch)", []
     maps = open("/proc/self/maps").read()
+    # numpy's own OpenBLAS and CUDA's cuBLAS are mapped too, but torch's CPU products do not use them
     libs = sorted({line.split()[-1] for line in maps.splitlines()
-                   if ("blas" in line or "mkl" in line or "lapack" in line) and "/" in line})
+                   if ("blas" in line or "lapack" in line) and "/" in line
+                   and "numpy" not in line and "nvidia" not in line and "cublas" not in line})
     real = [os.path.realpath(p) for p in libs]
     if any("openblas" in p for p in real):
         return "OpenBLAS", real
-    if getattr(torch.backends, "mkl", None) and torch.backends.mkl.is_available():
-        return "MKL", real
     if any("libblas" in p for p in real):
         return "reference BLAS", real
     return "unknown", real

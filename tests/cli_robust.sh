@@ -58,5 +58,39 @@ else
     echo "skip: no python3 to write a 0/1 PNG"
 fi
 
+# a NaN input to forward gave NaN outputs and exit 0; now it is refused naming the image. The
+# .npy (1×1×16×16 float32, first pixel $1: NaN or 0.5) is written by hand: a 128-byte header.
+npy16() {
+    printf '\223NUMPY\001\000\166\000'
+    printf "%-117s\n" "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 16, 16), }"
+    if [ "$1" = nan ]; then printf '\000\000\300\177'; else printf '\000\000\000\077'; fi
+    i=1; while [ $i -lt 256 ]; do printf '\000\000\000\077'; i=$((i + 1)); done
+}
+npy16 half >"$T/half.npy" && npy16 nan >"$T/nan.npy"
+must fast "$FT" forward "$T/ck.safetensors" "$T/half.npy" -o "$T/fwd-ok"
+fails_cleanly "forward: a NaN input" fast "$FT" forward "$T/ck.safetensors" "$T/nan.npy" -o "$T/fwd-nan"
+grep -q 'nan.npy: image 0 holds a non-finite value' "$T/err" && ok "forward: the NaN image is named" || bad "forward NaN: $(cat "$T/err")"
+
+# an unknown loss named by the option it came from (the library's message names no option)
+fails_cleanly "train: --loss xyz" fast "$FT" train "$T/data" -o "$T/run-loss" --loss xyz
+grep -qx "ftunet: train: --loss xyz: expected dl, tl or ftl" "$T/err" && ok "train: --loss xyz message" || bad "--loss xyz: $(cat "$T/err")"
+
+# masks with no lesion pixel anywhere: stats warns, train refuses before training (it trained to
+# DSC 0 without a word). An .npy data set: 4 images of 16x16 at 0.5, masks all 0.
+npy_4x16x16() { # $1: the float's 4 bytes as printf octal escapes
+    printf '\223NUMPY\001\000\166\000'
+    printf "%-117s\n" "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 16, 16), }"
+    i=0; while [ $i -lt 1024 ]; do printf "$1"; i=$((i + 1)); done
+}
+mkdir -p "$T/blank"
+npy_4x16x16 '\000\000\000\077' >"$T/blank/images.npy" && npy_4x16x16 '\000\000\000\000' >"$T/blank/masks.npy"
+if "$FT" stats "$T/blank" >"$T/out" 2>"$T/err"; then
+    grep -q 'empty masks: 4' "$T/out" && grep -q 'warning: every mask is empty' "$T/err" \
+        && ok "stats: all-empty masks warned" || bad "stats all-empty: $(cat "$T/out" "$T/err")"
+else bad "stats on all-empty masks failed: $(cat "$T/err")"; fi
+fails_cleanly "train: all-empty masks" fast "$FT" train "$T/blank" -o "$T/run-blank" --size 16x16 --epochs 1 --batch 2
+grep -q 'every mask of the training split (3 images) is empty' "$T/err" && [ ! -e "$T/run-blank/last.safetensors" ] \
+    && ok "train: all-empty masks refused" || bad "train all-empty: $(cat "$T/err")"
+
 echo "$fails failed"
 [ "$fails" -eq 0 ]

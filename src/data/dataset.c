@@ -436,6 +436,7 @@ ftn_status ftn_dataset_stats(const ftn_dataset *ds, ftn_dataset_summary *out)
             if (s->channels == 1) out->grey_images++;
             else out->colour_images++;
             if (frac[i] == 0) out->empty_masks++;
+            if (frac[i] == 1) out->full_masks++;
             if (frac[i] < out->lesion_min) out->lesion_min = frac[i];
             if (frac[i] > out->lesion_max) out->lesion_max = frac[i];
             sum += frac[i];

@@ -29,7 +29,7 @@ ftn_status ftn_loss_parse(const char *name, ftn_loss_kind *kind)
     if (!strcmp(name, "dl") || !strcmp(name, "dice")) *kind = FTN_LOSS_DICE;
     else if (!strcmp(name, "tl") || !strcmp(name, "tversky")) *kind = FTN_LOSS_TVERSKY;
     else if (!strcmp(name, "ftl") || !strcmp(name, "focal-tversky")) *kind = FTN_LOSS_FOCAL_TVERSKY;
-    else return ftn_fail(FTN_EINVAL, "--loss %s: expected dl, tl or ftl", name);
+    else return ftn_fail(FTN_EINVAL, "loss '%s': expected dl, tl or ftl", name);
     return FTN_OK;
 }
 

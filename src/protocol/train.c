@@ -283,6 +283,14 @@ static ftn_status load_training_data(run_ctx *c)
     size_t img = (size_t)in.c * in.h * in.w, px = (size_t)in.h * in.w;
     notify(c->cb, c->user, &c->pr, FTN_PHASE_LOAD);
     FTN_TRY(ftn_dataset_load_subset(c->ds, sp->train, sp->n_train, in.c, in.h, in.w, cfg->resize, &c->xt, &c->yt, NULL));
+    /* a training split without one lesion pixel (masks in a value convention not recognised, say)
+     * would train an all-background network and report it as a result */
+    size_t lesion = 0;
+    for (size_t i = 0, n = px * (size_t)sp->n_train; i < n && !lesion; i++) lesion += c->yt[i] > 0.5f;
+    if (!lesion)
+        return ftn_fail(FTN_EINVAL, "%s: every mask of the training split (%d images) is empty at %dx%d: nothing to "
+                        "learn (a mask pixel is lesion above half its format's range, or at 1 in a 0/1 mask)",
+                        c->ds->path, sp->n_train, in.h, in.w);
     if (sp->n_val)
         FTN_TRY(ftn_dataset_load_subset(c->ds, sp->val, sp->n_val, in.c, in.h, in.w, cfg->resize, &c->xv, &c->yv, NULL));
     c->b_max = cfg->batch < sp->n_train ? cfg->batch : sp->n_train;

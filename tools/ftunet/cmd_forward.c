@@ -1,6 +1,7 @@
 /* ftunet forward: run a checkpoint on an N×C×H×W float32 .npy and write every output. */
 #include "commands.h"
 
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,12 @@ static int run(cli_command *cmd, int argc, char **argv)
         goto done;
     }
     int n = (int)dims[0];
+    for (size_t i = 0, total = (size_t)n * in.c * in.h * in.w; i < total; i++)
+        if (!isfinite(x[i])) { /* a NaN input gives NaN outputs that look like a result */
+            rc = cli_error("forward", "%s: image %zu holds a non-finite value (NaN or infinity)", input,
+                           i / ((size_t)in.c * in.h * in.w));
+            goto done;
+        }
     if (batch > n) batch = n;
     if (mkdir(dir, 0777) && errno != EEXIST) { rc = cli_error("forward", "%s: %s", dir, strerror(errno)); goto done; }
     if (ftn_session_create(m, batch, engine, &s)) { rc = cli_lib_error("forward"); goto done; }

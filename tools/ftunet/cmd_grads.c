@@ -41,7 +41,10 @@ static int run(cli_command *cmd, int argc, char **argv)
         goto done;
     }
     ftn_loss_config lc = ftn_model_loss(m);
-    if (cli_get(cmd, "loss") && ftn_loss_parse(cli_get(cmd, "loss"), &lc.kind)) { rc = cli_lib_error("grads"); goto done; }
+    if (cli_get(cmd, "loss") && ftn_loss_parse(cli_get(cmd, "loss"), &lc.kind)) {
+        rc = cli_error("grads", "--loss %s: expected dl, tl or ftl", cli_get(cmd, "loss"));
+        goto done;
+    }
     if (ftn_session_create_ex(m, (int)dx[0], engine, precision, &s) || ftn_session_forward(s, x, 1) ||
         ftn_session_loss(s, y, &lc, &loss) || ftn_session_backward(s) || ftn_model_save_gradients(m, out)) {
         rc = cli_lib_error("grads");

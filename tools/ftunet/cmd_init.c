@@ -25,7 +25,8 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (!out) return cli_error("init", "missing -o FILE.safetensors");
     if (cli_int(cmd, "channels", 1, 3, &channels) || cli_size(cmd, "size", &h, &w) || cli_u64(cmd, "seed", &seed)) return 1;
     ftn_loss_kind kind = FTN_LOSS_FOCAL_TVERSKY;
-    if (cli_get(cmd, "loss") && ftn_loss_parse(cli_get(cmd, "loss"), &kind)) return cli_lib_error("init");
+    if (cli_get(cmd, "loss") && ftn_loss_parse(cli_get(cmd, "loss"), &kind))
+        return cli_error("init", "--loss %s: expected dl, tl or ftl", cli_get(cmd, "loss"));
     ftn_model *m;
     if (ftn_model_create(model, channels, h, w, &m)) return cli_lib_error("init");
     ftn_loss_config loss = ftn_loss_default(kind);

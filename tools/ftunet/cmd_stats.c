@@ -49,6 +49,16 @@ static int run(cli_command *cmd, int argc, char **argv)
         printf("lesion area: %.4f ± %.4f of the image (min %.4f, max %.4f; population std)\n", s.lesion_mean,
                s.lesion_std, s.lesion_min, s.lesion_max);
         printf("empty masks: %d\n", s.empty_masks);
+        printf("full masks:  %d (all lesion)\n", s.full_masks);
+        /* on stderr: a data set that cannot be trained on, or masks that look inverted */
+        if (s.empty_masks == s.count)
+            fprintf(stderr, "ftunet: stats: warning: every mask is empty (a mask pixel is lesion above half its "
+                            "format's range, or at 1 in a 0/1 mask)\n");
+        else if (s.empty_masks)
+            fprintf(stderr, "ftunet: stats: warning: %d of %d masks are empty\n", s.empty_masks, s.count);
+        if (s.full_masks)
+            fprintf(stderr, "ftunet: stats: warning: %d of %d masks are all lesion (inverted masks?)\n", s.full_masks,
+                    s.count);
     }
     if (ds.n_skipped) {
         printf("skipped:     %d\n", ds.n_skipped);

@@ -19,7 +19,8 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     *cfg = ftn_train_default();
     if (cli_get(cmd, "model")) cfg->model = cli_get(cmd, "model");
     ftn_loss_kind kind = FTN_LOSS_FOCAL_TVERSKY;
-    if (cli_get(cmd, "loss") && ftn_loss_parse(cli_get(cmd, "loss"), &kind)) return cli_lib_error(name);
+    if (cli_get(cmd, "loss") && ftn_loss_parse(cli_get(cmd, "loss"), &kind))
+        return cli_error(name, "--loss %s: expected dl, tl or ftl", cli_get(cmd, "loss"));
     float alpha = 0.7f, beta = 0.3f, gamma = 4.0f / 3.0f;
     if (cli_float(cmd, "alpha", 0, 1e6, &alpha) || cli_float(cmd, "beta", 0, 1e6, &beta) ||
         cli_float(cmd, "gamma", 1e-3, 1e3, &gamma))

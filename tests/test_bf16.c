@@ -12,20 +12,6 @@
 
 enum { S = 32 };
 
-static void make_disc_batch(float *x, float *m, int n, uint64_t seed)
-{
-    uint64_t st = seed;
-    for (int i = 0; i < n; i++) {
-        float cy = tl_uniform(&st, 10, 22), cx = tl_uniform(&st, 10, 22), r = tl_uniform(&st, 4, 8);
-        for (int y = 0; y < S; y++)
-            for (int xx = 0; xx < S; xx++) {
-                int in = (y - cy) * (y - cy) + (xx - cx) * (xx - cx) < r * r;
-                m[(i * S + y) * S + xx] = (float)in;
-                x[(i * S + y) * S + xx] = 0.35f * tl_uniform(&st, 0, 1) + (in ? 0.5f : 0.1f);
-            }
-    }
-}
-
 /* One training forward + loss + backward; returns the outputs (concatenated) and gradients. */
 static void fwd_bwd(ftn_model *m, ftn_precision p, const float *x, const float *mask, int n,
                     float **outs, size_t *n_out, float **grads)
@@ -115,7 +101,7 @@ static void compare(void)
     ftn_model_init(m, 7);
     float *x = malloc(N * S * S * sizeof(float)), *xr = malloc(N * S * S * sizeof(float));
     float *mask = malloc(N * S * S * sizeof(float));
-    make_disc_batch(x, mask, N, 11);
+    tl_disc_batch(x, mask, N, 11);
     for (int i = 0; i < N * S * S; i++) xr[i] = round_bf16(x[i]);
     float *o32 = NULL, *o16 = NULL, *or = NULL, *g32 = NULL, *g16 = NULL, *gr = NULL;
     size_t n32 = 0, n16 = 0, nr = 0;
@@ -158,7 +144,7 @@ static void train(void)
     ftn_session *s = NULL;
     CHECK_OK(ftn_session_create_ex(m, N, FTN_ENGINE_DNNL, FTN_PRECISION_BF16, &s));
     float *x = malloc(N * S * S * sizeof(float)), *mask = malloc(N * S * S * sizeof(float));
-    make_disc_batch(x, mask, N, 42);
+    tl_disc_batch(x, mask, N, 42);
     ftn_loss_config lc = ftn_loss_default(FTN_LOSS_FOCAL_TVERSKY);
     ftn_optimizer_config oc = ftn_optimizer_default(FTN_OPT_SGD);
     oc.lr = 0.05f;

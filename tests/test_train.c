@@ -11,20 +11,6 @@
 
 enum { N = 8, S = 32 };
 
-static void make_batch(float *x, float *m, uint64_t seed)
-{
-    uint64_t st = seed;
-    for (int i = 0; i < N; i++) {
-        float cy = tl_uniform(&st, 10, 22), cx = tl_uniform(&st, 10, 22), r = tl_uniform(&st, 4, 8);
-        for (int y = 0; y < S; y++)
-            for (int xx = 0; xx < S; xx++) {
-                int in = (y - cy) * (y - cy) + (xx - cx) * (xx - cx) < r * r;
-                m[(i * S + y) * S + xx] = (float)in;
-                x[(i * S + y) * S + xx] = 0.35f * tl_uniform(&st, 0, 1) + (in ? 0.5f : 0.1f);
-            }
-    }
-}
-
 /* DSC of the batch under batch statistics (a training-mode forward): after a few dozen steps
  * BN's running statistics (momentum 0.99, as the reference) still remember their start. */
 static double batch_dsc(ftn_session *s, const float *x, const float *m)
@@ -45,7 +31,7 @@ static void train(ftn_engine engine, int steps, float *out_first_loss, float *ou
     ftn_session *s;
     CHECK_OK(ftn_session_create(m, N, engine, &s));
     float *x = malloc(N * S * S * 4), *mask = malloc(N * S * S * 4);
-    make_batch(x, mask, 42);
+    tl_disc_batch(x, mask, N, 42);
     ftn_loss_config lc = ftn_loss_default(FTN_LOSS_FOCAL_TVERSKY);
     ftn_optimizer_config oc = ftn_optimizer_default(FTN_OPT_SGD);
     oc.lr = getenv("LR") ? (float)atof(getenv("LR")) : 0.05f;

@@ -20,16 +20,7 @@ enum { N = 6, S = 32 };
 static void write_npy_set(const char *dir)
 {
     float *x = malloc(sizeof(float) * N * S * S), *m = malloc(sizeof(float) * N * S * S);
-    uint64_t st = 5;
-    for (int i = 0; i < N; i++) {
-        float cy = tl_uniform(&st, 10, 22), cx = tl_uniform(&st, 10, 22), r = tl_uniform(&st, 4, 8);
-        for (int y = 0; y < S; y++)
-            for (int xx = 0; xx < S; xx++) {
-                int in = (y - cy) * (y - cy) + (xx - cx) * (xx - cx) < r * r;
-                m[(i * S + y) * S + xx] = (float)in;
-                x[(i * S + y) * S + xx] = 0.35f * tl_uniform(&st, 0, 1) + (in ? 0.5f : 0.1f);
-            }
-    }
+    tl_disc_batch(x, m, N, 5);
     int64_t dims[3] = { N, S, S };
     CHECK_OK(ftn_npy_write_f32(tl_path(dir, "images.npy"), 3, dims, x));
     CHECK_OK(ftn_npy_write_f32(tl_path(dir, "masks.npy"), 3, dims, m));

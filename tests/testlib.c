@@ -81,3 +81,18 @@ double tl_rel_max_diff(const float *a, const float *b, size_t count)
     }
     return maxd / (maxb + 1e-12);
 }
+
+void tl_disc_batch(float *x, float *m, int n, uint64_t seed)
+{
+    enum { S = 32 };
+    uint64_t st = seed;
+    for (int i = 0; i < n; i++) {
+        float cy = tl_uniform(&st, 10, 22), cx = tl_uniform(&st, 10, 22), r = tl_uniform(&st, 4, 8);
+        for (int y = 0; y < S; y++)
+            for (int xx = 0; xx < S; xx++) {
+                int in = (y - cy) * (y - cy) + (xx - cx) * (xx - cx) < r * r;
+                m[(i * S + y) * S + xx] = (float)in;
+                x[(i * S + y) * S + xx] = 0.35f * tl_uniform(&st, 0, 1) + (in ? 0.5f : 0.1f);
+            }
+    }
+}

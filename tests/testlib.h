@@ -34,6 +34,10 @@ uint64_t tl_next(uint64_t *state);
 float tl_uniform(uint64_t *state, float lo, float hi);
 void tl_fill_uniform(float *x, size_t count, uint64_t *state, float lo, float hi);
 
+/* n 32×32 images of a bright disc (centre 10–22, radius 4–8) on noise, in [0, 1], and their 0/1
+ * masks, NCHW with one channel, from a seed: the batch the training tests learn. */
+void tl_disc_batch(float *x, float *m, int n, uint64_t seed);
+
 /* A scratch folder for this test: $FTUNET_TEST_TMP/<name>, emptied or created. Returns a
  * path into a static buffer. */
 const char *tl_tmpdir(const char *name);

@@ -357,7 +357,7 @@ static ftn_status train_step(run_ctx *c, int e, int step, int steps, double *los
     if (!ss) ss = ftn_session_backward(s);
     if (!ss) ss = ftn_model_step(c->m, &cfg->opt);
     if (ss) return ftn_fail_context(ss, "epoch %d step %d", e + 1, step + 1);
-    float bad_value; /* a NaN gradient shows as a NaN parameter after the update: one pass, ~0.3 % of a step */
+    float bad_value; /* a NaN gradient shows as a NaN parameter after the update */
     const char *bad = nonfinite_tensor(c->m, &bad_value);
     if (bad) return diverged(c, e, step, bad_value, bad);
     run_clock *t = &c->clock;

@@ -5,7 +5,9 @@
  *      (0/255), b.bmp, b_mask.png, c.png (another size), z.png (a 0/1 mask), e.txt (not an image);
  *   1  a folder layout, one line per file: "i<k><name>" creates <images>/<name>, "m<k><name>"
  *      <masks>/<name>, with content k (0-4: the files above, others empty); "s<suffix>" sets
- *      mask_suffix; "l<k>" picks the layout (0 images/masks, 1 original/gt, 2 X_Input/X_GroundTruth);
+ *      mask_suffix; "l<k>" picks the layout (0 images/masks, 1 original/gt, 2 X_Input/X_GroundTruth,
+ *      3 side by side: images and masks in one tree, a name may hold one "class/" folder,
+ *      4 nnU-Net's imagesTr/labelsTr); "j<text>" writes <root>/dataset.json;
  *   2  images.npy and masks.npy, split at the first "NPYSPLIT" (no split: the same bytes twice).
  * Pixel limit 256 × 256 per image. */
 #include <stdint.h>
@@ -119,8 +121,9 @@ static void open_and_use(const char *path, const ftn_dataset_options *o)
 /* Mode 1: one line per file. */
 static void folders(const uint8_t *p, size_t n, ftn_dataset_options *o)
 {
-    static const char *layouts[3][2] = {{"images", "masks"}, {"original", "gt"},
-                                        {"ISIC_Training_Input", "ISIC_Training_GroundTruth"}};
+    static const char *layouts[5][2] = {{"images", "masks"}, {"original", "gt"},
+                                        {"ISIC_Training_Input", "ISIC_Training_GroundTruth"}, {".", "."},
+                                        {"imagesTr", "labelsTr"}};
     const char *root = fuzz_path("ds");
     fuzz_rm_tree(root);
     mkdir(root, 0755);
@@ -133,19 +136,38 @@ static void folders(const uint8_t *p, size_t n, ftn_dataset_options *o)
         const char *line = (const char *)p + i;
         size_t len = j - i;
         i = j + 1;
-        if (len >= 2 && line[0] == 'l') layout = (unsigned char)line[1] % 3;
+        if (len >= 2 && line[0] == 'l') layout = (unsigned char)line[1] % 5;
+        if (len >= 1 && line[0] == 'j') {
+            char js[8192];
+            snprintf(js, sizeof js, "%s/dataset.json", root);
+            struct stat sj;
+            if (stat(js, &sj) != 0 || !S_ISDIR(sj.st_mode)) fuzz_write(js, (const uint8_t *)line + 1, len - 1, 0);
+        }
         if (len >= 1 && line[0] == 's') snprintf(suffix, sizeof suffix, "%.*s", (int)(len - 1), line + 1);
         if (len < 3 || (line[0] != 'i' && line[0] != 'm')) continue;
         char name[256];
         size_t nl = len - 2 < 200 ? len - 2 : 200;
         memcpy(name, line + 2, nl);
         name[nl] = 0;
-        if (strlen(name) != nl || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) continue;
+        /* one "class/" folder in the side-by-side layout, none elsewhere; no "." or ".." parts */
+        char *slash = strchr(name, '/');
+        if (strlen(name) != nl || !strcmp(name, ".") || !strcmp(name, "..")) continue;
+        if (slash && (layout != 3 || strchr(slash + 1, '/') || slash == name || !slash[1] || name[0] == '.' ||
+                      !strcmp(slash + 1, ".") || !strcmp(slash + 1, "..")))
+            continue;
         char d[8192];
         snprintf(d, sizeof d, "%s/%s", root, layouts[layout][line[0] == 'm']);
         mkdir(d, 0755); /* (already there: fine) */
+        if (slash) {
+            snprintf(d, sizeof d, "%s/%s/%.*s", root, layouts[layout][line[0] == 'm'], (int)(slash - name), name);
+            mkdir(d, 0755);
+        }
+        /* a name the tree already holds as a folder (or a folder name already a file): not written */
+        struct stat sd;
+        if (stat(d, &sd) != 0 || !S_ISDIR(sd.st_mode)) continue;
         char path[8192];
         snprintf(path, sizeof path, "%s/%s/%s", root, layouts[layout][line[0] == 'm'], name);
+        if (stat(path, &sd) == 0 && S_ISDIR(sd.st_mode)) continue;
         int k = line[1] - '0';
         if (k >= 0 && k < N_BLOBS) fuzz_write(path, blob[k], blob_len[k], 0);
         else fuzz_write(path, NULL, 0, 0);

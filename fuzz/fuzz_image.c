@@ -1,4 +1,5 @@
-/* libFuzzer target: the image readers (PNG, JPEG, BMP; src/io/image.c), through the library's own
+/* libFuzzer target: the image readers (PNG, JPEG, BMP, TIFF through libtiff, WebP through libwebp;
+ * src/io/image.c; make_seeds.c gives striped, tiled, 8- and 16-bit TIFFs), through the library's own
  * entry points ftn_image_probe and ftn_image_read_limit, with the library's pixel limit set to
  * 2048 × 2048 so a header claiming a huge image is refused before any pixel buffer exists
  * (the fuzzer would otherwise run out of memory on valid but enormous images). */

@@ -1,5 +1,6 @@
 /* Writes the fuzzers' seed corpora: a few small valid files of each kind, made with the
- * project's own writers (and libpng / libjpeg for the variants ftunet does not write), into
+ * project's own writers (and libpng / libjpeg / libtiff / libwebp for the variants and formats
+ * ftunet does not write), into
  * OUT/fuzz_image, OUT/fuzz_npy, OUT/fuzz_safetensors and OUT/fuzz_dataset.
  * usage: ftunet_fuzz_seeds OUT (scripts/fuzz.sh runs it into build-fuzz/seeds). */
 #include <errno.h>
@@ -11,6 +12,8 @@
 
 #include <jpeglib.h>
 #include <png.h>
+#include <tiffio.h>
+#include <webp/encode.h>
 
 #include "ftunet.h"
 #include "io/image.h"
@@ -164,6 +167,64 @@ static void bmp_any(const char *path, int w, int h, int bpp, int comp, int npal,
     free(b);
 }
 
+/* A TIFF through libtiff: w×h, spp samples of bps bits, strips of rps rows or tiles of `tile`
+ * pixels a side, contiguous or separate planes; values a simple pattern. */
+static void tiff_any(const char *path, int w, int h, int spp, int bps, int photometric, int tile, int rps, int separate,
+                     int compression, int big_endian)
+{
+    TIFF *tif = TIFFOpen(path, big_endian ? "wb" : "wl");
+    if (!tif) die(path);
+    TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)w);
+    TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)h);
+    TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)spp);
+    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)bps);
+    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, (uint16_t)photometric);
+    TIFFSetField(tif, TIFFTAG_COMPRESSION, (uint16_t)compression);
+    TIFFSetField(tif, TIFFTAG_PLANARCONFIG, (uint16_t)(separate ? PLANARCONFIG_SEPARATE : PLANARCONFIG_CONTIG));
+    if ((photometric == PHOTOMETRIC_MINISBLACK && spp == 2) || (photometric == PHOTOMETRIC_RGB && spp == 4)) {
+        uint16_t ex = EXTRASAMPLE_UNASSALPHA;
+        TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)1, &ex);
+    }
+    if (photometric == PHOTOMETRIC_PALETTE) {
+        uint16_t r[256], g[256], b[256];
+        for (int i = 0; i < 256; i++) r[i] = (uint16_t)(i * 257), g[i] = (uint16_t)(65535 - i * 257), b[i] = (uint16_t)(i * 128);
+        TIFFSetField(tif, TIFFTAG_COLORMAP, r, g, b);
+    }
+    if (tile) {
+        TIFFSetField(tif, TIFFTAG_TILEWIDTH, (uint32_t)tile);
+        TIFFSetField(tif, TIFFTAG_TILELENGTH, (uint32_t)tile);
+    } else {
+        TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, (uint32_t)rps);
+    }
+    tmsize_t n = tile ? TIFFTileSize(tif) : TIFFStripSize(tif);
+    uint32_t chunks = tile ? TIFFNumberOfTiles(tif) : TIFFNumberOfStrips(tif);
+    uint8_t *buf = malloc((size_t)n);
+    if (!buf) die(path);
+    for (uint32_t c = 0; c < chunks; c++) {
+        for (tmsize_t i = 0; i < n; i++) buf[i] = (uint8_t)(i * 37 + c * 11);
+        tmsize_t r = tile ? TIFFWriteEncodedTile(tif, c, buf, n) : TIFFWriteEncodedStrip(tif, c, buf, n);
+        if (r < 0) die(path);
+    }
+    free(buf);
+    TIFFClose(tif);
+}
+
+static void webp_any(const char *path, int w, int h, int alpha, int quality /* 0: lossless */)
+{
+    uint8_t *px = malloc((size_t)w * h * 4), *enc = NULL;
+    if (!px) die(path);
+    for (int i = 0; i < w * h * 4; i++) px[i] = (uint8_t)(i * 13 + i / (w * 4) * 7);
+    if (alpha)
+        for (int i = 0; i < w * h; i++) px[4 * i + 3] |= 1;
+    int stride = w * (alpha ? 4 : 3);
+    size_t n = quality ? (alpha ? WebPEncodeRGBA(px, w, h, stride, (float)quality, &enc) : WebPEncodeRGB(px, w, h, stride, (float)quality, &enc))
+                       : (alpha ? WebPEncodeLosslessRGBA(px, w, h, stride, &enc) : WebPEncodeLosslessRGB(px, w, h, stride, &enc));
+    if (!n) die(path);
+    put(path, enc, n, NULL, 0);
+    WebPFree(enc);
+    free(px);
+}
+
 static void image_seeds(void)
 {
     const char *t = "fuzz_image";
@@ -190,6 +251,22 @@ static void image_seeds(void)
     bmp_any(seed_path(t, "rgb16_bitfields.bmp"), 3, 3, 16, 3, 0, 0, 0);
     bmp_any(seed_path(t, "rgb32_bitfields.bmp"), 3, 2, 32, 3, 0, 0, 1);
     bmp_any(seed_path(t, "rgb16.bmp"), 4, 4, 16, 0, 0, 0, 0);
+    tiff_any(seed_path(t, "grey8_strips.tif"), 9, 7, 1, 8, PHOTOMETRIC_MINISBLACK, 0, 3, 0, COMPRESSION_NONE, 0);
+    tiff_any(seed_path(t, "grey16_strips_be.tif"), 6, 5, 1, 16, PHOTOMETRIC_MINISBLACK, 0, 2, 0, COMPRESSION_NONE, 1);
+    tiff_any(seed_path(t, "grey16_deflate.tif"), 7, 4, 1, 16, PHOTOMETRIC_MINISBLACK, 0, 4, 0, COMPRESSION_ADOBE_DEFLATE, 0);
+    tiff_any(seed_path(t, "greyalpha8_lzw.tif"), 5, 5, 2, 8, PHOTOMETRIC_MINISBLACK, 0, 2, 0, COMPRESSION_LZW, 0);
+    tiff_any(seed_path(t, "miniswhite8_packbits.tif"), 8, 3, 1, 8, PHOTOMETRIC_MINISWHITE, 0, 3, 0, COMPRESSION_PACKBITS, 0);
+    tiff_any(seed_path(t, "rgb8_tiled.tif"), 20, 18, 3, 8, PHOTOMETRIC_RGB, 16, 0, 0, COMPRESSION_NONE, 0);
+    tiff_any(seed_path(t, "grey16_tiled_be.tif"), 17, 3, 1, 16, PHOTOMETRIC_MINISBLACK, 16, 0, 0, COMPRESSION_NONE, 1);
+    tiff_any(seed_path(t, "rgba16_tiled_planes.tif"), 18, 17, 4, 16, PHOTOMETRIC_RGB, 16, 0, 1, COMPRESSION_LZW, 0);
+    tiff_any(seed_path(t, "rgb8_planes.tif"), 6, 4, 3, 8, PHOTOMETRIC_RGB, 0, 2, 1, COMPRESSION_NONE, 0);
+    tiff_any(seed_path(t, "rgba8_strips.tif"), 5, 4, 4, 8, PHOTOMETRIC_RGB, 0, 4, 0, COMPRESSION_ADOBE_DEFLATE, 0);
+    tiff_any(seed_path(t, "palette4.tif"), 7, 3, 1, 4, PHOTOMETRIC_PALETTE, 0, 3, 0, COMPRESSION_NONE, 0);
+    tiff_any(seed_path(t, "bilevel_g4.tif"), 23, 6, 1, 1, PHOTOMETRIC_MINISWHITE, 0, 6, 0, COMPRESSION_CCITTFAX4, 0);
+    webp_any(seed_path(t, "lossless_rgb.webp"), 7, 5, 0, 0);
+    webp_any(seed_path(t, "lossless_rgba.webp"), 6, 4, 1, 0);
+    webp_any(seed_path(t, "lossy_rgb.webp"), 9, 6, 0, 60);
+    webp_any(seed_path(t, "lossy_rgba.webp"), 5, 7, 1, 40);
 }
 
 /* ---- .npy -------------------------------------------------------------------------------------- */
@@ -296,17 +373,24 @@ static void dataset_seeds(void)
         "\x0c# a comment\n\n\"a.png\" , \"a_mask.png\",z.png\nb.bmp,a_mask.png\n",
         "\x04" "a.png,c.png\nc.png,a_mask.png\ne.txt,a_mask.png\nb.bmp,\n",
         "\x08\xef\xbb\xbf" "a.png,z.png\n",
+        "\x00image,mask\na.png,a_mask.png\n./a.png,z.png\nb.bmp,b_mask.png\na.png,b_mask.png\n", /* one image, three lines */
     };
     static const char *folder[] = {
         "\x01l0\ni0a.png\nm1a.png\ni2b.bmp\nm1b_mask.png\n",
         "\x05l1\ni0x.png\nm1x_segmentation.png\nm4x_segmentation_1.png\ni3y.png\nm1y.png\ni0y.jpg\n",
         "\x09l2\ns_gt\ni0ISIC_001.png\nm4ISIC_001_gt.png\ni0q.PNG\nm1q_lesion.png\nm1orphan.png\n",
         "\x0dl0\ni0.hidden.png\ni0a.png\nm9a_mask.png\n",
+        "\x01l3\ni0benign/a (1).png\nm1benign/a (1)_mask.png\nm1benign/a (1)_mask_1.png\ni2normal/b.bmp\nm4normal/b_mask.png\n",
+        "\x05l3\ni0x.png\nm1x_segmentation.png\ni3y.png\nm1y_lesion.png\ni0c/z.png\n",
+        "\x01l4\nj{\"labels\": {\"background\": 0, \"lesion\": 1, \"cyst\": 2}, \"file_ending\": \".png\", \"numTraining\": 2}\n"
+        "i0case_000_0000.png\nm4case_000.png\ni0case_001_0000.png\nm1case_001.png\n",
+        "\x05l4\nj{\"labels\": {\"background\": 0, \"lesion\": 1}, \"file_ending\": \".png\"}\n"
+        "i0case_000_0000.png\ni0case_000_0001.png\nm4case_000.png\ni0q_0000.png\n",
     };
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 8; i++) {
         char name[32];
         snprintf(name, sizeof name, "csv%d", i);
-        put(seed_path(t, name), csv[i], 1 + strlen(csv[i] + 1), NULL, 0);
+        if (i < (int)(sizeof csv / sizeof *csv)) put(seed_path(t, name), csv[i], 1 + strlen(csv[i] + 1), NULL, 0);
         snprintf(name, sizeof name, "folder%d", i);
         put(seed_path(t, name), folder[i], strlen(folder[i]), NULL, 0);
     }

@@ -9,7 +9,7 @@
 # first layer's true variance is ~1e-3 — so the demo takes ~900 small steps rather than fewer
 # large ones: before that, inference-mode predictions are poor whatever the training loss. Tune here:
 N_IMAGES=64
-IMAGE_SIZE=128x96   # synthesised images, width x height (the network resizes them)
+IMAGE_SIZE=96x128   # synthesised images, height x width (the network resizes them)
 NET_SIZE=64x64      # network input, height x width, multiples of 16
 EPOCHS=80
 BATCH=4

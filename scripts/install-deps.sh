@@ -4,7 +4,7 @@
 # strace: tests/cli_kill.sh kills training runs with its fault injection (skipped without it).
 # `install-deps.sh fuzz`: also clang and its libFuzzer/sanitizer runtimes (make fuzz).
 set -eu
-PKGS="cmake make gcc pkg-config libdnnl-dev libpng-dev libjpeg62-turbo-dev libcjson-dev zlib1g-dev strace"
+PKGS="cmake make gcc pkg-config libdnnl-dev libpng-dev libjpeg62-turbo-dev libtiff-dev libwebp-dev libcjson-dev zlib1g-dev strace"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 missing=""
 for p in $PKGS; do

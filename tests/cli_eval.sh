@@ -6,12 +6,13 @@ FT=$1
 T=$2
 export FTUNET_ENGINE=ref
 . "$(dirname "$0")/lib_cli.sh"
+lines() { wc -l <"$1" | tr -d ' '; }
 # PNG width and height from the IHDR chunk
 png_size() { od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }'; }
 
-must "$FT" synth --kind ultrasound -n 6 -o "$T/data" --seed 5 --size 64x48
+must "$FT" synth --kind ultrasound -n 6 -o "$T/data" --seed 5 --size 48x64
 [ "$(ls "$T/data/images" | wc -l)" -eq 6 ] && [ "$(png_size "$T/data/images/0003.png")" = 64x48 ] && ok synth || bad "synth files"
-must "$FT" synth --kind dermoscopy -n 2 -o "$T/derm" --size 40x30
+must "$FT" synth --kind dermoscopy -n 2 -o "$T/derm" --size 30x40
 [ "$(png_size "$T/derm/masks/0001.png")" = 40x30 ] && ok "synth dermoscopy" || bad "synth dermoscopy"
 mkdir -p "$T/run"
 must "$FT" init --model attn-unet-mi-ds --size 32x32 --seed 2 -o "$T/run/best.safetensors"
@@ -21,9 +22,12 @@ fails_cleanly "grads: bf16 on the reference engine" "$FT" grads "$T/run/best.saf
 # eval: every sample, default output folder next to the checkpoint
 must "$FT" eval "$T/run/best.safetensors" "$T/data" --batch 4 --threads 2
 grep -q 'DSC .* ± ' "$T/out" && grep -q 'IoU' "$T/out" && ok "eval prints mean ± std" || bad "eval output: $(cat "$T/out")"
-[ "$(wc -l <"$T/run/eval-data/metrics.csv")" -eq 7 ] && head -1 "$T/run/eval-data/metrics.csv" | grep -qx 'id,dsc,precision,recall,iou' \
+[ "$(wc -l <"$T/run/eval-data/metrics.csv")" -eq 7 ] && head -1 "$T/run/eval-data/metrics.csv" | grep -qx 'id,dsc,precision,recall,iou,gt_empty' \
     && ok "eval metrics.csv" || bad "eval metrics.csv"
 grep -q '"n":[[:space:]]*6' "$T/run/eval-data/summary.json" && ok "eval summary.json" || bad "summary.json: $(cat "$T/run/eval-data/summary.json")"
+# no empty mask: the printed figures as ever (no lesion-only or empty lines), zero counts in the JSON
+! grep -q -e 'lesion images' -e 'empty ground truth' -e "paper's protocol" "$T/out" && grep -q '"n_empty":[[:space:]]*0,' "$T/run/eval-data/summary.json" \
+    && grep -q '"n_lesion":[[:space:]]*6,' "$T/run/eval-data/summary.json" && ok "eval without empty masks: output unchanged" || bad "eval: $(cat "$T/out")"
 
 # a run folder as training leaves it; eval --run scores only its test ids
 cat >"$T/run/config.json" <<JSON
@@ -111,6 +115,64 @@ grep -q '5 images' "$T/out" && ok "eval --skip-bad" || bad "eval --skip-bad: $(c
 must "$FT" stats "$T/bad" --skip-bad
 grep -q 'samples: *5' "$T/out" && grep -q 'skipped: *1' "$T/out" && grep -q '0001.png' "$T/out" && ok "stats --skip-bad" \
     || bad "stats --skip-bad: $(cat "$T/out")"
+
+# empty ground truths (BUSI's normal images): masks 0001 and 0004 replaced by black 24-bit BMPs
+le() { v=$1; k=$2; while [ "$k" -gt 0 ]; do printf "\\$(printf %03o $((v & 255)))"; v=$((v >> 8)); k=$((k - 1)); done; }
+bmp_black() {
+    row=$(( ($1 * 3 + 3) / 4 * 4 )); size=$((row * $2))
+    { printf BM; le $((54 + size)) 4; le 0 4; le 54 4; le 40 4; le "$1" 4; le "$2" 4; le 1 2; le 24 2; le 0 4; le $size 4
+      le 2835 4; le 2835 4; le 0 4; le 0 4; head -c $size /dev/zero; } >"$3"
+}
+cp -r "$T/data" "$T/edata"
+wh=$(png_size "$T/data/masks/0001.png")
+for i in 0001 0004; do rm "$T/edata/masks/$i.png" && bmp_black "${wh%x*}" "${wh#*x}" "$T/edata/masks/$i.bmp"; done
+must "$FT" stats "$T/edata"
+grep -q 'empty' "$T/out" && ok "two empty masks made" || bad "empty masks: $(cat "$T/out")"
+must "$FT" eval "$T/run/best.safetensors" "$T/edata" -o "$T/ee"
+grep -q "all 6 images (the paper's protocol)" "$T/out" && grep -q 'lesion images only (4): DSC .* ± ' "$T/out" \
+    && grep -q 'empty ground truth (2): false-positive rate ' "$T/out" && [ "$(grep -c ',1$' "$T/ee/metrics.csv")" -eq 2 ] \
+    && grep -q '"n_empty":[[:space:]]*2,' "$T/ee/summary.json" && grep -q '"lesion_mean":' "$T/ee/summary.json" \
+    && ok "eval: lesion images and empty ground truths apart" || bad "eval with empty masks: $(cat "$T/out")"
+must "$FT" eval "$T/run/best.safetensors" "$T/edata" -o "$T/ex" --exclude-empty
+grep -q ': 4 images, threshold' "$T/out" && grep -q 'excluded 2 images with an empty mask' "$T/out" && [ "$(lines "$T/ex/metrics.csv")" -eq 5 ] \
+    && ! grep -q -e '^0001,' -e '^0004,' "$T/ex/metrics.csv" && ! grep -q 'lesion images only (' "$T/out" \
+    && ok "eval --exclude-empty" || bad "eval --exclude-empty: $(cat "$T/out")"
+# with --run: of its test ids 0002 0004 0005, 0004 goes
+mkdir -p "$T/ee" && sed "s|\"data\": \"$T/data\"|\"data\": \"$T/edata\"|" "$T/run/config.json" >"$T/ee/config.json"
+must "$FT" eval "$T/run/best.safetensors" "$T/edata" --run "$T/ee" -o "$T/ee/t" --exclude-empty
+grep -q '2 images, split test' "$T/out" && grep -q 'excluded 1 image with' "$T/out" && ok "eval --run --exclude-empty" || bad "eval --run --exclude-empty: $(cat "$T/out")"
+printf 'images/0001.png,masks/0001.bmp\nimages/0004.png,masks/0004.bmp\n' >"$T/edata/empty.csv"
+fails_cleanly "eval --exclude-empty: nothing left" "$FT" eval "$T/run/best.safetensors" "$T/edata/empty.csv" --exclude-empty -o "$T/ecsv"
+# train --exclude-empty: dropped before the split, in config.json, and checked on --resume
+TR="--model attn-unet --size 32x32 --batch 4 --threads 2"
+must "$FT" train "$T/edata" -o "$T/etrain" $TR --epochs 1 --exclude-empty
+grep -q 'excluded: *2 images with an empty mask' "$T/err" && grep -q '"exclude_empty":[[:space:]]*true' "$T/etrain/config.json" \
+    && grep -q '"excluded":[[:space:]]*\["0001",[[:space:]]*"0004"\]' "$T/etrain/config.json" \
+    && ! sed -n '/"train":/,$p' "$T/etrain/config.json" | grep -q -e '"0001"' -e '"0004"' \
+    && ok "train --exclude-empty" || bad "train --exclude-empty: $(cat "$T/err") $(cat "$T/etrain/config.json")"
+fails_cleanly "train: resume without --exclude-empty" "$FT" train "$T/edata" -o "$T/etrain" $TR --epochs 2 --resume
+grep -q 'exclude_empty differs' "$T/err" || bad "the refusal does not name exclude_empty"
+must "$FT" train "$T/edata" -o "$T/etrain" $TR --epochs 2 --resume --exclude-empty
+grep -q '2 epochs (1 trained now)' "$T/out" && ok "train --exclude-empty resumes" || bad "resume: $(cat "$T/out") $(cat "$T/err")"
+# without it the empty masks stay; the test line says which figure is which when they are tested
+must "$FT" train "$T/edata" -o "$T/ekeep" $TR --epochs 1 --test-split 0.5 --seed 4
+if sed -n '/"test":/,$p' "$T/ekeep/config.json" | grep -q -e '"0001"' -e '"0004"'; then
+    grep -q "test (3 images, all: the paper's protocol): DSC" "$T/out" && grep -q 'test, lesion images only (.): DSC' "$T/out" \
+        && grep -q 'test, empty ground truth (.): false-positive rate' "$T/out" && ok "train: the test line with empty masks" \
+        || bad "train test line: $(cat "$T/out")"
+else
+    grep -q 'test (3 images): DSC' "$T/out" && ! grep -q 'lesion images only' "$T/out" && ok "train: the test line without empty masks" \
+        || bad "train test line: $(cat "$T/out")"
+fi
+# the report of that run: best and worst among the lesion images only
+R=$T/ekeep/report.html
+if sed -n '/<h3>Best (highest DSC) of the lesion images/,/<h3>Empty ground truth\|<h2>Configuration/p' "$R" | grep -q -e '<b>0001</b>' -e '<b>0004</b>'; then
+    bad "report: an empty ground truth among the best or worst cases"
+else
+    grep -q "mean, all 3 images (the paper's protocol)" "$R" && grep -q '<h3>Best (highest DSC) of the lesion images' "$R" \
+        && grep -q 'Empty ground truth: 1 of the 3 test images' "$R" && ok "report: best and worst of the lesion images" \
+        || bad "report: the empty ground truths apart"
+fi
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

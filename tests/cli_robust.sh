@@ -73,7 +73,7 @@ grep -q 'nan.npy: image 0 holds a non-finite value' "$T/err" && ok "forward: the
 
 # an unknown loss named by the option it came from (the library's message names no option)
 fails_cleanly "train: --loss xyz" fast "$FT" train "$T/data" -o "$T/run-loss" --loss xyz
-grep -qx "ftunet: train: --loss xyz: expected dl, tl or ftl" "$T/err" && ok "train: --loss xyz message" || bad "--loss xyz: $(cat "$T/err")"
+grep -qx "ftunet: train: --loss xyz: expected dl, tl, ftl or dice-bce" "$T/err" && ok "train: --loss xyz message" || bad "--loss xyz: $(cat "$T/err")"
 
 # masks with no lesion pixel anywhere: stats warns, train refuses before training (it trained to
 # DSC 0 without a word). An .npy data set: 4 images of 16x16 at 0.5, masks all 0.
@@ -91,6 +91,31 @@ else bad "stats on all-empty masks failed: $(cat "$T/err")"; fi
 fails_cleanly "train: all-empty masks" fast "$FT" train "$T/blank" -o "$T/run-blank" --size 16x16 --epochs 1 --batch 2
 grep -q 'every mask of the training split (3 images) is empty' "$T/err" && [ ! -e "$T/run-blank/last.safetensors" ] \
     && ok "train: all-empty masks refused" || bad "train all-empty: $(cat "$T/err")"
+
+# sizes are HxW everywhere: synth --size 32x64 is 32 high and 64 wide (it was 64 high, 32 wide);
+# the PNG's IHDR holds width then height, big-endian
+png_wh() { od -An -tu1 -j16 -N8 "$1" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }'; }
+must "$FT" synth --kind dermoscopy -n 1 -o "$T/wide" --size 32x64
+[ "$(png_wh "$T/wide/images/0000.png")" = 64x32 ] && [ "$(png_wh "$T/wide/masks/0000.png")" = 64x32 ] \
+    && ok "synth: --size 32x64 is 32 high, 64 wide" || bad "synth --size 32x64 gave WxH $(png_wh "$T/wide/images/0000.png")"
+grep -q '32x64 (HxW)' "$T/out" && ok "synth: prints HxW" || bad "synth output: $(cat "$T/out")"
+"$FT" synth --help >"$T/out" 2>&1
+grep -q -- '--size HxW' "$T/out" && grep -q 'height x width' "$T/out" && ok "synth --help: HxW" || bad "synth --help: $(cat "$T/out")"
+fails_cleanly "synth: --size 4x64" fast "$FT" synth -n 1 -o "$T/x" --size 4x64
+grep -q 'expected HxW (height x width)' "$T/err" && ok "synth: size message names HxW" || bad "$(cat "$T/err")"
+# train --size not multiples of 16: the convention named, which value is off, that swapping
+# would not help, and the nearest sizes that would
+fails_cleanly "train: --size 500x375" fast "$FT" train "$T/data" -o "$T/run-size" --size 500x375
+grep -qx 'ftunet: train: --size 500x375: HxW (height x width) must each be a multiple of 16: neither 500 (height) nor 375 (width) is, in either order; nearest: 496x368 or 512x384' "$T/err" \
+    && ok "train: --size 500x375 message" || bad "--size 500x375: $(cat "$T/err")"
+fails_cleanly "train: --size 512x375" fast "$FT" train "$T/data" -o "$T/run-size" --size 512x375
+grep -qx 'ftunet: train: --size 512x375: HxW (height x width) must each be a multiple of 16: 375 (the width) is not, and swapping them would not change that; nearest: 512x368 or 512x384' "$T/err" \
+    && ok "train: --size 512x375 message" || bad "--size 512x375: $(cat "$T/err")"
+fails_cleanly "init: --size 8x16" fast "$FT" init --model attn-unet --size 8x16 -o "$T/x.safetensors"
+grep -q '8 (the height) is not.*nearest: 16x16$' "$T/err" && ok "init: --size 8x16 message" || bad "--size 8x16: $(cat "$T/err")"
+fails_cleanly "train: --size 128" fast "$FT" train "$T/data" -o "$T/run-size" --size 128
+grep -q 'expected HxW (height x width)' "$T/err" && ok "train: --size 128 message" || bad "--size 128: $(cat "$T/err")"
+[ ! -e "$T/run-size" ] && ok "train: no run folder for a bad size" || bad "train made $T/run-size for a bad --size"
 
 echo "$fails failed"
 [ "$fails" -eq 0 ]

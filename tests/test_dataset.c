@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "data/dataset.h"
@@ -449,6 +450,341 @@ static void test_npy(void)
     check_refused(&ds, sub("npy", NULL), NULL, FTN_EFORMAT, "masks.npy: sample 1 holds a non-finite value", NULL);
 }
 
+/* ---- side-by-side (BUSI), nnU-Net, repeated CSV lines, unique ids, non-binary masks ---------- */
+
+static int v_corner(int x, int y) { return x == 3 && y == 2 ? 255 : 0; }
+/* the union of v_left, v_top and v_corner */
+static int v_union3(int x, int y) { return v_left(x, y) || v_top(x, y) || v_corner(x, y); }
+static int v_left01(int x, int y) { return v_left(x, y) ? 1 : 0; }
+
+/* The number of pixels of sample i's mask (w×h) that differ from want(x, y) != 0; −1 when it
+ * cannot be loaded. */
+static int mask_diff(const ftn_dataset *ds, int i, int w, int h, int (*want)(int x, int y))
+{
+    ftn_image im, m;
+    if (ftn_dataset_load(ds, i, &im, &m) != FTN_OK) return -1;
+    int bad = m.width == w && m.height == h ? 0 : w * h;
+    for (int y = 0; !bad && y < h; y++)
+        for (int x = 0; x < w; x++) bad += m.data[y * w + x] != (want(x, y) ? 1.0f : 0.0f);
+    ftn_image_free(&im);
+    ftn_image_free(&m);
+    return bad;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) fputs(text, f), fclose(f);
+}
+
+static void test_side_by_side(void)
+{
+    /* BUSI as downloaded: class folders, names with spaces and parentheses, x_mask + x_mask_1 +
+     * x_mask_2, a "normal" class of empty masks; plus a deeper class, a same-named image in two
+     * classes, a file at the top, hidden files and folders, a link loop */
+    const char *B = "busi/Dataset_BUSI_with_GT";
+    char d[512];
+    snprintf(d, sizeof d, "%s/benign", B), mk(d);
+    snprintf(d, sizeof d, "%s/malignant/extra", B), mk(d);
+    snprintf(d, sizeof d, "%s/normal", B), mk(d);
+    snprintf(d, sizeof d, "%s/.cache", B), mk(d);
+    char bn[512], ml[512], nm[512], top[512], ex[512];
+    snprintf(bn, sizeof bn, "%s/benign", B);
+    snprintf(ml, sizeof ml, "%s/malignant", B);
+    snprintf(ex, sizeof ex, "%s/malignant/extra", B);
+    snprintf(nm, sizeof nm, "%s/normal", B);
+    snprintf(top, sizeof top, "%s", B);
+    png(sub(bn, "benign (1).png"), 4, 3, 1, v_grad);
+    png(sub(bn, "benign (1)_mask.png"), 4, 3, 1, v_left);
+    png(sub(bn, "benign (1)_mask_1.png"), 4, 3, 1, v_top);
+    png(sub(bn, "benign (1)_mask_2.png"), 4, 3, 1, v_corner);
+    png(sub(bn, "benign (2).png"), 4, 3, 3, v_grad);
+    png(sub(bn, "benign (2)_mask.png"), 4, 3, 1, v_left);
+    png(sub(bn, "same.png"), 4, 3, 1, v_grad);
+    png(sub(bn, "same_mask.png"), 4, 3, 1, v_left);
+    png(sub(bn, "._benign (1).png"), 4, 3, 1, v_grad); /* macOS's shadow files: hidden */
+    write_text(sub(bn, "notes.txt"), "not an image\n");
+    png(sub(ml, "malignant (1).png"), 4, 3, 1, v_grad);
+    png(sub(ml, "malignant (1)_mask.png"), 4, 3, 1, v_top);
+    png(sub(ex, "m (1).png"), 4, 3, 1, v_grad);
+    png(sub(ex, "m (1)_mask.png"), 4, 3, 1, v_left);
+    png(sub(nm, "normal (1).png"), 4, 3, 1, v_grad);
+    png(sub(nm, "normal (1)_mask.png"), 4, 3, 1, v_none);
+    png(sub(nm, "normal (2).png"), 4, 3, 1, v_grad);
+    png(sub(nm, "normal (2)_mask.png"), 4, 3, 1, v_none);
+    png(sub(nm, "same.png"), 4, 3, 1, v_grad);
+    png(sub(nm, "same_mask.png"), 4, 3, 1, v_left);
+    png(sub(top, "top.png"), 4, 3, 1, v_grad);
+    png(sub(top, "top_mask.png"), 4, 3, 1, v_left);
+    snprintf(d, sizeof d, "%s/.cache", B);
+    png(sub(d, "hidden.png"), 4, 3, 1, v_grad);
+    png(sub(d, "hidden_mask.png"), 4, 3, 1, v_left);
+    remove(sub(bn, "loop"));
+    CHECK(symlink("..", sub(bn, "loop")) == 0, "symlink: a link back to the top"); /* a loop */
+
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(sub(B, NULL), NULL, &ds));
+    CHECK(ds.layout == FTN_LAYOUT_SIDE_BY_SIDE && ds.count == 9 && ds.n_skipped == 0, "layout %d, %d samples, %d skipped",
+          ds.layout, ds.count, ds.n_skipped);
+    static const char *ids[9] = {"benign/benign (1)", "benign/benign (2)", "benign/same", "malignant/extra/m (1)",
+                                 "malignant/malignant (1)", "normal/normal (1)", "normal/normal (2)", "normal/same", "top"};
+    static const char *labels[9] = {"benign", "benign", "benign", "malignant/extra", "malignant", "normal", "normal", "normal", NULL};
+    for (int i = 0; i < 9 && ds.count == 9; i++) {
+        CHECK(!strcmp(ds.samples[i].id, ids[i]), "sample %d: id '%s', want '%s' (sorted, unique across classes)", i,
+              ds.samples[i].id, ids[i]);
+        CHECK(labels[i] ? ds.samples[i].label && !strcmp(ds.samples[i].label, labels[i]) : !ds.samples[i].label,
+              "sample %d: label '%s', want '%s'", i, ds.samples[i].label ? ds.samples[i].label : "(none)",
+              labels[i] ? labels[i] : "(none)");
+    }
+    if (ds.count == 9) {
+        CHECK(ds.samples[0].n_masks == 3 && strstr(ds.samples[0].mask_paths[0], "benign (1)_mask.png") &&
+                  strstr(ds.samples[0].mask_paths[2], "benign (1)_mask_2.png"),
+              "benign (1): %d masks", ds.samples[0].n_masks);
+        CHECK(mask_diff(&ds, 0, 4, 3, v_union3) == 0, "benign (1): the union of its 3 masks, pixel for pixel");
+        CHECK(mask_diff(&ds, 5, 4, 3, v_none) == 0, "normal (1): an empty mask");
+        CHECK(ds.samples[1].channels == 3 && ds.samples[1].n_masks == 1);
+        ftn_dataset_summary st;
+        CHECK_OK(ftn_dataset_stats(&ds, &st));
+        CHECK(st.n_classes == 4 && st.more_classes == 0, "%d classes", st.n_classes);
+        if (st.n_classes == 4) {
+            CHECK(!strcmp(st.classes[0].label, "benign") && st.classes[0].count == 3 && st.classes[0].empty_masks == 0);
+            CHECK(fabs(st.classes[0].lesion_mean - (0.75 + 0.5 + 0.5) / 3) < 1e-12, "benign lesion mean %g",
+                  st.classes[0].lesion_mean);
+            CHECK(!strcmp(st.classes[1].label, "malignant") && st.classes[1].count == 1);
+            CHECK(!strcmp(st.classes[2].label, "malignant/extra") && st.classes[2].count == 1);
+            CHECK(!strcmp(st.classes[3].label, "normal") && st.classes[3].count == 3 && st.classes[3].empty_masks == 2,
+                  "normal: %d samples, %d empty", st.classes[3].count, st.classes[3].empty_masks);
+            CHECK(fabs(st.classes[3].lesion_mean - 0.5 / 3) < 1e-12);
+        }
+        /* v_top's masks are 0/200: not binary (read as lesion above half the range all the same) */
+        CHECK(st.empty_masks == 2 && st.nonbinary_masks == 2, "%d empty, %d non-binary", st.empty_masks, st.nonbinary_masks);
+    }
+    ftn_dataset_free(&ds);
+
+    /* one flat folder: the "" suffix does not pair (an image is not its own mask), a lonely image
+     * and a mask without an image follow skip_bad; a stem that ends in a suffix is an image when
+     * another file names it */
+    mk("flat");
+    png(sub("flat", "a.png"), 4, 3, 1, v_grad);
+    png(sub("flat", "a_mask.png"), 4, 3, 1, v_left);
+    png(sub("flat", "scan_lesion.png"), 4, 3, 1, v_grad);
+    png(sub("flat", "scan_lesion_segmentation.png"), 4, 3, 1, v_top);
+    CHECK_OK(ftn_dataset_open(sub("flat", NULL), NULL, &ds));
+    CHECK(ds.layout == FTN_LAYOUT_SIDE_BY_SIDE && ds.count == 2 && !ds.samples[0].label, "%d samples", ds.count);
+    if (ds.count == 2) CHECK(!strcmp(ds.samples[1].id, "scan_lesion") && mask_diff(&ds, 1, 4, 3, v_top) == 0);
+    ftn_dataset_free(&ds);
+    png(sub("flat", "b.png"), 4, 3, 1, v_grad);
+    check_refused(&ds, sub("flat", NULL), NULL, FTN_EFORMAT, "b.png", "no mask");
+    ftn_dataset_options o = {.skip_bad = 1};
+    CHECK_OK(ftn_dataset_open(sub("flat", NULL), &o, &ds));
+    CHECK(ds.count == 2 && ds.n_skipped == 1 && strstr(ds.skipped[0], "b.png"));
+    ftn_dataset_free(&ds);
+    remove(sub("flat", "b.png"));
+    png(sub("flat", "c_mask.png"), 4, 3, 1, v_left);
+    check_refused(&ds, sub("flat", NULL), NULL, FTN_EFORMAT, "c_mask.png", "no matching image");
+    remove(sub("flat", "c_mask.png"));
+    /* a user suffix */
+    png(sub("flat", "d.png"), 4, 3, 1, v_grad);
+    png(sub("flat", "d_gt.png"), 4, 3, 1, v_left);
+    ftn_dataset_options g = {.mask_suffix = "_gt"};
+    CHECK_OK(ftn_dataset_open(sub("flat", NULL), &g, &ds));
+    CHECK(ds.count == 3);
+    ftn_dataset_free(&ds);
+
+    /* at most 16 levels below the top: a pair 17 levels down is not seen */
+    char deep[512] = "deep";
+    mk(deep);
+    png(sub(deep, "t.png"), 4, 3, 1, v_grad);
+    png(sub(deep, "t_mask.png"), 4, 3, 1, v_left);
+    for (int level = 1; level <= 17; level++) {
+        size_t len = strlen(deep);
+        snprintf(deep + len, sizeof deep - len, "/l%d", level);
+        mk(deep);
+        if (level >= 16) {
+            png(sub(deep, "t.png"), 4, 3, 1, v_grad);
+            png(sub(deep, "t_mask.png"), 4, 3, 1, v_left);
+        }
+    }
+    CHECK_OK(ftn_dataset_open(sub("deep", NULL), NULL, &ds));
+    CHECK(ds.count == 2, "%d samples (the top's and the one 16 levels down)", ds.count);
+    if (ds.count == 2) CHECK(!strcmp(ds.samples[1].id, "t") && strstr(ds.samples[0].label, "/l16") && !strstr(ds.samples[0].label, "l17"));
+    ftn_dataset_free(&ds);
+
+    /* more classes than the summary lists: the first FTN_DATASET_MAX_CLASSES, and a count */
+    for (int c = 0; c < FTN_DATASET_MAX_CLASSES + 2; c++) {
+        char cls[64];
+        snprintf(cls, sizeof cls, "many/c%03d", c);
+        mk(cls);
+        png(sub(cls, "i.png"), 4, 3, 1, v_grad);
+        png(sub(cls, "i_mask.png"), 4, 3, 1, c % 2 ? v_left : v_none);
+    }
+    CHECK_OK(ftn_dataset_open(sub("many", NULL), NULL, &ds));
+    ftn_dataset_summary ms;
+    CHECK_OK(ftn_dataset_stats(&ds, &ms));
+    CHECK(ds.count == FTN_DATASET_MAX_CLASSES + 2 && ms.n_classes == FTN_DATASET_MAX_CLASSES && ms.more_classes == 2,
+          "%d samples, %d classes listed, %d more", ds.count, ms.n_classes, ms.more_classes);
+    CHECK(!strcmp(ms.classes[1].label, "c001") && ms.classes[1].count == 1 && ms.classes[0].empty_masks == 1 &&
+          ms.classes[1].empty_masks == 0 && fabs(ms.classes[1].lesion_mean - 0.5) < 1e-12);
+    ftn_dataset_free(&ds);
+
+    /* images only, no mask by suffix: not this layout; the message lists every layout */
+    mk("only-images");
+    png(sub("only-images", "p.png"), 4, 3, 1, v_grad);
+    png(sub("only-images", "q.png"), 4, 3, 1, v_grad);
+    check_refused(&ds, sub("only-images", NULL), NULL, FTN_EFORMAT, "nnU-Net", "beside their masks");
+}
+
+static int v_labels012(int x, int y) { (void)y; return x == 0 ? 1 : x == 1 ? 2 : 0; }
+static int v_nonzero012(int x, int y) { return v_labels012(x, y) != 0; }
+static int v_one2(int x, int y) { return x == 3 && y == 0 ? 2 : 0; }
+
+static void test_nnunet(void)
+{
+    mk("nnunet/imagesTr");
+    mk("nnunet/labelsTr");
+    mk("nnunet/imagesTs");
+    const char *json_v2 = "{\"channel_names\": {\"0\": \"US\"}, \"labels\": {\"background\": 0, \"lesion\": 1, "
+                          "\"cyst\": 2}, \"numTraining\": 2, \"file_ending\": \".png\"}";
+    write_text(sub("nnunet", "dataset.json"), json_v2);
+    png(sub("nnunet/imagesTr", "case_001_0000.png"), 4, 3, 1, v_grad);
+    png(sub("nnunet/imagesTr", "case_002_0000.png"), 4, 3, 3, v_grad);
+    png(sub("nnunet/labelsTr", "case_001.png"), 4, 3, 1, v_labels012);
+    png(sub("nnunet/labelsTr", "case_002.png"), 4, 3, 1, v_one2);
+    png(sub("nnunet/imagesTs", "case_009_0000.png"), 4, 3, 1, v_grad);
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(sub("nnunet", NULL), NULL, &ds));
+    CHECK(ds.layout == FTN_LAYOUT_NNUNET && ds.count == 2 && ds.mask_nonzero, "layout %d, %d samples", ds.layout, ds.count);
+    if (ds.count == 2) {
+        CHECK(!strcmp(ds.samples[0].id, "case_001") && !strcmp(ds.samples[1].id, "case_002"));
+        CHECK(ds.samples[1].channels == 3, "an RGB case_0000.png is colour");
+        CHECK(mask_diff(&ds, 0, 4, 3, v_nonzero012) == 0, "labels 1 and 2 are lesion (their union)");
+        CHECK(mask_diff(&ds, 1, 4, 3, v_one2) == 0, "a mask of label 2 alone is not empty");
+    }
+    CHECK(ds.n_notes == 1 && strstr(ds.notes[0], "2 foreground labels") && strstr(ds.notes[0], "lesion (1), cyst (2)"),
+          "%s", ds.n_notes ? ds.notes[0] : "no note");
+    ftn_dataset_free(&ds);
+
+    /* a multi-channel case is refused naming it (skip_bad: dropped) */
+    png(sub("nnunet/imagesTr", "case_003_0000.png"), 4, 3, 1, v_grad);
+    png(sub("nnunet/imagesTr", "case_003_0001.png"), 4, 3, 1, v_grad);
+    png(sub("nnunet/labelsTr", "case_003.png"), 4, 3, 1, v_labels012);
+    check_refused(&ds, sub("nnunet", NULL), NULL, FTN_EFORMAT, "case case_003", "multi-channel");
+    ftn_dataset_options o = {.skip_bad = 1};
+    CHECK_OK(ftn_dataset_open(sub("nnunet", NULL), &o, &ds));
+    CHECK(ds.count == 2 && ds.n_skipped == 1 && strstr(ds.skipped[0], "case_003"));
+    /* numTraining says 2: the folder holds 3 cases */
+    CHECK(ds.n_notes == 2 && strstr(ds.notes[1], "numTraining is 2 but imagesTr holds 3 cases"), "%s",
+          ds.n_notes > 1 ? ds.notes[1] : "no second note");
+    ftn_dataset_free(&ds);
+    remove(sub("nnunet/imagesTr", "case_003_0001.png"));
+    remove(sub("nnunet/imagesTr", "case_003_0000.png"));
+    /* a label without a case */
+    check_refused(&ds, sub("nnunet", NULL), NULL, FTN_EFORMAT, "case_003.png", "label has no image");
+    remove(sub("nnunet/labelsTr", "case_003.png"));
+
+    /* v1's labels, one foreground label: no note */
+    write_text(sub("nnunet", "dataset.json"),
+               "{\"labels\": {\"0\": \"background\", \"1\": \"lesion\"}, \"file_ending\": \".png\"}");
+    CHECK_OK(ftn_dataset_open(sub("nnunet", NULL), NULL, &ds));
+    CHECK(ds.count == 2 && ds.n_notes == 0);
+    ftn_dataset_free(&ds);
+    /* refused: another file format, no background, no lesion label, not JSON */
+    write_text(sub("nnunet", "dataset.json"), "{\"labels\": {\"background\": 0, \"lesion\": 1}, \"file_ending\": \".nii.gz\"}");
+    check_refused(&ds, sub("nnunet", NULL), NULL, FTN_EFORMAT, "dataset.json", "\".nii.gz\": only \".png\"");
+    write_text(sub("nnunet", "dataset.json"), "{\"labels\": {\"lesion\": 1}, \"file_ending\": \".png\"}");
+    check_refused(&ds, sub("nnunet", NULL), NULL, FTN_EFORMAT, "dataset.json", "no background 0");
+    write_text(sub("nnunet", "dataset.json"), "{\"labels\": {\"background\": 0}, \"file_ending\": \".png\"}");
+    check_refused(&ds, sub("nnunet", NULL), NULL, FTN_EFORMAT, "dataset.json", "no label above 0");
+    write_text(sub("nnunet", "dataset.json"), "{\"labels\": ");
+    check_refused(&ds, sub("nnunet", NULL), NULL, FTN_EFORMAT, "dataset.json", "not a JSON object");
+    write_text(sub("nnunet", "dataset.json"), json_v2);
+}
+
+static void test_csv_repeated(void)
+{
+    mk("csvrep/imgs");
+    png(sub("csvrep/imgs", "x.png"), 4, 3, 1, v_grad);
+    png(sub("csvrep/imgs", "x_mask.png"), 4, 3, 1, v_left);
+    png(sub("csvrep/imgs", "x_mask_1.png"), 4, 3, 1, v_top);
+    png(sub("csvrep/imgs", "x_mask_2.png"), 4, 3, 1, v_corner);
+    png(sub("csvrep/imgs", "y.png"), 4, 3, 1, v_grad);
+    png(sub("csvrep/imgs", "y_mask.png"), 4, 3, 1, v_top);
+    /* one line per mask, as a user writes it for BUSI; spelled three ways, one line twice */
+    write_text(sub("csvrep", "list.csv"), "image,mask\nimgs/x.png,imgs/x_mask.png\n./imgs/x.png,imgs/x_mask_1.png\n"
+                                          "imgs/y.png,imgs/y_mask.png\nimgs//x.png,imgs/x_mask_2.png\n"
+                                          "imgs/x.png,imgs/x_mask.png\n");
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(sub("csvrep", "list.csv"), NULL, &ds));
+    CHECK(ds.count == 2, "%d samples: one per image", ds.count);
+    if (ds.count == 2) {
+        CHECK(!strcmp(ds.samples[0].id, "x") && !strcmp(ds.samples[1].id, "y"), "first lines' order");
+        CHECK(ds.samples[0].n_masks == 3, "x: %d masks (the repeated line adds none)", ds.samples[0].n_masks);
+        CHECK(mask_diff(&ds, 0, 4, 3, v_union3) == 0, "x: the union of its lines' masks");
+        CHECK(mask_diff(&ds, 1, 4, 3, v_top) == 0);
+    }
+    CHECK(ds.n_notes == 1 && strstr(ds.notes[0], "list.csv: 1 image listed on several lines") &&
+              strstr(ds.notes[0], "imgs/x.png (4 lines)"),
+          "%s", ds.n_notes ? ds.notes[0] : "no note");
+    ftn_dataset_free(&ds);
+    /* extra mask columns merged; no note */
+    write_text(sub("csvrep", "cols.csv"), "imgs/x.png,imgs/x_mask.png,imgs/x_mask_1.png,imgs/x_mask_2.png\n");
+    CHECK_OK(ftn_dataset_open(sub("csvrep", "cols.csv"), NULL, &ds));
+    CHECK(ds.count == 1 && ds.n_notes == 0 && mask_diff(&ds, 0, 4, 3, v_union3) == 0);
+    ftn_dataset_free(&ds);
+
+    /* two images of one stem in different folders: ids from their paths, a note */
+    mk("csvrep/benign");
+    mk("csvrep/malignant");
+    png(sub("csvrep/benign", "p.png"), 4, 3, 1, v_grad);
+    png(sub("csvrep/benign", "p_m.png"), 4, 3, 1, v_left);
+    png(sub("csvrep/malignant", "p.png"), 4, 3, 1, v_grad);
+    png(sub("csvrep/malignant", "p_m.png"), 4, 3, 1, v_top);
+    write_text(sub("csvrep", "stems.csv"), "benign/p.png,benign/p_m.png\n./malignant/p.png,malignant/p_m.png\nimgs/y.png,imgs/y_mask.png\n");
+    CHECK_OK(ftn_dataset_open(sub("csvrep", "stems.csv"), NULL, &ds));
+    CHECK(ds.count == 3, "%d samples", ds.count);
+    if (ds.count == 3)
+        CHECK(!strcmp(ds.samples[0].id, "benign/p") && !strcmp(ds.samples[1].id, "malignant/p") && !strcmp(ds.samples[2].id, "y"),
+              "ids %s %s %s", ds.samples[0].id, ds.samples[1].id, ds.samples[2].id);
+    CHECK(ds.n_notes == 1 && strstr(ds.notes[0], "share a stem") && strstr(ds.notes[0], "malignant/p"), "%s",
+          ds.n_notes ? ds.notes[0] : "no note");
+    ftn_dataset_free(&ds);
+    /* ids that stay equal (p.png and p.jpg in one folder) are refused, naming both images */
+    write_text(sub("csvrep", "clash.csv"), "benign/p.png,benign/p_m.png\nbenign/p.jpg,benign/p_m.png\n");
+    check_refused(&ds, sub("csvrep", "clash.csv"), NULL, FTN_EFORMAT, "benign/p.png and ", "benign/p.jpg: both have the sample id 'benign/p'");
+}
+
+static int v_half(int x, int y) { (void)y; return x < 2 ? 128 : 0; }
+static int v_aa(int x, int y) { (void)y; return x == 0 ? 255 : x == 1 ? 100 : 0; }
+static int v_col0(int x, int y) { (void)y; return x == 0; }
+
+static void test_nonbinary(void)
+{
+    mk_images_masks("nonbin");
+    static const char *names[5] = {"a_bin.png", "b_half.png", "c_lab.png", "d_grey.png", "e_one.png"};
+    int (*masks[5])(int, int) = {v_left, v_half, v_labels012, v_aa, v_left01};
+    for (int i = 0; i < 5; i++) {
+        png(sub("nonbin/images", names[i]), 4, 3, 1, v_grad);
+        png(sub("nonbin/masks", names[i]), 4, 3, 1, masks[i]);
+    }
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(sub("nonbin", NULL), NULL, &ds));
+    ftn_dataset_summary st;
+    CHECK_OK(ftn_dataset_stats(&ds, &st));
+    CHECK(st.nonbinary_masks == 3, "%d non-binary masks (want 3: 0/128, 0/1/2, 0/100/255)", st.nonbinary_masks);
+    CHECK(strstr(st.nonbinary_examples, "b_half.png: values 0, 128; ") &&
+              strstr(st.nonbinary_examples, "c_lab.png: values 0, 1, 2; ") &&
+              strstr(st.nonbinary_examples, "d_grey.png: values 0, 100, 255"),
+          "examples: %s", st.nonbinary_examples);
+    CHECK(!strstr(st.nonbinary_examples, "a_bin") && !strstr(st.nonbinary_examples, "e_one"));
+    CHECK(st.n_classes == 0, "no labels, no classes");
+    /* the lesion rule is unchanged: above half the range (128 of 255 is lesion, 100 is not) */
+    if (ds.count == 5) {
+        CHECK(mask_diff(&ds, 1, 4, 3, v_half) == 0);
+        CHECK(mask_diff(&ds, 3, 4, 3, v_col0) == 0, "0/100/255: only the 255 column");
+    }
+    ftn_dataset_free(&ds);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "%s", tl_tmpdir("dataset"));
@@ -459,5 +795,9 @@ int main(void)
     test_empty_and_binary();
     test_resize();
     test_npy();
+    test_side_by_side();
+    test_nnunet();
+    test_csv_repeated();
+    test_nonbinary();
     return tl_finish();
 }

@@ -6,11 +6,13 @@
 #include <cjson/cJSON.h>
 
 #include "data/dataset.h"
+#include "core/fs.h"
 #include "data/synth.h"
 #include "io/atomic_file.h"
 #include "io/image.h"
 #include "metrics/metrics.h"
 #include "protocol/evaluate.h"
+#include "protocol/run_folder.h"
 #include "report/report.h"
 #include "testlib.h"
 
@@ -102,6 +104,338 @@ static int count_lines(const char *s)
     return n;
 }
 
+/* ---- empty ground truths (BUSI's "normal" images) --------------------------------------------- */
+
+/* n synthetic W×H images in dir, the masks of those with empty[i] replaced by all-zero PNGs */
+static void empty_set(const char *dir, int n, const int *empty)
+{
+    CHECK_OK(ftn_synth_write(dir, FTN_SYNTH_ULTRASOUND, n, 7, W, H));
+    static const uint8_t zeros[W * H];
+    for (int i = 0; i < n; i++)
+        if (empty[i]) {
+            char name[32];
+            snprintf(name, sizeof name, "masks/%04d.png", i);
+            CHECK_OK(ftn_image_write_png(tl_path(dir, name), W, H, 1, zeros));
+        }
+}
+
+static int64_t lesion_pixels(const ftn_dataset *ds, int i)
+{
+    ftn_image im, gt;
+    int64_t on = 0;
+    CHECK_OK(ftn_dataset_load(ds, i, &im, &gt));
+    for (int p = 0; p < gt.width * gt.height; p++) on += gt.data[p] > 0.5f;
+    ftn_image_free(&im);
+    ftn_image_free(&gt);
+    return on;
+}
+
+static cJSON *read_json(const char *path)
+{
+    uint8_t *text = NULL;
+    size_t size = 0;
+    CHECK_OK(ftn_read_file(path, 1 << 22, &text, &size));
+    cJSON *j = text ? cJSON_ParseWithLength((const char *)text, size) : NULL;
+    free(text);
+    CHECK(j != NULL, "%s does not parse", path);
+    return j;
+}
+
+static double jnum(const cJSON *j, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* 2 lesion images (0000, 0003) and 2 empty ones (0001, 0002): every figure known exactly at
+ * threshold 1 (nothing predicted: an empty mask scores 1, a lesion of g pixels DSC 1/(g+1)) and
+ * at threshold 0 (everything predicted: every empty mask a false positive) */
+static void test_empty_masks(const char *dir, ftn_model *m)
+{
+    char data[1100];
+    snprintf(data, sizeof data, "%s/edata", dir);
+    const int empty_of[4] = { 0, 1, 1, 0 };
+    empty_set(data, 4, empty_of);
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(data, NULL, &ds));
+    unsigned char e[4] = { 9, 9, 9, 9 };
+    CHECK_OK(ftn_dataset_empty(&ds, NULL, 0, e));
+    CHECK(e[0] == 0 && e[1] == 1 && e[2] == 1 && e[3] == 0, "%d %d %d %d", e[0], e[1], e[2], e[3]);
+    const int sub[2] = { 2, 0 };
+    CHECK_OK(ftn_dataset_empty(&ds, sub, 2, e));
+    CHECK(e[0] == 1 && e[1] == 0);
+    const int bad[1] = { 4 };
+    CHECK(ftn_dataset_empty(&ds, bad, 1, e) == FTN_EINVAL);
+    double g0 = (double)lesion_pixels(&ds, 0), g3 = (double)lesion_pixels(&ds, 3);
+    CHECK(g0 > 0 && g3 > 0);
+    /* labels, as a class-folder layout gives them: 0002 has none */
+    ds.samples[0].label = strdup("benign");
+    ds.samples[1].label = strdup("normal");
+    ds.samples[3].label = strdup("a,b");
+
+    ftn_eval_result r;
+    CHECK_OK(ftn_evaluate(m, &ds, NULL, 0, 1.0f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, FTN_PRECISION_FP32, 4, &r));
+    const double d0 = 1 / (g0 + 1), d3 = 1 / (g3 + 1);
+    CHECK(r.n == 4 && r.per_image[1].gt_empty && r.per_image[2].gt_empty && !r.per_image[0].gt_empty && !r.per_image[3].gt_empty);
+    CHECK(fabs(r.per_image[1].dsc - 1) < 1e-12 && fabs(r.per_image[0].dsc - d0) < 1e-12 && fabs(r.per_image[3].dsc - d3) < 1e-12);
+    CHECK(fabs(r.mean.dsc - (d0 + 1 + 1 + d3) / 4) < 1e-12 && r.mean.gt_empty == 2, "mean DSC %g", r.mean.dsc); /* the paper's */
+    const ftn_metrics_groups *g = &r.groups;
+    CHECK(g->n_lesion == 2 && g->n_empty == 2 && g->n_empty_fp == 0 && g->empty_fp_rate == 0);
+    CHECK(fabs(g->lesion_mean.dsc - (d0 + d3) / 2) < 1e-12 && fabs(g->lesion_std.dsc - fabs(d0 - d3) / 2) < 1e-12 &&
+              fabs(g->lesion_mean.recall - (d0 + d3) / 2) < 1e-12 && fabs(g->lesion_mean.precision - 1) < 1e-12,
+          "lesion DSC %g", g->lesion_mean.dsc);
+    CHECK(r.labels && !strcmp(r.labels[0], "benign") && r.labels[2] == NULL);
+
+    /* metrics.csv: the old columns first, gt_empty, the label (quoted with its comma) */
+    CHECK_OK(ftn_eval_write(&r, tl_path(dir, "e/metrics.csv"), tl_path(dir, "e/summary.json")));
+    uint8_t *text;
+    size_t size;
+    CHECK_OK(ftn_read_file(tl_path(dir, "e/metrics.csv"), 1 << 20, &text, &size));
+    const char *t = (const char *)text;
+    CHECK(!strncmp(t, "id,dsc,precision,recall,iou,gt_empty,label\n0000,", 48) && count_lines(t) == 5, "%s", t);
+    CHECK(strstr(t, "\n0001,1.000000,1.000000,1.000000,1.000000,1,normal\n") && strstr(t, "\n0002,1.000000,1.000000,1.000000,1.000000,1,\n") &&
+              strstr(t, ",0,\"a,b\"\n") && strstr(t, ",0,benign\n"),
+          "%s", t);
+    /* summary.json: the groups after the overall figures, whose "dsc" comes first */
+    CHECK_OK(ftn_read_file(tl_path(dir, "e/summary.json"), 1 << 20, &text, &size));
+    const char *first = strstr((const char *)text, "\"dsc\""), *lm = strstr((const char *)text, "\"lesion_mean\"");
+    CHECK(first && lm && first < lm);
+    free(text);
+    free((void *)t);
+    cJSON *j = read_json(tl_path(dir, "e/summary.json"));
+    CHECK(jnum(j, "n") == 4 && jnum(j, "n_lesion") == 2 && jnum(j, "n_empty") == 2 && jnum(j, "n_empty_fp") == 0 &&
+          jnum(j, "empty_fp_rate") == 0);
+    CHECK(fabs(jnum(cJSON_GetObjectItem(j, "mean"), "dsc") - r.mean.dsc) < 1e-12 &&
+          fabs(jnum(cJSON_GetObjectItem(j, "lesion_mean"), "dsc") - g->lesion_mean.dsc) < 1e-12 &&
+          fabs(jnum(cJSON_GetObjectItem(j, "lesion_std"), "dsc") - g->lesion_std.dsc) < 1e-12);
+    cJSON_Delete(j);
+    ftn_eval_summary es;
+    CHECK_OK(ftn_eval_summary_read(tl_path(dir, "e/summary.json"), &es));
+    CHECK(es.n == 4 && es.has_groups && es.groups.n_empty == 2 && fabs(es.groups.lesion_mean.dsc - g->lesion_mean.dsc) < 1e-12 &&
+          fabs(es.mean.dsc - r.mean.dsc) < 1e-12);
+    ftn_eval_result_free(&r);
+
+    /* everything predicted: both empty masks are false positives */
+    CHECK_OK(ftn_evaluate(m, &ds, NULL, 0, 0.0f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, FTN_PRECISION_FP32, 4, &r));
+    CHECK(r.groups.n_empty == 2 && r.groups.n_empty_fp == 2 && r.groups.empty_fp_rate == 1 && r.per_image[1].fp == W * H);
+    ftn_eval_result_free(&r);
+    /* no empty mask among the scored: zero counts, lesion figures = overall ones */
+    const int les[2] = { 0, 3 };
+    CHECK_OK(ftn_evaluate(m, &ds, les, 2, 1.0f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, FTN_PRECISION_FP32, 4, &r));
+    CHECK(r.groups.n_empty == 0 && r.groups.n_lesion == 2 && r.groups.lesion_mean.dsc == r.mean.dsc);
+    CHECK_OK(ftn_eval_write(&r, NULL, tl_path(dir, "e2/summary.json")));
+    j = read_json(tl_path(dir, "e2/summary.json"));
+    CHECK(jnum(j, "n_empty") == 0 && jnum(j, "n_empty_fp") == 0 && jnum(j, "empty_fp_rate") == 0 && jnum(j, "n_lesion") == 2);
+    cJSON_Delete(j);
+    ftn_eval_result_free(&r);
+    /* a summary of before the groups reads back without them */
+    const char *old = "{\"n\": 3, \"threshold\": 0.5, \"mean\": {\"dsc\": 0.5}, \"std\": {\"dsc\": 0.1}}\n";
+    const void *chunks[1] = { old };
+    size_t sizes[1] = { strlen(old) };
+    CHECK_OK(ftn_write_file_atomic(tl_path(dir, "old-summary.json"), chunks, sizes, 1));
+    CHECK_OK(ftn_eval_summary_read(tl_path(dir, "old-summary.json"), &es));
+    CHECK(es.n == 3 && !es.has_groups && es.mean.dsc == 0.5 && isnan(es.mean.iou));
+
+    /* dropping them: order kept, the ids returned, labels stay with their samples */
+    int dropped = -1;
+    char **ids = NULL;
+    CHECK_OK(ftn_dataset_drop_empty(&ds, &dropped, &ids));
+    CHECK(dropped == 2 && ids && !strcmp(ids[0], "0001") && !strcmp(ids[1], "0002"));
+    CHECK(ds.count == 2 && !strcmp(ds.samples[0].id, "0000") && !strcmp(ds.samples[1].id, "0003") &&
+          !strcmp(ds.samples[1].label, "a,b") && lesion_pixels(&ds, 1) == (int64_t)g3);
+    ftn_dataset_ids_free(ids, dropped);
+    CHECK_OK(ftn_dataset_drop_empty(&ds, &dropped, NULL)); /* nothing left to drop */
+    CHECK(dropped == 0 && ds.count == 2);
+    ftn_dataset_free(&ds);
+    /* every mask empty: refused, the data set as it was */
+    char all[1100];
+    snprintf(all, sizeof all, "%s/alldata", dir);
+    const int all_empty[2] = { 1, 1 };
+    empty_set(all, 2, all_empty);
+    CHECK_OK(ftn_dataset_open(all, NULL, &ds));
+    CHECK(ftn_dataset_drop_empty(&ds, &dropped, &ids) == FTN_EINVAL && ds.count == 2 && ids == NULL && dropped == 0);
+    CHECK(strstr(ftn_last_error(), "every mask") != NULL, "%s", ftn_last_error());
+    ftn_dataset_free(&ds);
+}
+
+/* the .npy layout keeps sample i at row i of its arrays: they are compacted with the samples */
+static void test_drop_npy(const char *dir)
+{
+    enum { N = 4, S = 3 };
+    float img[N * S * S], msk[N * S * S] = { 0 };
+    for (int i = 0; i < N * S * S; i++) img[i] = (float)(i / (S * S)) / 10; /* image i is i/10 */
+    msk[0 * S * S + 4] = 1;                                                  /* 0 and 2 have lesions */
+    msk[2 * S * S + 1] = msk[2 * S * S + 2] = 1;
+    const int64_t dims[3] = { N, S, S };
+    char npy[1100];
+    snprintf(npy, sizeof npy, "%s/npy", dir);
+    CHECK_OK(ftn_mkdirs(npy));
+    CHECK_OK(ftn_npy_write_f32(tl_path(npy, "images.npy"), 3, dims, img));
+    CHECK_OK(ftn_npy_write_f32(tl_path(npy, "masks.npy"), 3, dims, msk));
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(npy, NULL, &ds));
+    int dropped = 0;
+    char **ids = NULL;
+    CHECK_OK(ftn_dataset_drop_empty(&ds, &dropped, &ids));
+    CHECK(dropped == 2 && ds.count == 2 && !strcmp(ids[0], "00001") && !strcmp(ids[1], "00003") &&
+          !strcmp(ds.samples[1].id, "00002"));
+    ftn_image im, gt;
+    CHECK_OK(ftn_dataset_load(&ds, 1, &im, &gt));
+    CHECK(fabsf(im.data[0] - 0.2f) < 1e-6f && gt.data[1] == 1 && gt.data[2] == 1 && gt.data[4] == 0, "%g", im.data[0]);
+    ftn_image_free(&im);
+    ftn_image_free(&gt);
+    ftn_dataset_ids_free(ids, dropped);
+    ftn_dataset_free(&ds);
+}
+
+/* a run folder whose test ids hold 2 empty masks among 6: the report's best and worst cases are
+ * lesion images only; the empty ones are summarised apart */
+static void test_report_empty(const char *dir, ftn_model *m)
+{
+    char data[1100], run[1100];
+    snprintf(data, sizeof data, "%s/rdata", dir);
+    const int empty_of[6] = { 0, 1, 0, 0, 1, 0 };
+    empty_set(data, 6, empty_of);
+    for (int thr = 1; thr >= 0; thr--) {
+        snprintf(run, sizeof run, "%s/rrun%d", dir, thr);
+        CHECK_OK(ftn_mkdirs(run));
+        CHECK_OK(ftn_model_save(m, tl_path(run, "best.safetensors")));
+        char cfg[2600];
+        /* threshold 1: nothing predicted, so the empty masks score DSC 1 (the best of all);
+         * threshold 0: everything, so they are all false positives (and the worst) */
+        snprintf(cfg, sizeof cfg,
+                 "{\"model\": \"attn-unet-mi-ds\", \"resize\": \"nearest\", \"batch\": 6, \"threshold\": %d, \"data\": \"%s\", "
+                 "\"mask_suffix\": \"\", \"train\": [], \"val\": [], "
+                 "\"test\": [\"0000\", \"0001\", \"0002\", \"0003\", \"0004\", \"0005\"]}\n",
+                 thr, data);
+        const void *chunks[1] = { cfg };
+        size_t sizes[1] = { strlen(cfg) };
+        CHECK_OK(ftn_write_file_atomic(tl_path(run, "config.json"), chunks, sizes, 1));
+        CHECK_OK(ftn_report_write(run, FTN_ENGINE_REF));
+        uint8_t *text;
+        size_t size;
+        CHECK_OK(ftn_read_file(tl_path(run, "report.html"), 1 << 24, &text, &size));
+        const char *h = (const char *)text;
+        const char *best = strstr(h, "<h3>Best (highest DSC) of the lesion images</h3>"),
+                   *worst = strstr(h, "<h3>Worst (lowest DSC) of the lesion images</h3>"),
+                   *emp = strstr(h, "<h3>Empty ground truth: the largest false positives</h3>");
+        CHECK(best && worst && worst > best, "threshold %d: no best and worst sections", thr);
+        CHECK(strstr(h, "Empty ground truth: 2 of the 6 test images") != NULL, "threshold %d", thr);
+        /* lesion images 0000 0002 0003 0005: 2 best, 2 worst, none of them 0001 or 0004 */
+        const char *end = emp ? emp : strstr(h, "</section>\n<section><h2>Configuration");
+        int n_cases = 0, bad = 0;
+        for (const char *q = best; q && end && (q = strstr(q, "</b> ")) && q < end; q++) n_cases++;
+        for (const char *q = best; q && end && (q = strstr(q, "<figcaption><b>")) && q < end; q++)
+            bad += !strncmp(q + 15, "0001<", 5) || !strncmp(q + 15, "0004<", 5);
+        CHECK(n_cases == 4 && bad == 0, "threshold %d: %d best/worst cases, %d of them empty", thr, n_cases, bad);
+        if (thr) {
+            CHECK(emp == NULL && strstr(h, "False-positive rate 0.0000: 0 of them") != NULL, "no false positive at 1");
+        } else {
+            CHECK(emp && strstr(emp, "<figcaption><b>0001</b>") && strstr(emp, "<figcaption><b>0004</b>") &&
+                      strstr(h, "False-positive rate 1.0000: 2 of them"),
+                  "threshold 0: the empty masks' false positives");
+        }
+        free(text);
+    }
+    /* the test-metrics table of a summary with the groups: all images beside the lesion images */
+    ftn_eval_result r;
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(data, NULL, &ds));
+    CHECK_OK(ftn_evaluate(m, &ds, NULL, 0, 1.0f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, FTN_PRECISION_FP32, 6, &r));
+    CHECK_OK(ftn_run_test_write(run, &r));
+    CHECK_OK(ftn_report_write(run, FTN_ENGINE_REF));
+    uint8_t *text;
+    size_t size;
+    CHECK_OK(ftn_read_file(tl_path(run, "report.html"), 1 << 24, &text, &size));
+    char want[200];
+    snprintf(want, sizeof want, "<tr><th>DSC</th><td>%.4f</td><td>± %.4f</td><td>%.4f</td>", r.mean.dsc, r.std.dsc,
+             r.groups.lesion_mean.dsc);
+    CHECK(strstr((char *)text, "mean, all 6 images (the paper's protocol)") && strstr((char *)text, "mean, 4 lesion images only") &&
+              strstr((char *)text, want) && strstr((char *)text, "Empty ground truth: 2 test images, false-positive rate 0.0000"),
+          "report metrics table");
+    free(text);
+    ftn_eval_result_free(&r);
+    ftn_dataset_free(&ds);
+}
+
+/* a cross-validation's summary.json carries each run's groups and the exclude_empty option */
+static void test_cv_summary_groups(const char *dir)
+{
+    ftn_train_config base = ftn_train_default();
+    base.exclude_empty = 1;
+    ftn_train_summary sums[2];
+    memset(sums, 0, sizeof sums);
+    sums[0].n_test = 3, sums[0].test_mean.dsc = 0.5, sums[0].test_groups.n_lesion = 2, sums[0].test_groups.n_empty = 1;
+    sums[0].test_groups.lesion_mean.dsc = 0.25, sums[0].test_groups.empty_fp_rate = 1;
+    sums[1].n_test = 2, sums[1].test_mean.dsc = 0.7, sums[1].test_groups.n_lesion = 2;
+    ftn_metrics mean, std;
+    char cv[1100];
+    snprintf(cv, sizeof cv, "%s/cv", dir);
+    CHECK_OK(ftn_mkdirs(cv));
+    CHECK_OK(ftn_cv_summary_write(cv, &base, 0, 2, sums, &mean, &std));
+    CHECK(fabs(mean.dsc - 0.6) < 1e-12);
+    cJSON *j = read_json(tl_path(cv, "summary.json"));
+    const cJSON *r0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "runs"), 0);
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "exclude_empty")) && jnum(r0, "n_lesion") == 2 && jnum(r0, "n_empty") == 1 &&
+          jnum(r0, "empty_fp_rate") == 1 && jnum(cJSON_GetObjectItem(r0, "lesion_mean"), "dsc") == 0.25 && jnum(r0, "dsc") == 0.5);
+    cJSON_Delete(j);
+}
+
+/* ftn_train_run with exclude_empty: dropped before the split, listed in config.json, checked on
+ * resume */
+static void test_train_exclude_empty(const char *dir)
+{
+    char data[1100], run[1100];
+    snprintf(data, sizeof data, "%s/tdata", dir);
+    snprintf(run, sizeof run, "%s/trun", dir);
+    const int empty_of[6] = { 0, 0, 1, 0, 1, 0 };
+    empty_set(data, 6, empty_of);
+    ftn_train_config c = ftn_train_default();
+    c.data = data;
+    c.run_dir = run;
+    c.model = "attn-unet";
+    c.height = c.width = 16;
+    c.epochs = 1;
+    c.batch = 2;
+    c.engine = FTN_ENGINE_REF;
+    c.exclude_empty = 1;
+    ftn_train_summary sum;
+    CHECK_OK(ftn_train_run(&c, NULL, NULL, &sum));
+    CHECK(sum.n_excluded == 2 && sum.n_train + sum.n_val + sum.n_test == 4, "%d excluded, %d+%d+%d", sum.n_excluded,
+          sum.n_train, sum.n_val, sum.n_test);
+    CHECK(sum.test_groups.n_lesion == sum.n_test && sum.test_groups.n_empty == 0);
+    cJSON *j = read_json(tl_path(run, "config.json"));
+    const cJSON *ex = cJSON_GetObjectItem(j, "excluded");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(j, "exclude_empty")) && cJSON_GetArraySize(ex) == 2 &&
+          !strcmp(cJSON_GetArrayItem(ex, 0)->valuestring, "0002") && !strcmp(cJSON_GetArrayItem(ex, 1)->valuestring, "0004"));
+    static const char *parts[3] = { "train", "val", "test" };
+    int listed = 0, empties = 0;
+    for (int k = 0; k < 3; k++) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(j, parts[k]))
+        {
+            listed++;
+            empties += !strcmp(e->valuestring, "0002") || !strcmp(e->valuestring, "0004");
+        }
+    }
+    CHECK(listed == 4 && empties == 0);
+    cJSON_Delete(j);
+    /* resuming with empty masks kept is another run */
+    c.exclude_empty = 0;
+    c.resume = 1;
+    c.epochs = 2;
+    CHECK(ftn_train_run(&c, NULL, NULL, &sum) == FTN_EINVAL);
+    CHECK(strstr(ftn_last_error(), "exclude_empty differs") != NULL, "%s", ftn_last_error());
+    /* the same options resume */
+    c.exclude_empty = 1;
+    CHECK_OK(ftn_train_run(&c, NULL, NULL, &sum));
+    CHECK(sum.epochs_done == 2 && sum.n_trained_now == 1);
+    /* a finished run: its groups read back from test/summary.json */
+    CHECK_OK(ftn_train_run(&c, NULL, NULL, &sum));
+    CHECK(sum.n_trained_now == 0 && !sum.tested_now && sum.n_test > 0 && sum.test_groups.n_lesion == sum.n_test &&
+          sum.test_groups.lesion_mean.dsc == sum.test_mean.dsc && sum.n_excluded == 2);
+}
+
 int main(void)
 {
     const char *dir = tl_tmpdir("evaluate");
@@ -165,13 +499,16 @@ int main(void)
     uint8_t *text;
     size_t size;
     CHECK_OK(ftn_read_file(csv, 1 << 20, &text, &size));
-    CHECK(!strncmp((char *)text, "id,dsc,precision,recall,iou\n0003,", 33) && count_lines((char *)text) == 3);
+    /* the first five columns as ever, then gt_empty; no label column without labels */
+    CHECK(!strncmp((char *)text, "id,dsc,precision,recall,iou,gt_empty\n0003,", 42) && count_lines((char *)text) == 3,
+          "%s", (char *)text);
     {
         char *line2 = strchr((char *)text, '\n') + 1;
         double d, p, rc, iou;
-        CHECK(sscanf(line2, "0003,%lf,%lf,%lf,%lf", &d, &p, &rc, &iou) == 4);
+        int ge = -1;
+        CHECK(sscanf(line2, "0003,%lf,%lf,%lf,%lf,%d", &d, &p, &rc, &iou, &ge) == 5);
         CHECK(fabs(d - r.per_image[0].dsc) < 1e-6 && fabs(p - r.per_image[0].precision) < 1e-6 &&
-              fabs(rc - r.per_image[0].recall) < 1e-6 && fabs(iou - r.per_image[0].iou) < 1e-6);
+              fabs(rc - r.per_image[0].recall) < 1e-6 && fabs(iou - r.per_image[0].iou) < 1e-6 && ge == 0);
     }
     free(text);
     CHECK_OK(ftn_read_file(json, 1 << 20, &text, &size));
@@ -226,7 +563,7 @@ int main(void)
     {
         char *ids[1] = { "a,\"b\"" };
         ftn_metrics pm[1] = { ftn_metrics_compute(NULL, NULL, 0, 0.5f) };
-        ftn_eval_result q = { 1, ids, pm, pm[0], pm[0], 0.5f };
+        ftn_eval_result q = { .n = 1, .ids = ids, .per_image = pm, .mean = pm[0], .std = pm[0], .threshold = 0.5f };
         CHECK_OK(ftn_eval_write(&q, tl_path(dir, "run/test/metrics.csv"), tl_path(dir, "run/test/summary.json")));
         CHECK_OK(ftn_read_file(tl_path(dir, "run/test/metrics.csv"), 1 << 20, &text, &size));
         CHECK(strstr((char *)text, "\n\"a,\"\"b\"\"\",1.000000,") != NULL, "%s", (char *)text);
@@ -235,6 +572,11 @@ int main(void)
 
     test_overlay();
     test_encoders(dir);
+    test_empty_masks(dir, m);
+    test_drop_npy(dir);
+    test_report_empty(dir, m);
+    test_train_exclude_empty(dir);
+    test_cv_summary_groups(dir);
 
     /* the report of a folder with nothing in it: written, every section saying what is missing */
     char run[1100];

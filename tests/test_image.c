@@ -1,13 +1,19 @@
-/* Image reading (PNG, JPEG, BMP) and the PNG writer, including hostile files. */
+/* Image reading (PNG, JPEG, BMP, TIFF, WebP) and the PNG writer, including hostile files. */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <jpeglib.h>
 #include <png.h>
+#include <tiffio.h>
+#include <webp/encode.h>
 
 #include "core/error.h"
+#include "data/dataset.h"
 #include "io/image.h"
 #include "testlib.h"
 
@@ -467,6 +473,499 @@ static void test_hostile(void)
     CHECK(ftn_image_read_limit(tl_path(dir, "big.png"), 64 * 48 - 1, &im) == FTN_EFORMAT);
 }
 
+/* ---- TIFF (written here with libtiff itself) and WebP (libwebp's lossless encoder) ---- */
+
+/* Runs ftn_image_read on dir/file with stderr sent to a scratch file; returns the status and
+ * sets *noise to the bytes that reached stderr meanwhile (libtiff prints there by default). */
+static ftn_status read_quietly(const char *file, ftn_image *im, long *noise)
+{
+    char spill[4096];
+    snprintf(spill, sizeof spill, "%s", tl_path(dir, "stderr.txt"));
+    fflush(stderr);
+    int saved = dup(2), fd = open(spill, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (saved < 0 || fd < 0) {
+        *noise = -1;
+        return ftn_image_read(tl_path(dir, file), im);
+    }
+    dup2(fd, 2);
+    close(fd);
+    ftn_status s = ftn_image_read(tl_path(dir, file), im);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    struct stat sb;
+    *noise = stat(spill, &sb) == 0 ? (long)sb.st_size : -1;
+    return s;
+}
+
+/* A failing read that names the file and prints nothing. */
+static void expect_quiet_fail(const char *file, const char *why)
+{
+    ftn_image im;
+    long noise;
+    ftn_status s = read_quietly(file, &im, &noise);
+    CHECK(s != FTN_OK, "%s: %s accepted", file, why);
+    CHECK(strstr(ftn_last_error(), file) != NULL, "%s: message '%s' does not name the file", file, ftn_last_error());
+    CHECK(im.data == NULL && im.width == 0);
+    CHECK(noise == 0, "%s: %ld bytes went to stderr while reading it", file, noise);
+    if (s == FTN_OK) ftn_image_free(&im);
+}
+
+typedef struct tiff_spec {
+    int w, h, spp, bps, photometric;
+    int separate;      /* PLANARCONFIG_SEPARATE */
+    int tile;          /* tile side (multiple of 16), 0: strips */
+    int rps;           /* rows per strip */
+    int compression;   /* COMPRESSION_NONE, _LZW, _ADOBE_DEFLATE, ... */
+    int orientation;   /* 0: no tag */
+    int alpha;         /* the last sample is unassociated alpha */
+    int big_endian;
+} tiff_spec;
+
+/* The raw sample value (≤ 2^bps − 1) of (x, y, k): a pattern that uses the whole range. */
+static uint32_t tv(const tiff_spec *t, int x, int y, int k)
+{
+    uint32_t top = (1u << t->bps) - 1;
+    uint64_t v = (uint64_t)(x * 7919 + y * 104729 + k * 15485863) * 2654435761u;
+    uint32_t r = (uint32_t)(v >> 17) & top;
+    if (x == 0 && y == 0) r = 0;
+    if (x == 1 && y == 0) r = top;
+    return r;
+}
+
+static void tiff_put(uint8_t *p, int bps, uint32_t v)
+{
+    if (bps == 16) {
+        uint16_t u = (uint16_t)v;
+        memcpy(p, &u, 2); /* libtiff takes host order and swaps for a big-endian file */
+    } else {
+        *p = (uint8_t)v;
+    }
+}
+
+static void write_tiff(const char *path, const tiff_spec *t)
+{
+    TIFF *tif = TIFFOpen(path, t->big_endian ? "wb" : "wl");
+    if (!tif) { CHECK(0, "libtiff cannot create %s", path); return; }
+    TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, (uint32_t)t->w);
+    TIFFSetField(tif, TIFFTAG_IMAGELENGTH, (uint32_t)t->h);
+    TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)t->spp);
+    TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)t->bps);
+    TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, (uint16_t)t->photometric);
+    TIFFSetField(tif, TIFFTAG_PLANARCONFIG, (uint16_t)(t->separate ? PLANARCONFIG_SEPARATE : PLANARCONFIG_CONTIG));
+    TIFFSetField(tif, TIFFTAG_COMPRESSION, (uint16_t)(t->compression ? t->compression : COMPRESSION_NONE));
+    if (t->orientation) TIFFSetField(tif, TIFFTAG_ORIENTATION, (uint16_t)t->orientation);
+    if (t->alpha) {
+        uint16_t ex = EXTRASAMPLE_UNASSALPHA;
+        TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)1, &ex);
+    }
+    int sps = t->separate ? 1 : t->spp, planes = t->separate ? t->spp : 1, bytes = t->bps / 8;
+    if (t->tile) {
+        TIFFSetField(tif, TIFFTAG_TILEWIDTH, (uint32_t)t->tile);
+        TIFFSetField(tif, TIFFTAG_TILELENGTH, (uint32_t)t->tile);
+        size_t n = (size_t)t->tile * t->tile * sps * bytes;
+        uint8_t *buf = malloc(n);
+        for (int pl = 0; pl < planes; pl++)
+            for (int y0 = 0; y0 < t->h; y0 += t->tile)
+                for (int x0 = 0; x0 < t->w; x0 += t->tile) {
+                    memset(buf, 0xA5, n); /* padding outside the image: must be ignored */
+                    for (int yy = 0; yy < t->tile && y0 + yy < t->h; yy++)
+                        for (int xx = 0; xx < t->tile && x0 + xx < t->w; xx++)
+                            for (int k = 0; k < sps; k++)
+                                tiff_put(buf + (((size_t)yy * t->tile + xx) * sps + k) * bytes, t->bps,
+                                         tv(t, x0 + xx, y0 + yy, t->separate ? pl : k));
+                    if (TIFFWriteEncodedTile(tif, TIFFComputeTile(tif, x0, y0, 0, (uint16_t)pl), buf, (tmsize_t)n) < 0)
+                        CHECK(0, "libtiff: writing a tile of %s", path);
+                }
+        free(buf);
+    } else if (t->bps < 8) {
+        TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, (uint32_t)t->h);
+        size_t rb = ((size_t)t->w * t->bps + 7) / 8;
+        uint8_t *buf = calloc(rb * t->h, 1);
+        for (int y = 0; y < t->h; y++)
+            for (int x = 0; x < t->w; x++)
+                buf[y * rb + (size_t)x * t->bps / 8] |= (uint8_t)(tv(t, x, y, 0) << (8 - t->bps - (x * t->bps) % 8));
+        if (TIFFWriteEncodedStrip(tif, 0, buf, (tmsize_t)(rb * t->h)) < 0) CHECK(0, "libtiff: writing %s", path);
+        free(buf);
+    } else {
+        int rps = t->rps ? t->rps : t->h;
+        TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, (uint32_t)rps);
+        int per_plane = (t->h + rps - 1) / rps;
+        size_t rb = (size_t)t->w * sps * bytes;
+        uint8_t *buf = malloc(rb * rps);
+        for (int pl = 0; pl < planes; pl++)
+            for (int s = 0; s < per_plane; s++) {
+                int rows = t->h - s * rps < rps ? t->h - s * rps : rps;
+                for (int yy = 0; yy < rows; yy++)
+                    for (int x = 0; x < t->w; x++)
+                        for (int k = 0; k < sps; k++)
+                            tiff_put(buf + yy * rb + ((size_t)x * sps + k) * bytes, t->bps,
+                                     tv(t, x, s * rps + yy, t->separate ? pl : k));
+                if (TIFFWriteEncodedStrip(tif, (uint32_t)(pl * per_plane + s), buf, (tmsize_t)(rb * rows)) < 0)
+                    CHECK(0, "libtiff: writing a strip of %s", path);
+            }
+        free(buf);
+    }
+    TIFFClose(tif);
+}
+
+/* Reads dir/name back and checks every value against tv() (exactly: the reader divides by
+ * 2^bps − 1 as the PNG reader does), with MINISWHITE inverted and the orientation's flips. */
+static void check_tiff(const char *name, const tiff_spec *t, int want_c)
+{
+    ftn_image im;
+    long noise;
+    CHECK(read_quietly(name, &im, &noise) == FTN_OK, "%s: %s", name, ftn_last_error());
+    CHECK(noise == 0, "%s: %ld bytes on stderr", name, noise);
+    CHECK(im.width == t->w && im.height == t->h && im.channels == want_c, "%s: %dx%dx%d", name, im.width, im.height,
+          im.channels);
+    int w = 0, h = 0, c = 0;
+    CHECK_OK(ftn_image_probe(tl_path(dir, name), 0, &w, &h, &c));
+    CHECK(w == t->w && h == t->h && c == want_c, "%s: probe %dx%dx%d", name, w, h, c);
+    if (!im.data || im.width != t->w || im.height != t->h || im.channels != want_c) {
+        ftn_image_free(&im);
+        return;
+    }
+    float top = (float)((1u << t->bps) - 1);
+    int o = t->orientation ? t->orientation : ORIENTATION_TOPLEFT;
+    int hflip = o == ORIENTATION_TOPRIGHT || o == ORIENTATION_BOTRIGHT, vflip = o == ORIENTATION_BOTRIGHT || o == ORIENTATION_BOTLEFT;
+    int bad = 0;
+    for (int y = 0; y < t->h; y++)
+        for (int x = 0; x < t->w; x++)
+            for (int k = 0; k < want_c; k++) {
+                uint32_t v = tv(t, hflip ? t->w - 1 - x : x, vflip ? t->h - 1 - y : y, k);
+                if (t->photometric == PHOTOMETRIC_MINISWHITE) v = (uint32_t)top - v;
+                float want = (float)v / top, got = im.data[((size_t)y * t->w + x) * want_c + k];
+                if (got != want && bad++ < 3) fprintf(stderr, "%s: (%d, %d, %d) = %g, want %g\n", name, x, y, k, got, want);
+            }
+    CHECK(bad == 0, "%s: %d wrong values", name, bad);
+    ftn_image_free(&im);
+}
+
+/* A minimal little-endian TIFF, directory first: one uncompressed strip of w×h bps-bit grey,
+ * with sample format fmt (0: no tag). The pixel data follows (data_len bytes of a pattern). */
+static size_t tiny_tiff(uint8_t *b, uint32_t w, uint32_t h, int bps, int fmt, uint32_t data_len)
+{
+    uint16_t tags[10][2] = {{256, 4}, {257, 4}, {258, 3}, {259, 3}, {262, 3}, {273, 4}, {277, 3}, {278, 4}, {279, 4}, {339, 3}};
+    int n = fmt ? 10 : 9;
+    uint32_t data_off = 8 + 2 + 12 * (uint32_t)n + 4;
+    uint32_t vals[10] = {w, h, (uint32_t)bps, 1, 1, data_off, 1, h, data_len, (uint32_t)fmt};
+    memcpy(b, "II*\0", 4);
+    put32(b + 4, 8);
+    put16(b + 8, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        uint8_t *e = b + 10 + 12 * i;
+        put16(e, tags[i][0]);
+        put16(e + 2, tags[i][1]);
+        put32(e + 4, 1);
+        put32(e + 8, 0);
+        if (tags[i][1] == 3) put16(e + 8, vals[i]);
+        else put32(e + 8, vals[i]);
+    }
+    put32(b + 10 + 12 * n, 0);
+    for (uint32_t i = 0; i < data_len; i++) b[data_off + i] = (uint8_t)(i * 13);
+    return data_off + data_len;
+}
+
+static void test_tiff(void)
+{
+    enum { W = 37, H = 23 };
+    struct { const char *name; tiff_spec t; int c; } cases[] = {
+        {"grey8_strips.tif", {W, H, 1, 8, PHOTOMETRIC_MINISBLACK, 0, 0, 5, 0, 0, 0, 0}, 1},
+        {"grey16_strips_be.tif", {W, H, 1, 16, PHOTOMETRIC_MINISBLACK, 0, 0, 4, 0, 0, 0, 1}, 1},
+        {"grey16_lzw.tif", {W, H, 1, 16, PHOTOMETRIC_MINISBLACK, 0, 0, 7, COMPRESSION_LZW, 0, 0, 0}, 1},
+        {"grey8_tiled.tif", {W, H, 1, 8, PHOTOMETRIC_MINISBLACK, 0, 16, 0, 0, 0, 0, 0}, 1},
+        {"grey16_tiled_deflate.tif", {W, H, 1, 16, PHOTOMETRIC_MINISBLACK, 0, 16, 0, COMPRESSION_ADOBE_DEFLATE, 0, 0, 1}, 1},
+        {"greyalpha8.tif", {W, H, 2, 8, PHOTOMETRIC_MINISBLACK, 0, 0, 3, 0, 0, 1, 0}, 1},
+        {"greyalpha16_tiled.tif", {W, H, 2, 16, PHOTOMETRIC_MINISBLACK, 0, 32, 0, 0, 0, 1, 0}, 1},
+        {"miniswhite8.tif", {W, H, 1, 8, PHOTOMETRIC_MINISWHITE, 0, 0, 6, 0, 0, 0, 0}, 1},
+        {"rgb8_strips.tif", {W, H, 3, 8, PHOTOMETRIC_RGB, 0, 0, 2, 0, 0, 0, 0}, 3},
+        {"rgb8_deflate.tif", {W, H, 3, 8, PHOTOMETRIC_RGB, 0, 0, 8, COMPRESSION_ADOBE_DEFLATE, 0, 0, 0}, 3},
+        {"rgb16_strips.tif", {W, H, 3, 16, PHOTOMETRIC_RGB, 0, 0, 5, 0, 0, 0, 1}, 3},
+        {"rgb8_tiled.tif", {W, H, 3, 8, PHOTOMETRIC_RGB, 0, 16, 0, 0, 0, 0, 0}, 3},
+        {"rgba8_strips.tif", {W, H, 4, 8, PHOTOMETRIC_RGB, 0, 0, 5, 0, 0, 1, 0}, 3},
+        {"rgba16_tiled.tif", {W, H, 4, 16, PHOTOMETRIC_RGB, 0, 16, 0, COMPRESSION_LZW, 0, 1, 0}, 3},
+        {"rgb8_planes.tif", {W, H, 3, 8, PHOTOMETRIC_RGB, 1, 0, 5, 0, 0, 0, 0}, 3},
+        {"rgba16_planes_tiled.tif", {W, H, 4, 16, PHOTOMETRIC_RGB, 1, 16, 0, 0, 0, 1, 1}, 3},
+        {"grey8_botleft.tif", {W, H, 1, 8, PHOTOMETRIC_MINISBLACK, 0, 0, 5, 0, ORIENTATION_BOTLEFT, 0, 0}, 1},
+        {"rgb8_botright.tif", {W, H, 3, 8, PHOTOMETRIC_RGB, 0, 16, 0, 0, ORIENTATION_BOTRIGHT, 0, 0}, 3},
+        {"grey4.tif", {W, H, 1, 4, PHOTOMETRIC_MINISBLACK, 0, 0, 0, 0, 0, 0, 0}, 1}, /* through RGBA */
+        {"grey2.tif", {W, H, 1, 2, PHOTOMETRIC_MINISBLACK, 0, 0, 0, 0, 0, 0, 0}, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_tiff(tl_path(dir, cases[i].name), &cases[i].t);
+        check_tiff(cases[i].name, &cases[i].t, cases[i].c);
+    }
+
+    /* masks: 0/255 and 0/1 8-bit, and a 1-bit bilevel one (MINISWHITE, as fax-style files are) */
+    uint8_t m[8 * 4];
+    for (int i = 0; i < 32; i++) m[i] = (i % 8 >= 2 && i % 8 < 6 && i / 8 >= 1) ? 255 : 0;
+    for (int v01 = 0; v01 < 2; v01++) {
+        const char *name = v01 ? "mask01.tif" : "mask255.tif";
+        TIFF *tif = TIFFOpen(tl_path(dir, name), "w");
+        TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, 8u);
+        TIFFSetField(tif, TIFFTAG_IMAGELENGTH, 4u);
+        TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 1);
+        TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 8);
+        TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_PACKBITS);
+        TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, 4u);
+        uint8_t mm[32];
+        for (int i = 0; i < 32; i++) mm[i] = v01 ? (uint8_t)(m[i] != 0) : m[i];
+        TIFFWriteEncodedStrip(tif, 0, mm, 32);
+        TIFFClose(tif);
+        ftn_image im;
+        CHECK_OK(ftn_image_read(tl_path(dir, name), &im));
+        CHECK(im.width == 8 && im.height == 4 && im.channels == 1, "%s", name);
+        int bad = 0;
+        for (int i = 0; i < 32 && im.data; i++) bad += im.data[i] != (m[i] ? (v01 ? 1.0f / 255.0f : 1.0f) : 0.0f);
+        CHECK(bad == 0, "%s: %d wrong", name, bad);
+        ftn_image_free(&im);
+    }
+    {
+        tiff_spec t = {W, H, 1, 1, PHOTOMETRIC_MINISWHITE, 0, 0, 0, 0, 0, 0, 0};
+        write_tiff(tl_path(dir, "bilevel.tif"), &t);
+        check_tiff("bilevel.tif", &t, 1);
+        /* and the same mask CCITT G4-compressed */
+        TIFF *in = TIFFOpen(tl_path(dir, "bilevel.tif"), "r"), *g4 = TIFFOpen(tl_path(dir, "bilevel_g4.tif"), "w");
+        uint8_t row[8];
+        TIFFSetField(g4, TIFFTAG_IMAGEWIDTH, (uint32_t)W);
+        TIFFSetField(g4, TIFFTAG_IMAGELENGTH, (uint32_t)H);
+        TIFFSetField(g4, TIFFTAG_SAMPLESPERPIXEL, 1);
+        TIFFSetField(g4, TIFFTAG_BITSPERSAMPLE, 1);
+        TIFFSetField(g4, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISWHITE);
+        TIFFSetField(g4, TIFFTAG_COMPRESSION, COMPRESSION_CCITTFAX4);
+        TIFFSetField(g4, TIFFTAG_ROWSPERSTRIP, (uint32_t)H);
+        for (int y = 0; y < H; y++) {
+            TIFFReadScanline(in, row, (uint32_t)y, 0);
+            TIFFWriteScanline(g4, row, (uint32_t)y, 0);
+        }
+        TIFFClose(in);
+        TIFFClose(g4);
+        check_tiff("bilevel_g4.tif", &t, 1);
+    }
+
+    /* palette: expanded to RGB (3 channels) through libtiff's RGBA path */
+    {
+        TIFF *tif = TIFFOpen(tl_path(dir, "palette.tif"), "w");
+        uint16_t r[256], g[256], b[256];
+        for (int i = 0; i < 256; i++) r[i] = (uint16_t)(i * 257), g[i] = (uint16_t)((255 - i) * 257), b[i] = (uint16_t)((i / 2) * 257);
+        TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, 4u);
+        TIFFSetField(tif, TIFFTAG_IMAGELENGTH, 2u);
+        TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, 1);
+        TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 8);
+        TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_PALETTE);
+        TIFFSetField(tif, TIFFTAG_COLORMAP, r, g, b);
+        TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, 2u);
+        uint8_t idx[8] = {0, 10, 200, 255, 1, 2, 3, 128};
+        TIFFWriteEncodedStrip(tif, 0, idx, 8);
+        TIFFClose(tif);
+        ftn_image im;
+        CHECK_OK(ftn_image_read(tl_path(dir, "palette.tif"), &im));
+        CHECK(im.width == 4 && im.height == 2 && im.channels == 3);
+        int bad = 0;
+        for (int i = 0; i < 8 && im.data && im.channels == 3; i++)
+            bad += im.data[3 * i] != idx[i] / 255.0f || im.data[3 * i + 1] != (255 - idx[i]) / 255.0f ||
+                   im.data[3 * i + 2] != (idx[i] / 2) / 255.0f;
+        CHECK(bad == 0, "palette: %d wrong", bad);
+        ftn_image_free(&im);
+    }
+
+    /* only the first page of a multi-page file */
+    {
+        TIFF *tif = TIFFOpen(tl_path(dir, "pages.tif"), "w");
+        uint8_t px[16 * 16 * 3];
+        memset(px, 77, sizeof px);
+        for (int page = 0; page < 2; page++) {
+            uint32_t w = page ? 16 : 6, h = page ? 16 : 5;
+            TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, w);
+            TIFFSetField(tif, TIFFTAG_IMAGELENGTH, h);
+            TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, page ? 3 : 1);
+            TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, 8);
+            TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, page ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+            TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, h);
+            TIFFWriteEncodedStrip(tif, 0, px, (tmsize_t)(w * h * (page ? 3 : 1)));
+            TIFFWriteDirectory(tif);
+        }
+        TIFFClose(tif);
+        int w, h, c;
+        CHECK_OK(ftn_image_probe(tl_path(dir, "pages.tif"), 0, &w, &h, &c));
+        CHECK(w == 6 && h == 5 && c == 1, "pages: probe %dx%dx%d", w, h, c);
+        ftn_image im;
+        CHECK_OK(ftn_image_read(tl_path(dir, "pages.tif"), &im));
+        CHECK(im.width == 6 && im.height == 5 && im.channels == 1 && im.data && im.data[29] == 77 / 255.0f);
+        ftn_image_free(&im);
+    }
+
+    /* hostile TIFFs: each refused naming the file, libtiff silent */
+    static uint8_t buf[1 << 16];
+    size_t n = tiny_tiff(buf, 64, 48, 8, 0, 64 * 48);
+    write_bytes(tl_path(dir, "tiny.tif"), buf, n);
+    ftn_image im;
+    CHECK_OK(ftn_image_read(tl_path(dir, "tiny.tif"), &im));
+    CHECK(im.width == 64 && im.height == 48 && im.data && im.data[5] == 65 / 255.0f);
+    ftn_image_free(&im);
+    write_bytes(tl_path(dir, "tiny_half.tif"), buf, n / 2); /* directory intact, strip cut */
+    expect_quiet_fail("tiny_half.tif", "a strip past the end");
+    write_bytes(tl_path(dir, "tiny_head.tif"), buf, 20); /* directory cut */
+    expect_quiet_fail("tiny_head.tif", "a cut directory");
+    write_bytes(tl_path(dir, "tiny_sig.tif"), buf, 4);
+    expect_quiet_fail("tiny_sig.tif", "a signature only");
+    n = tiny_tiff(buf, 100000, 100000, 8, 0, 16);
+    write_bytes(tl_path(dir, "huge.tif"), buf, n);
+    expect_quiet_fail("huge.tif", "a 100000x100000 TIFF");
+    CHECK(strstr(ftn_last_error(), "--max-pixels") != NULL, "%s", ftn_last_error());
+    CHECK(ftn_image_probe(tl_path(dir, "huge.tif"), 0, NULL, NULL, NULL) == FTN_EFORMAT);
+    n = tiny_tiff(buf, 4, 4, 32, SAMPLEFORMAT_IEEEFP, 64);
+    write_bytes(tl_path(dir, "float.tif"), buf, n);
+    expect_quiet_fail("float.tif", "floating-point samples");
+    CHECK(strstr(ftn_last_error(), "floating-point") != NULL, "%s", ftn_last_error());
+    /* libtiff-written files (directory at the end) cut in half, and deflate data corrupted */
+    truncate_copy("rgb8_deflate.tif", "rgb8_half.tif", 1, 2);
+    expect_quiet_fail("rgb8_half.tif", "half a libtiff file");
+    size_t fn;
+    uint8_t *fb = slurp(tl_path(dir, "rgb8_deflate.tif"), &fn);
+    for (size_t i = 12; i < fn / 2; i += 5) fb[i] ^= 0x5A;
+    write_bytes(tl_path(dir, "rgb8_flipped.tif"), fb, fn);
+    free(fb);
+    expect_quiet_fail("rgb8_flipped.tif", "corrupt deflate data");
+    fb = slurp(tl_path(dir, "grey16_tiled_deflate.tif"), &fn);
+    write_bytes(tl_path(dir, "tiled_cut.tif"), fb, fn - 40); /* big-endian, tile tables cut */
+    free(fb);
+    expect_quiet_fail("tiled_cut.tif", "a cut tiled file");
+    /* the pixel limit applies before decoding */
+    CHECK(ftn_image_read_limit(tl_path(dir, "rgb8_tiled.tif"), W * H - 1, &im) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "rgb8_tiled.tif") && strstr(ftn_last_error(), "--max-pixels"), "%s", ftn_last_error());
+    CHECK(ftn_image_probe(tl_path(dir, "rgb8_tiled.tif"), W * H - 1, NULL, NULL, NULL) == FTN_EFORMAT);
+}
+
+static void test_webp(void)
+{
+    enum { W = 29, H = 17 };
+    uint8_t rgb[W * H * 3], rgba[W * H * 4], grey[W * H * 3];
+    uint64_t s = 11;
+    for (int i = 0; i < W * H; i++) {
+        for (int k = 0; k < 3; k++) rgb[3 * i + k] = rgba[4 * i + k] = (uint8_t)tl_next(&s);
+        rgba[4 * i + 3] = (uint8_t)(1 + i % 255); /* no fully transparent pixel */
+        grey[3 * i] = grey[3 * i + 1] = grey[3 * i + 2] = (uint8_t)(i * 3);
+    }
+    rgb[0] = rgb[1] = rgb[2] = 0;
+    rgb[3] = rgb[4] = rgb[5] = 255;
+    struct { const char *name; const uint8_t *src; int alpha; } cases[] = {
+        {"rgb.webp", rgb, 0}, {"rgba.webp", rgba, 1}, {"grey.webp", grey, 0}};
+    for (int i = 0; i < 3; i++) {
+        uint8_t *enc = NULL;
+        size_t n = cases[i].alpha ? WebPEncodeLosslessRGBA(cases[i].src, W, H, W * 4, &enc)
+                                  : WebPEncodeLosslessRGB(cases[i].src, W, H, W * 3, &enc);
+        CHECK(n > 0, "libwebp cannot encode %s", cases[i].name);
+        write_bytes(tl_path(dir, cases[i].name), enc, n);
+        WebPFree(enc);
+        ftn_image im;
+        CHECK_OK(ftn_image_read(tl_path(dir, cases[i].name), &im));
+        CHECK(im.width == W && im.height == H && im.channels == 3, "%s: %dx%dx%d", cases[i].name, im.width, im.height,
+              im.channels);
+        int bad = 0, step = cases[i].alpha ? 4 : 3;
+        for (int p = 0; p < W * H && im.data && im.channels == 3; p++)
+            for (int k = 0; k < 3; k++) bad += im.data[3 * p + k] != cases[i].src[step * p + k] / 255.0f;
+        CHECK(bad == 0, "%s: %d wrong values", cases[i].name, bad);
+        ftn_image_free(&im);
+        int w, h, c;
+        CHECK_OK(ftn_image_probe(tl_path(dir, cases[i].name), 0, &w, &h, &c));
+        CHECK(w == W && h == H && c == 3, "%s: probe %dx%dx%d", cases[i].name, w, h, c);
+    }
+    /* lossy: close, not exact */
+    uint8_t *enc = NULL;
+    size_t n = WebPEncodeRGB(grey, W, H, W * 3, 90, &enc);
+    write_bytes(tl_path(dir, "lossy.webp"), enc, n);
+    WebPFree(enc);
+    ftn_image im;
+    CHECK_OK(ftn_image_read(tl_path(dir, "lossy.webp"), &im));
+    CHECK(im.width == W && im.height == H && im.channels == 3);
+    ftn_image_free(&im);
+
+    /* hostile: cut, corrupted, a 16383×16383 claim */
+    truncate_copy("rgb.webp", "rgb_half.webp", 1, 2);
+    expect_quiet_fail("rgb_half.webp", "half a WebP");
+    truncate_copy("rgb.webp", "rgb_head.webp", 1, 50);
+    expect_quiet_fail("rgb_head.webp", "a WebP header only");
+    size_t fn;
+    uint8_t *fb = slurp(tl_path(dir, "rgb.webp"), &fn);
+    for (size_t i = 30; i < fn; i += 3) fb[i] ^= 0xA5;
+    write_bytes(tl_path(dir, "rgb_flipped.webp"), fb, fn);
+    expect_quiet_fail("rgb_flipped.webp", "corrupt WebP");
+    free(fb);
+    fb = slurp(tl_path(dir, "rgb.webp"), &fn);
+    CHECK(fn > 25 && !memcmp(fb + 12, "VP8L", 4) && fb[20] == 0x2f, "the lossless file is a simple VP8L one");
+    fb[21] = fb[22] = fb[23] = 0xFF; /* 14-bit width − 1 and height − 1 all ones: 16384 × 16384 */
+    fb[24] = (uint8_t)((fb[24] & 0xF0) | 0x0F);
+    write_bytes(tl_path(dir, "huge.webp"), fb, fn);
+    free(fb);
+    expect_quiet_fail("huge.webp", "a 16384x16384 WebP");
+    CHECK(strstr(ftn_last_error(), "--max-pixels") != NULL, "%s", ftn_last_error());
+    CHECK(ftn_image_read_limit(tl_path(dir, "rgb.webp"), W * H - 1, &im) == FTN_EFORMAT);
+    CHECK(strstr(ftn_last_error(), "--max-pixels") != NULL, "%s", ftn_last_error());
+}
+
+/* A data set folder of TIFF and WebP files: found by extension in any case, paired by stem. */
+static void copy_file(const char *from, const char *to)
+{
+    size_t n;
+    uint8_t *b = slurp(from, &n);
+    if (!b) { CHECK(0, "cannot read %s", from); return; }
+    CHECK(write_bytes(to, b, n) == 0, "cannot write %s", to);
+    free(b);
+}
+
+static void test_dataset_formats(void)
+{
+    char root[4096], sub[4096 + 16];
+    snprintf(root, sizeof root, "%s", tl_path(dir, "ds"));
+    mkdir(root, 0755);
+    snprintf(sub, sizeof sub, "%s/images", root);
+    mkdir(sub, 0755);
+    snprintf(sub, sizeof sub, "%s/masks", root);
+    mkdir(sub, 0755);
+    char from[4096], to[4096 + 32];
+    snprintf(from, sizeof from, "%s", tl_path(dir, "grey8_strips.tif"));
+    snprintf(to, sizeof to, "%s/images/a.TIF", root);
+    copy_file(from, to);
+    snprintf(from, sizeof from, "%s", tl_path(dir, "bilevel.tif"));
+    snprintf(to, sizeof to, "%s/masks/a_mask.tiff", root);
+    copy_file(from, to);
+    snprintf(from, sizeof from, "%s", tl_path(dir, "rgb.webp"));
+    snprintf(to, sizeof to, "%s/images/b.WebP", root);
+    copy_file(from, to);
+    snprintf(from, sizeof from, "%s", tl_path(dir, "rgb8_tiled.tif"));
+    snprintf(to, sizeof to, "%s/images/c.tiff", root);
+    copy_file(from, to);
+    snprintf(from, sizeof from, "%s", tl_path(dir, "bilevel_g4.tif"));
+    snprintf(to, sizeof to, "%s/masks/c.Tif", root);
+    copy_file(from, to);
+    uint8_t m[29 * 17] = {0};
+    m[5] = 255;
+    snprintf(to, sizeof to, "%s/masks/b_mask.webp", root);
+    uint8_t *enc = NULL, rgb[29 * 17 * 3];
+    for (int i = 0; i < 29 * 17; i++) rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = m[i];
+    size_t n = WebPEncodeLosslessRGB(rgb, 29, 17, 29 * 3, &enc);
+    CHECK(n > 0 && write_bytes(to, enc, n) == 0);
+    WebPFree(enc);
+    ftn_dataset ds;
+    CHECK_OK(ftn_dataset_open(root, NULL, &ds));
+    CHECK(ds.count == 3, "%d samples in a TIFF/WebP folder", ds.count);
+    if (ds.count == 3) {
+        CHECK(!strcmp(ds.samples[0].id, "a") && ds.samples[0].width == 37 && ds.samples[0].height == 23 &&
+              ds.samples[0].channels == 1);
+        CHECK(!strcmp(ds.samples[1].id, "b") && ds.samples[1].width == 29 && ds.samples[1].channels == 3);
+        CHECK(!strcmp(ds.samples[2].id, "c") && ds.samples[2].channels == 3 && ds.samples[2].n_masks == 1);
+        ftn_image im, mk;
+        CHECK_OK(ftn_dataset_load(&ds, 1, &im, &mk));
+        CHECK(mk.data && mk.width == 29 && mk.data[5] == 1.0f && mk.data[6] == 0.0f, "the WebP mask's lesion pixel");
+        ftn_image_free(&im);
+        ftn_image_free(&mk);
+    }
+    ftn_dataset_free(&ds);
+}
+
 int main(void)
 {
     dir = tl_tmpdir("image");
@@ -474,5 +973,8 @@ int main(void)
     test_jpeg();
     test_bmp();
     test_hostile();
+    test_tiff();
+    test_webp();
+    test_dataset_formats();
     return tl_finish();
 }

@@ -56,6 +56,29 @@ int main(void)
     ftn_metrics_mean_std(ms, 2, &mean, &std);
     CHECK(near(mean.dsc, 0.85) && near(std.dsc, 0.15) && mean.tp == 7, "%g %g", mean.dsc, std.dsc);
 
+    /* empty ground truths apart: 2 lesion images (A: DSC 0.7, B: perfect) and 2 empty ones
+     * (C: nothing predicted, every metric 1; D: 5 false-positive pixels, DSC 1/6) */
+    {
+        ftn_metrics g4[4] = {ftn_metrics_compute(p, gt, 16, 0.5f), ftn_metrics_compute(gt, gt, 16, 0.5f),
+                             ftn_metrics_compute(zero, zero, 16, 0.5f), ftn_metrics_compute(p, zero, 16, 0.5f)};
+        CHECK(!g4[0].gt_empty && !g4[1].gt_empty && g4[2].gt_empty == 1 && g4[3].gt_empty == 1);
+        ftn_metrics_mean_std(g4, 4, &mean, &std);
+        /* all images, the paper's protocol: (0.7 + 1 + 1 + 1/6) / 4 = 43/60 */
+        CHECK(near(mean.dsc, 43.0 / 60.0) && near(mean.recall, (0.8 + 3) / 4) && mean.gt_empty == 2, "%g", mean.dsc);
+        ftn_metrics_groups g;
+        ftn_metrics_groups_compute(g4, 4, &g);
+        CHECK(g.n_lesion == 2 && g.n_empty == 2 && g.n_empty_fp == 1 && near(g.empty_fp_rate, 0.5), "%d %d %d %g",
+              g.n_lesion, g.n_empty, g.n_empty_fp, g.empty_fp_rate);
+        CHECK(near(g.lesion_mean.dsc, 0.85) && near(g.lesion_std.dsc, 0.15), "%g %g", g.lesion_mean.dsc, g.lesion_std.dsc);
+        CHECK(near(g.lesion_mean.precision, (4.0 / 6.0 + 1) / 2) && near(g.lesion_mean.iou, (4.0 / 7.0 + 1) / 2) &&
+              near(g.lesion_std.recall, 0.1) && g.lesion_mean.tp == 7 && g.lesion_mean.gt_empty == 0);
+        /* no empty image: the lesion figures are the overall ones, rate 0; no image at all: zero */
+        ftn_metrics_groups_compute(g4, 2, &g);
+        CHECK(g.n_lesion == 2 && g.n_empty == 0 && g.empty_fp_rate == 0 && near(g.lesion_mean.dsc, 0.85));
+        ftn_metrics_groups_compute(g4 + 2, 2, &g);
+        CHECK(g.n_lesion == 0 && g.n_empty == 2 && g.lesion_mean.dsc == 0 && near(g.empty_fp_rate, 0.5));
+    }
+
     /* nearest upsampling: 2×3 → 4×5, source index floor(d·s/D) */
     float src[6] = {1, 2, 3, 4, 5, 6}, dst[20];
     CHECK_OK(ftn_upsample_nearest_prob(src, 2, 3, dst, 4, 5));

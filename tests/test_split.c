@@ -30,6 +30,148 @@ static int same(const ftn_split *a, const ftn_split *b)
            !memcmp(a->train, b->train, sizeof(int) * a->n_train);
 }
 
+/* Which part sample i is in: 0 train, 1 val, 2 test. */
+static void parts_of(const ftn_split *s, int *part)
+{
+    for (int i = 0; i < s->n_train; i++) part[s->train[i]] = 0;
+    for (int i = 0; i < s->n_val; i++) part[s->val[i]] = 1;
+    for (int i = 0; i < s->n_test; i++) part[s->test[i]] = 2;
+}
+
+/* 1 when every group's samples are in one part. */
+static int groups_intact(const ftn_split *s, const int *group, int n)
+{
+    int part[256], ok = 1;
+    parts_of(s, part);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) ok &= group[i] != group[j] || part[i] == part[j];
+    return ok;
+}
+
+/* 60 samples of 14 patients, 1 to 8 images each, numbered out of order */
+static void test_groups(void)
+{
+    int n = 60, group[60];
+    for (int i = 0; i < n; i++) group[i] = (i * 7 + i / 5) % 14 * 3 + 100;
+    ftn_split_groups g = {group, NULL};
+    ftn_split a, b, c;
+    int differs = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        CHECK_OK(ftn_split_make_grouped(n, &g, 0.25, 0.15, seed, &a));
+        CHECK(partition_ok(&a, n), "seed %d", (int)seed);
+        CHECK(groups_intact(&a, group, n), "seed %d: a patient straddles the split", (int)seed);
+        CHECK(a.n_test >= 15 && a.n_test < 15 + 8, "seed %d: %d test", (int)seed, a.n_test);
+        CHECK_OK(ftn_split_make_grouped(n, &g, 0.25, 0.15, seed, &b));
+        CHECK(same(&a, &b), "deterministic");
+        CHECK_OK(ftn_split_repeat_grouped(n, &g, 0.25, 0.15, seed - 1, 1, &c));
+        CHECK(same(&a, &c), "repetition r of seed S is seed S + r");
+        CHECK_OK(ftn_split_make(n, 0.25, 0.15, seed, &c));
+        differs += !same(&a, &c);
+        ftn_split_free(&a), ftn_split_free(&b), ftn_split_free(&c);
+    }
+    CHECK(differs > 0, "groups never changed the split");
+    /* folds: each sample tested once, groups intact */
+    int hits[60] = {0};
+    for (int f = 0; f < 4; f++) {
+        CHECK_OK(ftn_split_kfold_grouped(n, &g, 4, f, 0.1, 3, &a));
+        CHECK(partition_ok(&a, n) && groups_intact(&a, group, n), "fold %d", f);
+        CHECK(a.n_test >= 15 - 8 && a.n_test <= 15 + 8, "fold %d: %d test", f, a.n_test);
+        for (int i = 0; i < a.n_test; i++) hits[a.test[i]]++;
+        ftn_split_free(&a);
+    }
+    int once = 1;
+    for (int i = 0; i < n; i++) once &= hits[i] == 1;
+    CHECK(once, "every sample tested once across grouped folds");
+    CHECK(ftn_split_kfold_grouped(n, &g, 15, 0, 0.1, 3, &a) == FTN_EINVAL, "more folds than groups");
+    /* one group holding everything leaves no training data */
+    int one[10] = {0};
+    ftn_split_groups g1 = {one, NULL};
+    CHECK(ftn_split_make_grouped(10, &g1, 0.25, 0.0, 1, &a) == FTN_EINVAL);
+    int neg[3] = {0, -1, 2};
+    ftn_split_groups gn = {neg, NULL};
+    CHECK(ftn_split_make_grouped(3, &gn, 0.25, 0.0, 1, &a) == FTN_EINVAL);
+}
+
+/* classes of 60, 30 and 10 images: each part holds each class in proportion */
+static void test_strata(void)
+{
+    int n = 100, stratum[100], part[100];
+    for (int i = 0; i < n; i++) stratum[i] = i % 10 == 0 ? 9 : i % 3 == 0 ? 4 : 1; /* numbers need not be dense */
+    int size[10] = {0};
+    for (int i = 0; i < n; i++) size[stratum[i]]++;
+    ftn_split_groups g = {NULL, stratum};
+    ftn_split a;
+    for (uint64_t seed = 1; seed <= 10; seed++) {
+        CHECK_OK(ftn_split_make_grouped(n, &g, 0.25, 0.15, seed, &a));
+        CHECK(partition_ok(&a, n));
+        parts_of(&a, part);
+        for (int s = 0; s < 10; s++) {
+            if (!size[s]) continue;
+            int test = 0, val = 0;
+            for (int i = 0; i < n; i++) test += stratum[i] == s && part[i] == 2, val += stratum[i] == s && part[i] == 1;
+            int want_t = (int)(0.25 * size[s] + 0.5), want_v = (int)(0.15 * (size[s] - want_t) + 0.5);
+            CHECK(test == want_t && val == want_v, "seed %d stratum %d (%d images): %d test %d val, want %d %d", (int)seed,
+                  s, size[s], test, val, want_t, want_v);
+        }
+        ftn_split_free(&a);
+    }
+    /* stratified folds: per class, fold sizes differ by at most one */
+    int per[5][10] = {{0}};
+    for (int f = 0; f < 5; f++) {
+        CHECK_OK(ftn_split_kfold_grouped(n, &g, 5, f, 0.0, 2, &a));
+        CHECK(partition_ok(&a, n));
+        for (int i = 0; i < a.n_test; i++) per[f][stratum[a.test[i]]]++;
+        ftn_split_free(&a);
+    }
+    for (int s = 0; s < 10; s++) {
+        int lo = 1 << 30, hi = 0;
+        for (int f = 0; f < 5; f++) lo = per[f][s] < lo ? per[f][s] : lo, hi = per[f][s] > hi ? per[f][s] : hi;
+        CHECK(!size[s] || hi - lo <= 1, "stratum %d: fold sizes %d..%d", s, lo, hi);
+    }
+    /* groups and strata together */
+    int group[100];
+    for (int i = 0; i < n; i++) group[i] = i / 4;
+    for (int i = 0; i < n; i++) stratum[i] = group[i] % 3;
+    ftn_split_groups gs = {group, stratum};
+    CHECK_OK(ftn_split_make_grouped(n, &gs, 0.25, 0.15, 5, &a));
+    CHECK(partition_ok(&a, n) && groups_intact(&a, group, n));
+    ftn_split_free(&a);
+}
+
+/* ids to groups by a regular expression, labels to strata */
+static void test_dataset_groups(void)
+{
+    ftn_sample s[6] = {{0}};
+    const char *ids[6] = {"P01_a", "P02_a", "P01_b", "P10_x", "P02_c", "P03"};
+    const char *labels[6] = {"benign", "malignant", "benign", NULL, "malignant", "normal"};
+    for (int i = 0; i < 6; i++) s[i].id = (char *)ids[i], s[i].label = (char *)labels[i];
+    ftn_dataset ds = {0};
+    ds.path = "look-alike";
+    ds.samples = s;
+    ds.count = 6;
+    int *group, *stratum;
+    CHECK_OK(ftn_dataset_split_groups(&ds, "^(P[0-9]+)(_|$)", 1, &group, &stratum));
+    CHECK(group[0] == group[2] && group[1] == group[4] && group[0] != group[1] && group[3] != group[0] &&
+          group[5] != group[0] && group[5] != group[3], "%d %d %d %d %d %d", group[0], group[1], group[2], group[3],
+          group[4], group[5]);
+    CHECK(stratum[0] == stratum[2] && stratum[1] == stratum[4] && stratum[0] != stratum[1] && stratum[3] != stratum[0] &&
+          stratum[5] != stratum[1] && stratum[3] != stratum[5]);
+    free(group);
+    free(stratum);
+    /* no subexpression: the whole match is the key */
+    CHECK_OK(ftn_dataset_split_groups(&ds, "^P[0-9]+", 0, &group, &stratum));
+    CHECK(stratum == NULL && group[0] == group[2] && group[0] != group[3]);
+    free(group);
+    CHECK_OK(ftn_dataset_split_groups(&ds, "", 0, &group, &stratum));
+    CHECK(group == NULL && stratum == NULL);
+    CHECK(ftn_dataset_split_groups(&ds, "^Q", 0, &group, &stratum) == FTN_EINVAL);
+    CHECK(strstr(ftn_last_error(), "'P01_a'") != NULL, "%s", ftn_last_error());
+    CHECK(ftn_dataset_split_groups(&ds, "([", 0, &group, &stratum) == FTN_EINVAL);
+    for (int i = 0; i < 6; i++) s[i].label = NULL;
+    CHECK(ftn_dataset_split_groups(&ds, NULL, 1, &group, &stratum) == FTN_EINVAL);
+    CHECK(strstr(ftn_last_error(), "no classes") != NULL, "%s", ftn_last_error());
+}
+
 int main(void)
 {
     /* the paper's protocol on BUS B: 163 images, 25 % test, 15 % of the rest validation */
@@ -99,6 +241,23 @@ int main(void)
     int counts[3] = {0};
     for (int i = 0; i < 3000; i++) counts[ftn_rng_below(&g, 3)]++;
     CHECK(counts[0] > 900 && counts[1] > 900 && counts[2] > 900);
+
+    /* constraints absent: exactly the plain splits */
+    ftn_split_groups none = {NULL, NULL};
+    CHECK_OK(ftn_split_make(163, 0.25, 0.15, 1, &a));
+    CHECK_OK(ftn_split_make_grouped(163, &none, 0.25, 0.15, 1, &b));
+    CHECK(same(&a, &b), "no constraints must give the plain split");
+    ftn_split_free(&a);
+    ftn_split_free(&b);
+    CHECK_OK(ftn_split_kfold(23, 5, 2, 0.1, 7, &a));
+    CHECK_OK(ftn_split_kfold_grouped(23, NULL, 5, 2, 0.1, 7, &b));
+    CHECK(same(&a, &b));
+    ftn_split_free(&a);
+    ftn_split_free(&b);
+
+    test_groups();
+    test_strata();
+    test_dataset_groups();
 
     /* invalid */
     CHECK(ftn_split_make(0, 0.25, 0.1, 1, &a) == FTN_EINVAL);

@@ -85,5 +85,13 @@ int main(void)
     CHECK(k == FTN_SYNTH_DERMOSCOPY);
     CHECK(ftn_synth_kind_parse("mri", &k) == FTN_EINVAL);
     CHECK(ftn_synth_write(d, FTN_SYNTH_ULTRASOUND, 0, 1, 0, 0) == FTN_EINVAL);
+    /* width 64, height 32: 32 rows of 64; a refused size is named height x width */
+    const char *d2 = tl_tmpdir("synth-wide");
+    CHECK_OK(ftn_synth_write(d2, FTN_SYNTH_DERMOSCOPY, 1, 5, 64, 32));
+    int w = 0, h = 0, c = 0;
+    CHECK_OK(ftn_image_probe(tl_path(d2, "images/0000.png"), 0, &w, &h, &c));
+    CHECK(w == 64 && h == 32 && c == 3, "synth 64 wide, 32 high gave %dx%d (WxH)", w, h);
+    CHECK(ftn_synth_write(d2, FTN_SYNTH_ULTRASOUND, 1, 1, 4, 100) == FTN_EINVAL);
+    CHECK(strstr(ftn_last_error(), "100x4 (HxW") != NULL, "%s", ftn_last_error());
     return tl_finish();
 }

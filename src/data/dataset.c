@@ -1,10 +1,12 @@
 /* Data sets: opening one (which layout a path holds, then checking every sample's files), freeing
  * it, loading one sample or many as tensors, and statistics. The layouts themselves are in
- * dataset_folder.c, dataset_csv.c and dataset_npy.c; what they share is dataset_internal.h's. */
+ * dataset_folder.c, dataset_csv.c, dataset_npy.c, dataset_nnunet.c and dataset_side_by_side.c;
+ * what they share is dataset_internal.h's. */
 #include "data/dataset.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,7 @@ ftn_status ftn_ds_add_skipped(ftn_strvec *skipped, const char *msg)
 void ftn_ds_sample_free(ftn_sample *s)
 {
     free(s->id);
+    free(s->label);
     free(s->image_path);
     for (int i = 0; i < s->n_masks; i++) free(s->mask_paths[i]);
     free(s->mask_paths);
@@ -96,6 +99,8 @@ const char *ftn_dataset_layout_name(ftn_dataset_layout layout)
     case FTN_LAYOUT_ISIC: return "isic (*_Input/*_GroundTruth)";
     case FTN_LAYOUT_CSV: return "csv";
     case FTN_LAYOUT_NPY: return "npy";
+    case FTN_LAYOUT_SIDE_BY_SIDE: return "side-by-side";
+    case FTN_LAYOUT_NNUNET: return "nnunet";
     }
     return "unknown";
 }
@@ -107,6 +112,8 @@ void ftn_dataset_free(ftn_dataset *ds)
     free(ds->samples);
     for (int i = 0; i < ds->n_skipped; i++) free(ds->skipped[i]);
     free(ds->skipped);
+    for (int i = 0; i < ds->n_notes; i++) free(ds->notes[i]);
+    free(ds->notes);
     free(ds->path);
     free(ds->npy_images);
     free(ds->npy_masks);
@@ -114,6 +121,31 @@ void ftn_dataset_free(ftn_dataset *ds)
 }
 
 /* ---- checking samples ------------------------------------------------------------------------- */
+
+static int cmp_sample_id(const void *a, const void *b)
+{
+    const ftn_sample *x = *(const ftn_sample *const *)a, *y = *(const ftn_sample *const *)b;
+    return strcmp(x->id, y->id);
+}
+
+/* Every layout's ids are unique (splits and config.json name samples by id). */
+static ftn_status check_unique_ids(const ftn_dataset *ds)
+{
+    if (ds->count < 2) return FTN_OK;
+    const ftn_sample **v = malloc(sizeof *v * (size_t)ds->count);
+    if (!v) return ftn_fail(FTN_ENOMEM, "%s: out of memory", ds->path);
+    for (int i = 0; i < ds->count; i++) v[i] = &ds->samples[i];
+    qsort(v, (size_t)ds->count, sizeof *v, cmp_sample_id);
+    ftn_status st = FTN_OK;
+    for (int i = 1; i < ds->count && st == FTN_OK; i++)
+        if (!strcmp(v[i]->id, v[i - 1]->id)) {
+            const ftn_sample *a = v[i - 1] < v[i] ? v[i - 1] : v[i], *b = a == v[i] ? v[i - 1] : v[i];
+            st = ftn_fail(FTN_EFORMAT, "%s and %s: both have the sample id '%s' (ids must be unique: splits name samples by id)",
+                          a->image_path ? a->image_path : ds->path, b->image_path ? b->image_path : ds->path, a->id);
+        }
+    free(v);
+    return st;
+}
 
 static ftn_status check_sample(const ftn_dataset *ds, ftn_sample *s, int verify)
 {
@@ -150,7 +182,7 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
     out->path = strdup(path);
     out->max_pixels = opt.max_pixels;
     if (!out->path) return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
-    ftn_strvec skipped = {0};
+    ftn_strvec skipped = {0}, notes = {0};
     ftn_status st;
     if (S_ISDIR(st0.st_mode)) {
         char *a = ftn_ds_join(path, "images"), *b = ftn_ds_join(path, "masks");
@@ -177,10 +209,19 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
             } else if (fi && fg) {
                 out->layout = FTN_LAYOUT_ISIC;
                 st = ftn_dataset_open_folders(path, in_dir, gt_dir, &opt, &out->samples, &out->count, &skipped);
+            } else if (ftn_dataset_is_nnunet(path)) {
+                out->layout = FTN_LAYOUT_NNUNET;
+                out->mask_nonzero = 1;
+                st = ftn_dataset_open_nnunet(path, &opt, &out->samples, &out->count, &skipped, &notes);
+            } else if (ftn_dataset_is_side_by_side(path, opt.mask_suffix)) {
+                out->layout = FTN_LAYOUT_SIDE_BY_SIDE;
+                st = ftn_dataset_open_side_by_side(path, &opt, &out->samples, &out->count, &skipped);
             } else {
                 st = ftn_fail(FTN_EFORMAT,
-                              "%s: not a dataset folder: expected images/ + masks/, original/ + gt/ or ISIC's "
-                              "*_Input/ + *_GroundTruth/ (or pass a CSV of image,mask lines)",
+                              "%s: not a dataset folder: expected images/ + masks/, original/ + gt/, images.npy + "
+                              "masks.npy, ISIC's *_Input/ + *_GroundTruth/, nnU-Net's dataset.json + imagesTr/ + "
+                              "labelsTr/, or images beside their masks (x.png + x_mask.png, in class subfolders or "
+                              "not) (or pass a CSV of image,mask lines)",
                               path);
             }
         }
@@ -190,8 +231,9 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
                       S_ISFIFO(st0.st_mode) ? " (a FIFO)" : "");
     } else {
         out->layout = FTN_LAYOUT_CSV;
-        st = ftn_dataset_open_csv(path, &out->samples, &out->count);
+        st = ftn_dataset_open_csv(path, &out->samples, &out->count, &notes);
     }
+    if (st == FTN_OK) st = check_unique_ids(out);
     /* headers (or full decode): sizes, readability, mask/image agreement */
     if (st == FTN_OK && out->layout != FTN_LAYOUT_NPY) {
         int kept = 0;
@@ -220,6 +262,8 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
     }
     out->skipped = skipped.v;
     out->n_skipped = skipped.n;
+    out->notes = notes.v;
+    out->n_notes = notes.n;
     if (st == FTN_OK && out->count == 0)
         st = ftn_fail(FTN_EFORMAT, "%s: no usable image/mask pairs (%d skipped)", path, out->n_skipped);
     if (st != FTN_OK) {
@@ -236,7 +280,54 @@ ftn_status ftn_dataset_open(const char *path, const ftn_dataset_options *options
 /* The largest mask value read as a 0/1 label file: 1 of 255 (a hair over, for rounding). */
 #define FTN_MASK_BINARY_MAX (1.5f / 255.0f)
 
-ftn_status ftn_dataset_load(const ftn_dataset *ds, int i, ftn_image *image, ftn_image *mask)
+/* What ftn_dataset_stats learns of a sample's mask files beyond the union: how many have a value
+ * set other than {0, top} or {0, 1 of the range}, and the first such file's values. */
+typedef struct mask_report {
+    int nonbinary;
+    char example[400];
+} mask_report;
+
+/* Lists the distinct values of m into r when they are not a binary set (see mask_report). */
+static void report_values(const ftn_image *m, const char *path, mask_report *r)
+{
+    static const int words = 65536 / 64;
+    uint64_t seen[65536 / 64];
+    memset(seen, 0, sizeof seen);
+    size_t ns = (size_t)m->width * m->height * (size_t)m->channels;
+    for (size_t q = 0; q < ns; q++) {
+        float v = !(m->data[q] > 0) ? 0 : m->data[q] > 1 ? 1 : m->data[q]; /* NaN too */
+        int k = (int)lrintf(v * 65535.0f);
+        seen[k >> 6] |= 1ull << (k & 63);
+    }
+    int nz = 0, first = -1, eight = 1;
+    for (int w = 0; w < words; w++)
+        for (uint64_t b = seen[w]; b; b &= b - 1) {
+            int k = w * 64 + __builtin_ctzll(b);
+            if (k) {
+                nz++;
+                if (first < 0) first = k;
+            }
+            eight &= k % 257 == 0;
+        }
+    if (nz == 0 || (nz == 1 && (first == 65535 || first <= (int)(FTN_MASK_BINARY_MAX * 65535.0f)))) return;
+    if (r->nonbinary++) return;
+    int len = snprintf(r->example, sizeof r->example, "%s: values", path), listed = 0, total = nz + ((seen[0] & 1) != 0);
+    for (int w = 0; w < words && len < (int)sizeof r->example; w++)
+        for (uint64_t b = seen[w]; b && len < (int)sizeof r->example; b &= b - 1) {
+            int k = w * 64 + __builtin_ctzll(b);
+            if (listed == 8) {
+                len += snprintf(r->example + len, sizeof r->example - (size_t)len, ", ... (%d values)", total);
+                w = words;
+                break;
+            }
+            len += snprintf(r->example + len, sizeof r->example - (size_t)len, "%s %d", listed ? "," : "",
+                            eight ? k / 257 : k);
+            listed++;
+        }
+    if (!eight && len < (int)sizeof r->example) snprintf(r->example + len, sizeof r->example - (size_t)len, " (of 65535)");
+}
+
+static ftn_status load_sample(const ftn_dataset *ds, int i, ftn_image *image, ftn_image *mask, mask_report *rep)
 {
     if (!ds || !image || !mask || i < 0 || i >= ds->count)
         return ftn_fail(FTN_EINVAL, "dataset load: sample %d out of range (%d samples)", i, ds ? ds->count : 0);
@@ -267,12 +358,14 @@ ftn_status ftn_dataset_load(const ftn_dataset *ds, int i, ftn_image *image, ftn_
             ftn_image_free(mask);
             return st;
         }
+        if (rep) report_values(&m, s->mask_paths[k], rep);
         /* 0/1 label files (the largest value is 1 of 255, or of 65535, or less) are binary: any
-         * non-zero pixel is lesion; otherwise a pixel is lesion above half the range. */
+         * non-zero pixel is lesion; otherwise a pixel is lesion above half the range. Integer
+         * label files (nnU-Net: 0 background, 1, 2, ... lesion) are lesion wherever non-zero. */
         size_t ns = np * (size_t)m.channels;
         float top = 0;
         for (size_t q = 0; q < ns; q++) top = m.data[q] > top ? m.data[q] : top;
-        float thr = top <= FTN_MASK_BINARY_MAX ? 0.0f : 0.5f;
+        float thr = ds->mask_nonzero || top <= FTN_MASK_BINARY_MAX ? 0.0f : 0.5f;
         for (size_t p = 0; p < np; p++) {
             int on = 0;
             for (int c = 0; c < m.channels; c++) on |= m.data[p * m.channels + c] > thr;
@@ -281,6 +374,11 @@ ftn_status ftn_dataset_load(const ftn_dataset *ds, int i, ftn_image *image, ftn_
         ftn_image_free(&m);
     }
     return FTN_OK;
+}
+
+ftn_status ftn_dataset_load(const ftn_dataset *ds, int i, ftn_image *image, ftn_image *mask)
+{
+    return load_sample(ds, i, image, mask, NULL);
 }
 
 void ftn_convert_channels(const float *src, int h, int w, int src_c, float *dst, int dst_c)
@@ -390,6 +488,17 @@ ftn_status ftn_dataset_load_tensors(const ftn_dataset *ds, int channels, int h, 
 
 /* ---- statistics ------------------------------------------------------------------------------- */
 
+/* qsort has no context argument: the data set whose sample indices cmp_by_label orders (set just
+ * before the call; stats runs the sort outside its parallel loop). */
+static _Thread_local const ftn_dataset *class_ds;
+
+static int cmp_by_label(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    int c = strcmp(class_ds->samples[i].label, class_ds->samples[j].label);
+    return c ? c : (i > j) - (i < j);
+}
+
 ftn_status ftn_dataset_stats(const ftn_dataset *ds, ftn_dataset_summary *out)
 {
     if (!ds || !out || ds->count <= 0) return ftn_fail(FTN_EINVAL, "dataset stats: empty dataset");
@@ -398,14 +507,16 @@ ftn_status ftn_dataset_stats(const ftn_dataset *ds, ftn_dataset_summary *out)
     double *frac = calloc((size_t)n, sizeof *frac);
     ftn_status *sts = calloc((size_t)n, sizeof *sts);
     char(*msgs)[512] = calloc((size_t)n, sizeof *msgs);
-    if (!frac || !sts || !msgs) {
-        free(frac), free(sts), free(msgs);
+    mask_report *reps = calloc((size_t)n, sizeof *reps);
+    int *order = calloc((size_t)n, sizeof *order);
+    if (!frac || !sts || !msgs || !reps || !order) {
+        free(frac), free(sts), free(msgs), free(reps), free(order);
         return ftn_fail(FTN_ENOMEM, "%s: out of memory", ds->path);
     }
 #pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < n; i++) {
         ftn_image im, m;
-        sts[i] = ftn_dataset_load(ds, i, &im, &m);
+        sts[i] = load_sample(ds, i, &im, &m, &reps[i]);
         if (sts[i] != FTN_OK) {
             snprintf(msgs[i], sizeof msgs[i], "%s", ftn_last_error());
             continue;
@@ -444,9 +555,55 @@ ftn_status ftn_dataset_stats(const ftn_dataset *ds, ftn_dataset_summary *out)
         out->lesion_mean = sum / n;
         for (int i = 0; i < n; i++) sq += (frac[i] - out->lesion_mean) * (frac[i] - out->lesion_mean);
         out->lesion_std = sqrt(sq / n);
+        /* mask files that are not binary: a count and the first few, in sample order */
+        size_t len = 0, cap = sizeof out->nonbinary_examples;
+        int shown = 0;
+        for (int i = 0; i < n; i++) {
+            out->nonbinary_masks += reps[i].nonbinary;
+            if (!reps[i].nonbinary || shown == 3) continue;
+            size_t need = strlen(reps[i].example) + (shown ? 2 : 0);
+            if (len + need + 1 > cap) {
+                shown = 3;
+                continue;
+            }
+            len += (size_t)snprintf(out->nonbinary_examples + len, cap - len, "%s%s", shown ? "; " : "", reps[i].example);
+            shown++;
+        }
+        /* per class: the labelled samples grouped by label */
+        int nl = 0;
+        for (int i = 0; i < n; i++)
+            if (ds->samples[i].label) order[nl++] = i;
+        class_ds = ds;
+        if (nl > 1) qsort(order, (size_t)nl, sizeof *order, cmp_by_label);
+        for (int a = 0; a < nl;) {
+            const char *label = ds->samples[order[a]].label;
+            int b = a;
+            double csum = 0, csq = 0;
+            int empty = 0;
+            while (b < nl && !strcmp(ds->samples[order[b]].label, label)) {
+                csum += frac[order[b]];
+                empty += frac[order[b]] == 0;
+                b++;
+            }
+            if (out->n_classes == FTN_DATASET_MAX_CLASSES) {
+                out->more_classes++;
+            } else {
+                int c = out->n_classes++;
+                out->classes[c].label = label;
+                out->classes[c].count = b - a;
+                out->classes[c].empty_masks = empty;
+                out->classes[c].lesion_mean = csum / (b - a);
+                for (int j = a; j < b; j++)
+                    csq += (frac[order[j]] - out->classes[c].lesion_mean) * (frac[order[j]] - out->classes[c].lesion_mean);
+                out->classes[c].lesion_std = sqrt(csq / (b - a));
+            }
+            a = b;
+        }
     }
     free(frac);
     free(sts);
     free(msgs);
+    free(reps);
+    free(order);
     return st;
 }

@@ -25,7 +25,8 @@ int ftn_ds_has_image_ext(const char *name)
     const char *dot = strrchr(name, '.');
     if (!dot || dot == name) return 0;
     return !strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
-           !strcasecmp(dot, ".bmp");
+           !strcasecmp(dot, ".bmp") || !strcasecmp(dot, ".tif") || !strcasecmp(dot, ".tiff") ||
+           !strcasecmp(dot, ".webp");
 }
 
 /* The file name without folder and extension. */
@@ -44,7 +45,7 @@ char *ftn_ds_stem_of(const char *path)
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Image files (by extension) in dir, sorted by name. */
-static ftn_status list_images(const char *dir, ftn_strvec *out)
+ftn_status ftn_ds_list_images(const char *dir, ftn_strvec *out)
 {
     DIR *d = opendir(dir);
     if (!d) return ftn_fail(FTN_EIO, "%s: cannot open folder: %s", dir, strerror(errno));
@@ -122,14 +123,19 @@ static int ends_with(const char *s, size_t len, const char *suffix)
     return k <= len && memcmp(s + len - k, suffix, k) == 0;
 }
 
-/* The sample index a mask stem belongs to, or −1. */
-static int match_mask(const stem_ref *refs, int n, const char *m, const char *user_suffix)
+int ftn_ds_mask_suffixes(const char *user_suffix, int with_empty, const char *sfx[6])
 {
     static const char *builtin[] = {"_segmentation", "_Segmentation", "_mask", "_lesion", ""};
-    const char *sfx[6];
     int ns = 0;
     if (user_suffix && *user_suffix) sfx[ns++] = user_suffix;
-    for (int i = 0; i < 5; i++) sfx[ns++] = builtin[i];
+    for (int i = 0; i < (with_empty ? 5 : 4); i++) sfx[ns++] = builtin[i];
+    return ns;
+}
+
+int ftn_ds_mask_bases(const char *m, const char *user_suffix, int with_empty, size_t len_out[12])
+{
+    const char *sfx[6];
+    int ns = ftn_ds_mask_suffixes(user_suffix, with_empty, sfx), nb = 0;
     size_t len = strlen(m);
     /* numbered form: <base><suffix>_<digits> */
     size_t numbered = 0;
@@ -141,14 +147,20 @@ static int match_mask(const stem_ref *refs, int n, const char *m, const char *us
     }
     for (int i = 0; i < ns; i++) {
         size_t k = strlen(sfx[i]);
-        if (ends_with(m, len, sfx[i])) {
-            int r = find_stem(refs, n, m, len - k);
-            if (r >= 0) return r;
-        }
-        if (numbered && ends_with(m, numbered, sfx[i])) {
-            int r = find_stem(refs, n, m, numbered - k);
-            if (r >= 0) return r;
-        }
+        if (ends_with(m, len, sfx[i]) && len > k) len_out[nb++] = len - k;
+        if (numbered && ends_with(m, numbered, sfx[i]) && numbered > k) len_out[nb++] = numbered - k;
+    }
+    return nb;
+}
+
+/* The sample index a mask stem belongs to, or −1. */
+static int match_mask(const stem_ref *refs, int n, const char *m, const char *user_suffix)
+{
+    size_t len[12];
+    int nb = ftn_ds_mask_bases(m, user_suffix, 1, len);
+    for (int i = 0; i < nb; i++) {
+        int r = find_stem(refs, n, m, len[i]);
+        if (r >= 0) return r;
     }
     return -1;
 }
@@ -167,9 +179,9 @@ ftn_status ftn_dataset_open_folders(const char *path, const char *img_sub, const
         st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
         goto done;
     }
-    if ((st = list_images(idir, &imgs)) != FTN_OK || (st = list_images(mdir, &masks)) != FTN_OK) goto done;
+    if ((st = ftn_ds_list_images(idir, &imgs)) != FTN_OK || (st = ftn_ds_list_images(mdir, &masks)) != FTN_OK) goto done;
     if (imgs.n == 0) {
-        st = ftn_fail(FTN_EFORMAT, "%s: no image files (.png, .jpg, .jpeg or .bmp) in %s", path, idir);
+        st = ftn_fail(FTN_EFORMAT, "%s: no image files (.png, .jpg, .jpeg, .bmp, .tif, .tiff or .webp) in %s", path, idir);
         goto done;
     }
     s = calloc((size_t)imgs.n + 1, sizeof *s);

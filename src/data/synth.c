@@ -187,8 +187,8 @@ ftn_status ftn_synth_write(const char *dir, ftn_synth_kind kind, int n, uint64_t
     if (!width) width = FTN_SYNTH_DEFAULT_WIDTH;
     if (!height) height = FTN_SYNTH_DEFAULT_HEIGHT;
     if (n < 1 || n > 1000000 || width < 8 || height < 8 || width > 8192 || height > 8192)
-        return ftn_fail(FTN_EINVAL, "%s: cannot synthesise %d images of %dx%d (need n ≥ 1, sizes 8..8192)", dir, n, width,
-                        height);
+        return ftn_fail(FTN_EINVAL, "%s: cannot synthesise %d images of %dx%d (HxW; need n ≥ 1, sizes 8..8192)", dir, n,
+                        height, width);
     size_t plen = strlen(dir) + 32;
     char *p = malloc(plen);
     int c = kind == FTN_SYNTH_DERMOSCOPY ? 3 : 1;

@@ -11,6 +11,10 @@
 #include <jerror.h>
 #include <jpeglib.h>
 #include <png.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <tiffio.h>
+#include <webp/decode.h>
 
 #include "core/error.h"
 #include "core/fs.h"
@@ -432,6 +436,354 @@ static ftn_status read_bmp(const char *path, const blob *b, size_t max_pixels, i
     return FTN_OK;
 }
 
+/* ---- TIFF ------------------------------------------------------------------------------------- */
+
+/* libtiff reads the file from memory (TIFFClientOpenExt over the blob, "mapped" so it reads
+ * strips in place). Its errors go to tiff_on_error through per-handle handlers (the first one
+ * is kept for our message); its process-wide handlers are cleared once so that nothing libtiff
+ * reports by the older global path reaches stderr either. Only the first directory is read. */
+
+typedef struct tiff_ctx {
+    const uint8_t *p;
+    size_t len, pos;
+    const char *name; /* the name libtiff was given (the path): stripped from its messages */
+    char msg[256];
+} tiff_ctx;
+
+static pthread_once_t tiff_quiet_once = PTHREAD_ONCE_INIT;
+static void tiff_quiet(void)
+{
+    TIFFSetErrorHandler(NULL);
+    TIFFSetWarningHandler(NULL);
+}
+
+static int tiff_on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
+{
+    (void)tif;
+    (void)module;
+    tiff_ctx *c = user;
+    if (c->msg[0]) return 1; /* the first error is the cause; later ones follow from it */
+    char m[sizeof c->msg];
+    vsnprintf(m, sizeof m, fmt, ap);
+    const char *s = m;
+    size_t nl = strlen(c->name);
+    if (!strncmp(s, c->name, nl) && s[nl] == ':') s += nl + 1 + (s[nl + 1] == ' ');
+    snprintf(c->msg, sizeof c->msg, "%s", *s ? s : "unknown error");
+    return 1;
+}
+
+static int tiff_on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
+{
+    (void)tif, (void)user, (void)module, (void)fmt, (void)ap;
+    return 1;
+}
+
+static tmsize_t tiff_read_mem(thandle_t h, void *buf, tmsize_t n)
+{
+    tiff_ctx *c = (tiff_ctx *)h;
+    if (n <= 0 || c->pos >= c->len) return 0;
+    size_t k = (size_t)n < c->len - c->pos ? (size_t)n : c->len - c->pos;
+    memcpy(buf, c->p + c->pos, k);
+    c->pos += k;
+    return (tmsize_t)k;
+}
+
+static tmsize_t tiff_write_mem(thandle_t h, void *buf, tmsize_t n)
+{
+    (void)h, (void)buf, (void)n;
+    return -1;
+}
+
+static toff_t tiff_seek_mem(thandle_t h, toff_t off, int whence)
+{
+    tiff_ctx *c = (tiff_ctx *)h;
+    uint64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? c->pos : whence == SEEK_END ? c->len : UINT64_MAX;
+    if (base == UINT64_MAX || off > (uint64_t)SIZE_MAX - base) return (toff_t)-1;
+    c->pos = (size_t)(base + off); /* past the end: reads there return 0 bytes */
+    return (toff_t)c->pos;
+}
+
+static int tiff_close_mem(thandle_t h)
+{
+    (void)h;
+    return 0;
+}
+
+static toff_t tiff_size_mem(thandle_t h) { return (toff_t)((tiff_ctx *)h)->len; }
+
+static int tiff_map_mem(thandle_t h, void **base, toff_t *size)
+{
+    tiff_ctx *c = (tiff_ctx *)h;
+    *base = (void *)c->p;
+    *size = (toff_t)c->len;
+    return 1;
+}
+
+static void tiff_unmap_mem(thandle_t h, void *base, toff_t size) { (void)h, (void)base, (void)size; }
+
+/* How the first directory is decoded. Direct: 8/16-bit unsigned grey (1 channel: sample 0) or
+ * RGB (3 channels: samples 0..2; alpha and other extra samples dropped), contiguous or separate
+ * planes, strips or tiles, at full precision. Everything else TIFFRGBAImageOK accepts (palette,
+ * 1/2/4-bit, YCbCr, CMYK, ...) goes through TIFFReadRGBAImageOriented at 8 bits: 1 channel for
+ * grey photometrics, 3 otherwise. Both honour the Orientation tag's flips as libtiff does. */
+typedef struct tiff_layout {
+    uint32_t w, h;
+    uint16_t spp, bps, photometric, planar, orientation;
+    int direct, channels;
+} tiff_layout;
+
+static ftn_status tiff_fail(const char *path, const tiff_ctx *c, const char *what)
+{
+    if (c->msg[0]) return ftn_fail(FTN_EFORMAT, "%s: corrupt or truncated TIFF: %s", path, c->msg);
+    return ftn_fail(FTN_EFORMAT, "%s: corrupt or truncated TIFF: %s", path, what);
+}
+
+static ftn_status tiff_inspect(const char *path, TIFF *tif, const tiff_ctx *c, size_t max_pixels, tiff_layout *l)
+{
+    memset(l, 0, sizeof *l);
+    l->spp = 1;
+    l->bps = 1;
+    l->planar = PLANARCONFIG_CONTIG;
+    l->orientation = ORIENTATION_TOPLEFT;
+    uint16_t fmt = SAMPLEFORMAT_UINT;
+    if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &l->w) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &l->h))
+        return tiff_fail(path, c, "no image width or length");
+    FTN_TRY(check_dims(path, "TIFF", l->w, l->h, max_pixels));
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &l->spp);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &l->bps);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &fmt);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &l->planar);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_ORIENTATION, &l->orientation);
+    if (fmt != SAMPLEFORMAT_UINT)
+        return ftn_fail(FTN_EUNSUPPORTED, "%s: TIFF with %s samples is not supported (8- or 16-bit unsigned are)", path,
+                        fmt == SAMPLEFORMAT_IEEEFP ? "floating-point" : fmt == SAMPLEFORMAT_INT ? "signed" : "complex or unknown");
+    if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &l->photometric)) {
+        /* what TIFFRGBAImageOK assumes without the tag */
+        uint16_t nextra = 0, *extra = NULL;
+        TIFFGetFieldDefaulted(tif, TIFFTAG_EXTRASAMPLES, &nextra, &extra);
+        int colour = l->spp - nextra;
+        if (colour == 1) l->photometric = PHOTOMETRIC_MINISBLACK;
+        else if (colour == 3) l->photometric = PHOTOMETRIC_RGB;
+        else return ftn_fail(FTN_EFORMAT, "%s: TIFF without a photometric interpretation (%d colour samples)", path, colour);
+    }
+    int grey = l->photometric == PHOTOMETRIC_MINISBLACK || l->photometric == PHOTOMETRIC_MINISWHITE;
+    l->channels = grey ? 1 : 3;
+    l->direct = (l->bps == 8 || l->bps == 16) && l->spp <= 8 &&
+                (l->planar == PLANARCONFIG_CONTIG || l->planar == PLANARCONFIG_SEPARATE) &&
+                ((grey && l->spp >= 1) || (l->photometric == PHOTOMETRIC_RGB && l->spp >= 3));
+    if (!l->direct) {
+        char emsg[1024] = "";
+        if (!TIFFRGBAImageOK(tif, emsg))
+            return ftn_fail(FTN_EUNSUPPORTED, "%s: unsupported TIFF: %s", path, emsg[0] ? emsg : "unknown layout");
+    }
+    return FTN_OK;
+}
+
+static float tiff_sample(const uint8_t *q, int bytes, int invert)
+{
+    uint32_t v, top = bytes == 2 ? 65535u : 255u;
+    if (bytes == 2) {
+        uint16_t u;
+        memcpy(&u, q, 2); /* libtiff gives host byte order */
+        v = u;
+    } else {
+        v = *q;
+    }
+    return (float)(invert ? top - v : v) / (float)top;
+}
+
+/* Strips or tiles, contiguous or separate planes, into out (already allocated). */
+static ftn_status tiff_read_direct(const char *path, TIFF *tif, const tiff_ctx *c, const tiff_layout *l,
+                                   size_t max_pixels, ftn_image *out)
+{
+    const int bytes = l->bps / 8, oc = l->channels, invert = l->photometric == PHOTOMETRIC_MINISWHITE;
+    const int separate = l->planar == PLANARCONFIG_SEPARATE, sps = separate ? 1 : l->spp;
+    const int nplanes = separate ? oc : 1; /* planes past the colour ones (alpha, extras) are skipped */
+    const int hflip = l->orientation == ORIENTATION_TOPRIGHT || l->orientation == ORIENTATION_BOTRIGHT ||
+                      l->orientation == ORIENTATION_RIGHTTOP || l->orientation == ORIENTATION_RIGHTBOT;
+    const int vflip = l->orientation == ORIENTATION_BOTRIGHT || l->orientation == ORIENTATION_BOTLEFT ||
+                      l->orientation == ORIENTATION_RIGHTBOT || l->orientation == ORIENTATION_LEFTBOT;
+    const int tiled = TIFFIsTiled(tif);
+    uint32_t cw = l->w, ch; /* one chunk (strip or tile): cw × ch pixels */
+    if (tiled) {
+        if (!TIFFGetField(tif, TIFFTAG_TILEWIDTH, &cw) || !TIFFGetField(tif, TIFFTAG_TILELENGTH, &ch) || !cw || !ch)
+            return tiff_fail(path, c, "tiled without a tile size");
+        uint64_t tile_px = (uint64_t)cw * ch;
+        if (tile_px > max_pixels && tile_px > ((uint64_t)1 << 22))
+            return ftn_fail(FTN_EFORMAT, "%s: TIFF tiles of %ux%u pixels, over the limit of %zu pixels", path,
+                            (unsigned)cw, (unsigned)ch, max_pixels);
+        if (TIFFTileRowSize64(tif) != (uint64_t)cw * sps * bytes)
+            return tiff_fail(path, c, "unexpected tile row size");
+    } else {
+        uint32_t rps = l->h;
+        TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
+        ch = rps == 0 || rps > l->h ? l->h : rps;
+        if (TIFFScanlineSize64(tif) != (uint64_t)l->w * sps * bytes)
+            return tiff_fail(path, c, "unexpected scanline size");
+    }
+    const size_t rowbytes = (size_t)cw * (size_t)sps * (size_t)bytes; /* ≤ 2^32 · 8 · 2 */
+    if ((uint64_t)rowbytes * ch > (uint64_t)SIZE_MAX / 2) return tiff_fail(path, c, "chunk too large");
+    uint8_t *buf = malloc(rowbytes * ch);
+    if (!buf) return ftn_fail(FTN_ENOMEM, "%s: cannot allocate a TIFF %s of %ux%u pixels", path, tiled ? "tile" : "strip",
+                              (unsigned)cw, (unsigned)ch);
+    ftn_status st = FTN_OK;
+    for (int plane = 0; plane < nplanes && st == FTN_OK; plane++)
+        for (uint32_t y0 = 0; y0 < l->h && st == FTN_OK; y0 += ch)
+            for (uint32_t x0 = 0; x0 < l->w && st == FTN_OK; x0 += cw) {
+                uint32_t rows = l->h - y0 < ch ? l->h - y0 : ch, cols = l->w - x0 < cw ? l->w - x0 : cw;
+                tmsize_t got, want;
+                if (tiled) {
+                    want = (tmsize_t)(rowbytes * ch);
+                    got = TIFFReadEncodedTile(tif, TIFFComputeTile(tif, x0, y0, 0, (uint16_t)plane), buf, want);
+                } else {
+                    want = (tmsize_t)(rowbytes * rows);
+                    got = TIFFReadEncodedStrip(tif, TIFFComputeStrip(tif, y0, (uint16_t)plane), buf, want);
+                }
+                if (got < 0 || (tiled ? got < (tmsize_t)(rowbytes * (rows - 1) + (size_t)cols * sps * bytes) : got < want)) {
+                    st = tiff_fail(path, c, tiled ? "a tile is missing or short" : "a strip is missing or short");
+                    break;
+                }
+                for (uint32_t yy = 0; yy < rows; yy++) {
+                    uint32_t y = y0 + yy, oy = vflip ? l->h - 1 - y : y;
+                    const uint8_t *r = buf + (size_t)yy * rowbytes;
+                    float *o = out->data + (size_t)oy * l->w * oc;
+                    for (uint32_t xx = 0; xx < cols; xx++) {
+                        uint32_t x = x0 + xx, ox = hflip ? l->w - 1 - x : x;
+                        if (separate) o[(size_t)ox * oc + plane] = tiff_sample(r + (size_t)xx * bytes, bytes, invert);
+                        else
+                            for (int k = 0; k < oc; k++)
+                                o[(size_t)ox * oc + k] = tiff_sample(r + ((size_t)xx * sps + k) * bytes, bytes, invert);
+                    }
+                }
+            }
+    free(buf);
+    return st;
+}
+
+static ftn_status tiff_read_rgba(const char *path, TIFF *tif, const tiff_ctx *c, const tiff_layout *l, ftn_image *out)
+{
+    uint32_t *raster = malloc((size_t)l->w * l->h * sizeof *raster);
+    if (!raster) return ftn_fail(FTN_ENOMEM, "%s: cannot allocate %ux%u RGBA pixels", path, (unsigned)l->w, (unsigned)l->h);
+    if (!TIFFReadRGBAImageOriented(tif, l->w, l->h, raster, ORIENTATION_TOPLEFT, 1)) {
+        free(raster);
+        return tiff_fail(path, c, "cannot decode the image data");
+    }
+    size_t n = (size_t)l->w * l->h;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t px = raster[i];
+        if (l->channels == 1) out->data[i] = (float)TIFFGetR(px) / 255.0f;
+        else {
+            out->data[3 * i + 0] = (float)TIFFGetR(px) / 255.0f;
+            out->data[3 * i + 1] = (float)TIFFGetG(px) / 255.0f;
+            out->data[3 * i + 2] = (float)TIFFGetB(px) / 255.0f;
+        }
+    }
+    free(raster);
+    return FTN_OK;
+}
+
+static ftn_status read_tiff(const char *path, const blob *b, size_t max_pixels, int header_only,
+                            ftn_image *out, int *pw, int *ph, int *pc)
+{
+    pthread_once(&tiff_quiet_once, tiff_quiet);
+    tiff_ctx *ctx = calloc(1, sizeof *ctx);
+    TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
+    if (!ctx || !opts) {
+        free(ctx);
+        if (opts) TIFFOpenOptionsFree(opts);
+        return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+    }
+    ctx->p = b->buf;
+    ctx->len = b->len;
+    ctx->name = path;
+    TIFFOpenOptionsSetErrorHandlerExtR(opts, tiff_on_error, ctx);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts, tiff_on_warning, ctx);
+    /* libtiff's own buffers (strip tables, codec state): at most what 16 bytes a pixel needs */
+    uint64_t cap = (uint64_t)max_pixels * 16 + ((uint64_t)64 << 20);
+    TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)(cap > (uint64_t)INT64_MAX / 2 ? (uint64_t)INT64_MAX / 2 : cap));
+    TIFF *tif = TIFFClientOpenExt(path, "r", (thandle_t)ctx, tiff_read_mem, tiff_write_mem, tiff_seek_mem, tiff_close_mem,
+                                  tiff_size_mem, tiff_map_mem, tiff_unmap_mem, opts);
+    TIFFOpenOptionsFree(opts);
+    ftn_status st;
+    if (!tif) {
+        st = tiff_fail(path, ctx, "cannot read the header or first directory");
+        free(ctx);
+        return st;
+    }
+    tiff_layout l;
+    st = tiff_inspect(path, tif, ctx, max_pixels, &l);
+    if (st == FTN_OK && header_only) {
+        *pw = (int)l.w;
+        *ph = (int)l.h;
+        *pc = l.channels;
+    } else if (st == FTN_OK) {
+        st = alloc_image(path, (int)l.w, (int)l.h, l.channels, out);
+        if (st == FTN_OK)
+            st = l.direct ? tiff_read_direct(path, tif, ctx, &l, max_pixels, out) : tiff_read_rgba(path, tif, ctx, &l, out);
+    }
+    TIFFClose(tif);
+    free(ctx);
+    return st;
+}
+
+/* ---- WebP ------------------------------------------------------------------------------------- */
+
+static const char *webp_status(VP8StatusCode s)
+{
+    switch (s) {
+    case VP8_STATUS_OK: return "ok";
+    case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
+    case VP8_STATUS_INVALID_PARAM: return "invalid parameter";
+    case VP8_STATUS_BITSTREAM_ERROR: return "bitstream error";
+    case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported feature";
+    case VP8_STATUS_SUSPENDED: return "suspended";
+    case VP8_STATUS_USER_ABORT: return "aborted";
+    case VP8_STATUS_NOT_ENOUGH_DATA: return "not enough data (truncated)";
+    }
+    return "unknown error";
+}
+
+/* WebP (lossy or lossless, still images): always 3 channels, the format has no greyscale;
+ * alpha is dropped. Decoded by libwebp straight into our buffer, after the pixel limit. */
+static ftn_status read_webp(const char *path, const blob *b, size_t max_pixels, int header_only,
+                            ftn_image *out, int *pw, int *ph, int *pc)
+{
+    WebPDecoderConfig cfg;
+    if (!WebPInitDecoderConfig(&cfg)) return ftn_fail(FTN_EINTERNAL, "%s: libwebp version mismatch", path);
+    VP8StatusCode vs = WebPGetFeatures(b->buf, b->len, &cfg.input);
+    if (vs != VP8_STATUS_OK) return ftn_fail(FTN_EFORMAT, "%s: corrupt or truncated WebP: %s", path, webp_status(vs));
+    if (cfg.input.has_animation) return ftn_fail(FTN_EUNSUPPORTED, "%s: animated WebP is not supported", path);
+    if (cfg.input.width < 0 || cfg.input.height < 0) return ftn_fail(FTN_EFORMAT, "%s: corrupt WebP header", path);
+    FTN_TRY(check_dims(path, "WebP", (uint64_t)cfg.input.width, (uint64_t)cfg.input.height, max_pixels));
+    int w = cfg.input.width, h = cfg.input.height;
+    if (header_only) {
+        *pw = w;
+        *ph = h;
+        *pc = 3;
+        return FTN_OK;
+    }
+    size_t n = (size_t)w * (size_t)h * 3;
+    uint8_t *rgb = malloc(n);
+    if (!rgb) return ftn_fail(FTN_ENOMEM, "%s: cannot allocate %dx%d RGB pixels", path, w, h);
+    cfg.output.colorspace = MODE_RGB;
+    cfg.output.is_external_memory = 1;
+    cfg.output.u.RGBA.rgba = rgb;
+    cfg.output.u.RGBA.stride = w * 3;
+    cfg.output.u.RGBA.size = n;
+    vs = WebPDecode(b->buf, b->len, &cfg);
+    WebPFreeDecBuffer(&cfg.output);
+    ftn_status st = FTN_OK;
+    if (vs != VP8_STATUS_OK) st = ftn_fail(FTN_EFORMAT, "%s: corrupt or truncated WebP: %s", path, webp_status(vs));
+    else if (cfg.output.width != w || cfg.output.height != h)
+        st = ftn_fail(FTN_EFORMAT, "%s: WebP decoded to %dx%d, its header says %dx%d", path, cfg.output.width,
+                      cfg.output.height, w, h);
+    if (st == FTN_OK) st = alloc_image(path, w, h, 3, out);
+    if (st == FTN_OK)
+        for (size_t i = 0; i < n; i++) out->data[i] = (float)rgb[i] / 255.0f;
+    free(rgb);
+    return st;
+}
+
 /* ---- dispatch --------------------------------------------------------------------------------- */
 
 static ftn_status read_any(const char *path, size_t max_pixels, int header_only, ftn_image *out,
@@ -450,7 +802,12 @@ static ftn_status read_any(const char *path, size_t max_pixels, int header_only,
     else if (b.len >= 3 && b.buf[0] == 0xFF && b.buf[1] == 0xD8 && b.buf[2] == 0xFF)
         st = read_jpeg(path, &b, max_pixels, header_only, out, w, h, c);
     else if (b.len >= 2 && b.buf[0] == 'B' && b.buf[1] == 'M') st = read_bmp(path, &b, max_pixels, header_only, out, w, h, c);
-    else st = ftn_fail(FTN_EFORMAT, "%s: not a PNG, JPEG or BMP file (unrecognised signature)", path);
+    else if (b.len >= 4 && ((b.buf[0] == 'I' && b.buf[1] == 'I' && (b.buf[2] == 42 || b.buf[2] == 43) && b.buf[3] == 0) ||
+                            (b.buf[0] == 'M' && b.buf[1] == 'M' && b.buf[2] == 0 && (b.buf[3] == 42 || b.buf[3] == 43))))
+        st = read_tiff(path, &b, max_pixels, header_only, out, w, h, c); /* classic and BigTIFF, both byte orders */
+    else if (b.len >= 12 && !memcmp(b.buf, "RIFF", 4) && !memcmp(b.buf + 8, "WEBP", 4))
+        st = read_webp(path, &b, max_pixels, header_only, out, w, h, c);
+    else st = ftn_fail(FTN_EFORMAT, "%s: not a PNG, JPEG, BMP, TIFF or WebP file (unrecognised signature)", path);
     free(b.buf);
     return st;
 }

@@ -22,6 +22,7 @@ ftn_metrics ftn_metrics_compute(const float *prob, const float *gt, size_t n, fl
     m.precision = (tp + 1) / (tp + fp + 1);
     m.recall = (tp + 1) / (tp + fn + 1);
     m.iou = (tp + 1) / (tp + fp + fn + 1);
+    m.gt_empty = m.tp + m.fn == 0;
     return m;
 }
 
@@ -46,30 +47,56 @@ void ftn_mean_std(const double *x, int n, double *mean, double *std)
     if (std) *std = n > 0 ? sqrt(q / n) : 0;
 }
 
-void ftn_metrics_mean_std(const ftn_metrics *m, int n, ftn_metrics *mean, ftn_metrics *std)
+/* Mean and population std over all n images (lesion_only 0) or over those whose ground truth has
+ * a lesion pixel (lesion_only 1); *count (optional) gets how many were averaged. */
+static void mean_std_of(const ftn_metrics *m, int n, int lesion_only, ftn_metrics *mean, ftn_metrics *std, int *count)
 {
     ftn_metrics a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
     double s[4] = {0}, q[4] = {0};
+    int c = 0;
     for (int i = 0; i < n; i++) {
+        if (lesion_only && m[i].gt_empty) continue;
         const double v[4] = {m[i].dsc, m[i].precision, m[i].recall, m[i].iou};
         for (int k = 0; k < 4; k++) s[k] += v[k];
         a.tp += m[i].tp;
         a.fp += m[i].fp;
         a.fn += m[i].fn;
         a.tn += m[i].tn;
+        a.gt_empty += m[i].gt_empty != 0;
+        c++;
     }
-    for (int k = 0; k < 4; k++) s[k] = n > 0 ? s[k] / n : 0;
+    for (int k = 0; k < 4; k++) s[k] = c > 0 ? s[k] / c : 0;
     for (int i = 0; i < n; i++) {
+        if (lesion_only && m[i].gt_empty) continue;
         const double v[4] = {m[i].dsc, m[i].precision, m[i].recall, m[i].iou};
         for (int k = 0; k < 4; k++) q[k] += (v[k] - s[k]) * (v[k] - s[k]);
     }
-    for (int k = 0; k < 4; k++) q[k] = n > 0 ? sqrt(q[k] / n) : 0;
+    for (int k = 0; k < 4; k++) q[k] = c > 0 ? sqrt(q[k] / c) : 0;
     a.dsc = s[0], a.precision = s[1], a.recall = s[2], a.iou = s[3];
     b.dsc = q[0], b.precision = q[1], b.recall = q[2], b.iou = q[3];
     if (mean) *mean = a;
     if (std) *std = b;
+    if (count) *count = c;
+}
+
+void ftn_metrics_mean_std(const ftn_metrics *m, int n, ftn_metrics *mean, ftn_metrics *std)
+{
+    mean_std_of(m, n, 0, mean, std, NULL);
+}
+
+void ftn_metrics_groups_compute(const ftn_metrics *m, int n, ftn_metrics_groups *out)
+{
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    mean_std_of(m, n, 1, &out->lesion_mean, &out->lesion_std, &out->n_lesion);
+    for (int i = 0; i < n; i++)
+        if (m[i].gt_empty) {
+            out->n_empty++;
+            out->n_empty_fp += m[i].fp > 0;
+        }
+    out->empty_fp_rate = out->n_empty > 0 ? (double)out->n_empty_fp / out->n_empty : 0;
 }
 
 ftn_status ftn_upsample_nearest_prob(const float *src, int h, int w, float *dst, int dh, int dw)

@@ -33,6 +33,7 @@ ftn_status ftn_cv_summary_write(const char *dir, const ftn_train_config *base, i
     cJSON_AddNumberToObject(j, "alpha", seven_digits(base->loss.alpha));
     cJSON_AddNumberToObject(j, "beta", seven_digits(base->loss.beta));
     cJSON_AddNumberToObject(j, "gamma", seven_digits(base->loss.gamma));
+    cJSON_AddBoolToObject(j, "exclude_empty", base->exclude_empty != 0);
     cJSON_AddItemToObject(j, "runs", arr);
     for (int r = 0; r < runs; r++) {
         char name[32];
@@ -41,6 +42,13 @@ ftn_status ftn_cv_summary_write(const char *dir, const ftn_train_config *base, i
         cJSON_AddStringToObject(f, "dir", name);
         cJSON_AddNumberToObject(f, "n_test", sums[r].n_test);
         cJSON_AddNumberToObject(f, "best_epoch", sums[r].best_epoch);
+        /* the run's test images with a lesion and with an empty ground truth apart (all images
+         * above: the paper's protocol) */
+        const ftn_metrics_groups *g = &sums[r].test_groups;
+        cJSON_AddNumberToObject(f, "n_lesion", g->n_lesion);
+        cJSON_AddItemToObject(f, "lesion_mean", ftn_metrics_json(&g->lesion_mean));
+        cJSON_AddNumberToObject(f, "n_empty", g->n_empty);
+        cJSON_AddNumberToObject(f, "empty_fp_rate", g->empty_fp_rate);
         cJSON_AddItemToArray(arr, f);
     }
     cJSON_AddItemToObject(j, "mean", ftn_metrics_json(mean));

@@ -159,6 +159,8 @@ static ftn_status eval_one(void *user, int k, int sample, const ftn_image *image
     c->r->per_image[k] = ftn_metrics_compute(prob, mask->data, (size_t)image->width * image->height, c->r->threshold);
     c->r->ids[k] = strdup(c->ds->samples[sample].id);
     if (!c->r->ids[k]) return ftn_fail(FTN_ENOMEM, "evaluate: out of memory");
+    const char *label = c->ds->samples[sample].label;
+    if (c->r->labels && label && !(c->r->labels[k] = strdup(label))) return ftn_fail(FTN_ENOMEM, "evaluate: out of memory");
     return FTN_OK;
 }
 
@@ -178,7 +180,13 @@ ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int
     r.threshold = threshold;
     r.ids = calloc((size_t)n, sizeof *r.ids);
     r.per_image = calloc((size_t)n, sizeof *r.per_image);
-    if (!r.ids || !r.per_image) {
+    int any_label = 0; /* the labels column only for data sets with classes */
+    for (int k = 0; k < n && !any_label; k++) {
+        int si = idx ? idx[k] : k;
+        any_label = si >= 0 && si < ds->count && ds->samples[si].label;
+    }
+    if (any_label) r.labels = calloc((size_t)n, sizeof *r.labels);
+    if (!r.ids || !r.per_image || (any_label && !r.labels)) {
         ftn_eval_result_free(&r);
         return ftn_fail(FTN_ENOMEM, "evaluate: out of memory for %d results", n);
     }
@@ -189,6 +197,7 @@ ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int
         return st;
     }
     ftn_metrics_mean_std(r.per_image, n, &r.mean, &r.std);
+    ftn_metrics_groups_compute(r.per_image, n, &r.groups);
     *out = r;
     return FTN_OK;
 }
@@ -199,32 +208,48 @@ void ftn_eval_result_free(ftn_eval_result *r)
     if (r->ids)
         for (int i = 0; i < r->n; i++) free(r->ids[i]);
     free(r->ids);
+    if (r->labels)
+        for (int i = 0; i < r->n; i++) free(r->labels[i]);
+    free(r->labels);
     free(r->per_image);
     memset(r, 0, sizeof *r);
 }
 
 /* ---- files -------------------------------------------------------------------------------- */
 
+/* a CSV field, quoted when it holds a comma, a quote or a line break ("" inside quotes) */
+static void csv_field(ftn_buf *b, const char *v)
+{
+    if (!v) v = "";
+    if (!strpbrk(v, ",\"\n\r")) {
+        ftn_buf_puts(b, v);
+        return;
+    }
+    ftn_buf_add(b, "\"", 1);
+    for (const char *q = v; *q; q++) {
+        ftn_buf_add(b, q, 1);
+        if (*q == '"') ftn_buf_add(b, "\"", 1);
+    }
+    ftn_buf_add(b, "\"", 1);
+}
+
 static ftn_status write_csv(const ftn_eval_result *r, const char *path)
 {
     ftn_buf b = { 0 };
-    ftn_buf_puts(&b, "id,dsc,precision,recall,iou\n");
+    /* the first five columns are those of every earlier version: readers rely on them */
+    ftn_buf_puts(&b, r->labels ? "id,dsc,precision,recall,iou,gt_empty,label\n" : "id,dsc,precision,recall,iou,gt_empty\n");
     for (int i = 0; i < r->n; i++) {
-        const char *id = r->ids[i] ? r->ids[i] : "";
-        if (strpbrk(id, ",\"\n\r")) {
-            ftn_buf_add(&b, "\"", 1);
-            for (const char *q = id; *q; q++) {
-                ftn_buf_add(&b, q, 1);
-                if (*q == '"') ftn_buf_add(&b, "\"", 1); /* "" inside quotes */
-            }
-            ftn_buf_add(&b, "\"", 1);
-        } else {
-            ftn_buf_puts(&b, id);
-        }
+        csv_field(&b, r->ids[i]);
         char line[160];
         const ftn_metrics *m = &r->per_image[i];
-        int len = snprintf(line, sizeof line, ",%.6f,%.6f,%.6f,%.6f\n", m->dsc, m->precision, m->recall, m->iou);
+        int len = snprintf(line, sizeof line, ",%.6f,%.6f,%.6f,%.6f,%d", m->dsc, m->precision, m->recall, m->iou,
+                           m->gt_empty != 0);
         ftn_buf_add(&b, line, (size_t)len);
+        if (r->labels) {
+            ftn_buf_add(&b, ",", 1);
+            csv_field(&b, r->labels[i]);
+        }
+        ftn_buf_add(&b, "\n", 1);
     }
     ftn_status st = ftn_buf_status(&b, path);
     if (st == FTN_OK) {
@@ -238,19 +263,67 @@ static ftn_status write_csv(const ftn_eval_result *r, const char *path)
 
 static ftn_status write_json(const ftn_eval_result *r, const char *path)
 {
+    const ftn_metrics_groups *g = &r->groups;
     cJSON *root = cJSON_CreateObject();
     cJSON *mean = ftn_metrics_json(&r->mean), *std = ftn_metrics_json(&r->std);
-    if (!root || !mean || !std) {
-        cJSON_Delete(root), cJSON_Delete(mean), cJSON_Delete(std);
+    cJSON *lmean = ftn_metrics_json(&g->lesion_mean), *lstd = ftn_metrics_json(&g->lesion_std);
+    if (!root || !mean || !std || !lmean || !lstd) {
+        cJSON_Delete(root), cJSON_Delete(mean), cJSON_Delete(std), cJSON_Delete(lmean), cJSON_Delete(lstd);
         return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
     }
+    /* the paper's figures (all images) first: the first "dsc" of the file is theirs */
     cJSON_AddNumberToObject(root, "n", r->n);
     cJSON_AddNumberToObject(root, "threshold", (double)r->threshold);
     cJSON_AddItemToObject(root, "mean", mean);
     cJSON_AddItemToObject(root, "std", std);
+    cJSON_AddNumberToObject(root, "n_lesion", g->n_lesion);
+    cJSON_AddItemToObject(root, "lesion_mean", lmean);
+    cJSON_AddItemToObject(root, "lesion_std", lstd);
+    cJSON_AddNumberToObject(root, "n_empty", g->n_empty);
+    cJSON_AddNumberToObject(root, "n_empty_fp", g->n_empty_fp);
+    cJSON_AddNumberToObject(root, "empty_fp_rate", g->empty_fp_rate);
     ftn_status st = ftn_json_write(path, root);
     cJSON_Delete(root);
     return st;
+}
+
+static void metrics_of(const cJSON *j, ftn_metrics *m)
+{
+    static const char *const keys[4] = { "dsc", "precision", "recall", "iou" };
+    double *dst[4] = { &m->dsc, &m->precision, &m->recall, &m->iou };
+    memset(m, 0, sizeof *m);
+    for (int k = 0; k < 4; k++) *dst[k] = ftn_run_config_num(j, keys[k], NAN);
+}
+
+ftn_status ftn_eval_summary_read(const char *path, ftn_eval_summary *out)
+{
+    if (!path || !out) return ftn_fail(FTN_EINVAL, "evaluation summary: missing argument");
+    memset(out, 0, sizeof *out);
+    cJSON *j;
+    FTN_TRY(ftn_json_read(path, 16u << 20, &j));
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(j, "mean"), *std = cJSON_GetObjectItemCaseSensitive(j, "std");
+    if (!cJSON_IsObject(mean)) {
+        cJSON_Delete(j);
+        return ftn_fail(FTN_EFORMAT, "%s is not a summary (no \"mean\" object)", path);
+    }
+    out->n = (int)ftn_run_config_num(j, "n", 0);
+    out->threshold = ftn_run_config_num(j, "threshold", NAN);
+    metrics_of(mean, &out->mean);
+    metrics_of(std, &out->std);
+    ftn_metrics_groups *g = &out->groups;
+    const cJSON *lm = cJSON_GetObjectItemCaseSensitive(j, "lesion_mean"), *ls = cJSON_GetObjectItemCaseSensitive(j, "lesion_std");
+    out->has_groups = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "n_lesion")) &&
+                      cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "n_empty")) && cJSON_IsObject(lm) && cJSON_IsObject(ls);
+    if (out->has_groups) {
+        g->n_lesion = (int)ftn_run_config_num(j, "n_lesion", 0);
+        g->n_empty = (int)ftn_run_config_num(j, "n_empty", 0);
+        g->n_empty_fp = (int)ftn_run_config_num(j, "n_empty_fp", 0);
+        g->empty_fp_rate = ftn_run_config_num(j, "empty_fp_rate", 0);
+        metrics_of(lm, &g->lesion_mean);
+        metrics_of(ls, &g->lesion_std);
+    }
+    cJSON_Delete(j);
+    return FTN_OK;
 }
 
 /* the folder of path, created if missing (RUN/test at the end of training) */

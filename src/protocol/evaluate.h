@@ -17,6 +17,18 @@ typedef ftn_status (*ftn_eval_fn)(void *user, int k, int sample, const ftn_image
 ftn_status ftn_evaluate_each(ftn_model *m, const ftn_dataset *ds, const int *idx, int n, ftn_resize_mode mode,
                              ftn_engine engine, ftn_precision precision, int batch, ftn_eval_fn fn, void *user);
 
+/* summary.json as ftn_eval_write writes it, read back (the report, a finished run's summary):
+ * FTN_EFORMAT without a "mean" object; metrics absent from the file are NaN; has_groups 0 (groups zero) for a file written before the
+ * lesion / empty-ground-truth groups existed. */
+typedef struct ftn_eval_summary {
+    int n;
+    double threshold;
+    ftn_metrics mean, std;
+    int has_groups;
+    ftn_metrics_groups groups;
+} ftn_eval_summary;
+ftn_status ftn_eval_summary_read(const char *path, ftn_eval_summary *out);
+
 /* One image (any size, 1 or 3 channels) preprocessed for the model: channels converted, resized
  * with `mode`, written planar C×H×W into chw (the model's C·H·W floats). */
 ftn_status ftn_preprocess_image(const ftn_image *img, int channels, int height, int width, ftn_resize_mode mode,

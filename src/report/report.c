@@ -268,27 +268,45 @@ static void section_metrics(ftn_buf *b, const char *run_dir)
     uint8_t *data = open_section(b, "Test metrics", run_dir, FTN_RUN_TEST_SUMMARY, 16u << 20, "No test metrics yet (%s).",
                                  path, &size);
     if (!data) return;
-    cJSON *j = cJSON_ParseWithLength((const char *)data, size);
     free(data);
-    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(j, "mean"), *std = cJSON_GetObjectItemCaseSensitive(j, "std");
-    if (!cJSON_IsObject(mean)) {
-        note(b, "%s is not a summary (no \"mean\" object).", path);
-        cJSON_Delete(j);
+    ftn_eval_summary es;
+    if (ftn_eval_summary_read(path, &es) != FTN_OK) {
+        note(b, "%s", ftn_last_error());
         ftn_buf_puts(b, "</section>\n");
         return;
     }
+    const ftn_metrics_groups *g = &es.groups;
     sb_printf(b, "<p>%d test images at their original resolution, threshold %g, smooth 1; mean ± population std "
                  "over images.</p>\n",
-              (int)ftn_run_config_num(j, "n", 0), ftn_run_config_num(j, "threshold", 0.5));
-    ftn_buf_puts(b, "<table class=\"metrics\"><thead><tr><th>metric</th><th>mean</th><th>std</th></tr></thead><tbody>\n");
-    static const char *const keys[4] = { "dsc", "precision", "recall", "iou" };
+              es.n, isnan(es.threshold) ? 0.5 : es.threshold);
+    /* all images are the paper's protocol (the headline); lesion images alone beside them, as an
+     * empty prediction of an empty mask scores 1 on every metric */
+    ftn_buf_puts(b, "<table class=\"metrics\"><thead><tr><th>metric</th>");
+    if (es.has_groups)
+        sb_printf(b, "<th>mean, all %d images (the paper's protocol)</th><th>std</th><th>mean, %d lesion images only</th>"
+                     "<th>std</th>",
+                  es.n, g->n_lesion);
+    else ftn_buf_puts(b, "<th>mean</th><th>std</th>");
+    ftn_buf_puts(b, "</tr></thead><tbody>\n");
     static const char *const names[4] = { "DSC", "precision", "recall", "IoU" };
+    const double mu[4] = { es.mean.dsc, es.mean.precision, es.mean.recall, es.mean.iou };
+    const double sd[4] = { es.std.dsc, es.std.precision, es.std.recall, es.std.iou };
+    const double lmu[4] = { g->lesion_mean.dsc, g->lesion_mean.precision, g->lesion_mean.recall, g->lesion_mean.iou };
+    const double lsd[4] = { g->lesion_std.dsc, g->lesion_std.precision, g->lesion_std.recall, g->lesion_std.iou };
     for (int k = 0; k < 4; k++) {
-        double mu = ftn_run_config_num(mean, keys[k], NAN), sd = ftn_run_config_num(std, keys[k], NAN);
-        sb_printf(b, "<tr><th>%s</th><td>%.4f</td><td>± %.4f</td></tr>\n", names[k], mu, sd);
+        sb_printf(b, "<tr><th>%s</th><td>%.4f</td><td>± %.4f</td>", names[k], mu[k], sd[k]);
+        if (es.has_groups) sb_printf(b, "<td>%.4f</td><td>± %.4f</td>", lmu[k], lsd[k]);
+        ftn_buf_puts(b, "</tr>\n");
     }
-    ftn_buf_puts(b, "</tbody></table>\n</section>\n");
-    cJSON_Delete(j);
+    ftn_buf_puts(b, "</tbody></table>\n");
+    if (es.has_groups && g->n_empty)
+        sb_printf(b, "<p>Empty ground truth: %d test image%s, false-positive rate %.4f (%d with any pixel "
+                     "predicted). An empty prediction of an empty mask scores 1 on every metric (smooth 1), which lifts "
+                     "the all-images mean.</p>\n",
+                  g->n_empty, g->n_empty == 1 ? "" : "s", g->empty_fp_rate, g->n_empty_fp);
+    else if (es.has_groups)
+        ftn_buf_puts(b, "<p>Empty ground truth: no test image (false-positive rate not applicable).</p>\n");
+    ftn_buf_puts(b, "</section>\n");
 }
 
 /* log.csv → columns by header name (val_soft_dsc is absent from logs of older runs) */
@@ -428,8 +446,12 @@ static ftn_status ov_one(void *user, int k, int sample, const ftn_image *image, 
     free(b64);
     ftn_buf_puts(c->b, "\"><figcaption><b>");
     sb_esc(c->b, c->ds->samples[sample].id);
-    sb_printf(c->b, "</b> %dx%d<br>DSC %.3f · precision %.3f · recall %.3f</figcaption></figure>\n", image->width,
-              image->height, c->m[k].dsc, c->m[k].precision, c->m[k].recall);
+    if (c->m[k].gt_empty) /* DSC, precision and recall say little of an empty ground truth */
+        sb_printf(c->b, "</b> %dx%d<br>empty ground truth · %lld pixel%s predicted</figcaption></figure>\n", image->width,
+                  image->height, (long long)c->m[k].fp, c->m[k].fp == 1 ? "" : "s");
+    else
+        sb_printf(c->b, "</b> %dx%d<br>DSC %.3f · precision %.3f · recall %.3f</figcaption></figure>\n", image->width,
+                  image->height, c->m[k].dsc, c->m[k].precision, c->m[k].recall);
     return FTN_OK;
 }
 
@@ -501,30 +523,56 @@ static void section_predictions(ftn_buf *b, const char *run_dir, const cJSON *co
             svg_chart(b, "DSC against threshold", "threshold", "DSC", ds_, 1, 0, 1, 0, 1, 0);
             ftn_buf_puts(b, "</div>\n");
 
-            /* best and worst by DSC at the run's threshold: a second pass over at most 6 images */
+            /* best and worst by DSC at the run's threshold, among the images with a lesion (an
+             * empty prediction of an empty mask scores 1 and would crowd out the best); the
+             * empty ground truths apart, their largest false positives: a second pass over at
+             * most 9 images */
             int *order = malloc(sizeof(int) * (size_t)n);
-            int sel[2 * N_SHOW];
-            ftn_metrics selm[2 * N_SHOW];
-            const char *lab[2 * N_SHOW];
-            int ns = 0;
+            int sel[3 * N_SHOW];
+            ftn_metrics selm[3 * N_SHOW];
+            const char *lab[3 * N_SHOW];
+            int ns = 0, nl = 0, ne = 0, ne_fp = 0;
             if (order) {
-                for (int i = 0; i < n; i++) order[i] = i;
-                for (int i = 1; i < n; i++) /* insertion sort, DSC descending, stable */
+                for (int i = 0; i < n; i++)
+                    if (!pc.m[i].gt_empty) order[nl++] = i;
+                for (int i = 1; i < nl; i++) /* insertion sort, DSC descending, stable */
                     for (int j = i; j > 0 && pc.dsc[order[j]] > pc.dsc[order[j - 1]]; j--) {
                         int tmp = order[j];
                         order[j] = order[j - 1], order[j - 1] = tmp;
                     }
                 /* fewer than 2·N_SHOW cases: split them, best half first */
-                int nb = (n + 1) / 2 < N_SHOW ? (n + 1) / 2 : N_SHOW, nw = n - nb < N_SHOW ? n - nb : N_SHOW;
-                for (int i = 0; i < nb; i++) sel[ns] = idx[order[i]], selm[ns] = pc.m[order[i]], lab[ns++] = "Best (highest DSC)";
+                int nb = (nl + 1) / 2 < N_SHOW ? (nl + 1) / 2 : N_SHOW, nw = nl - nb < N_SHOW ? nl - nb : N_SHOW;
+                for (int i = 0; i < nb; i++)
+                    sel[ns] = idx[order[i]], selm[ns] = pc.m[order[i]], lab[ns++] = "Best (highest DSC) of the lesion images";
                 for (int i = 0; i < nw; i++)
-                    sel[ns] = idx[order[n - 1 - i]], selm[ns] = pc.m[order[n - 1 - i]], lab[ns++] = "Worst (lowest DSC)";
+                    sel[ns] = idx[order[nl - 1 - i]], selm[ns] = pc.m[order[nl - 1 - i]],
+                    lab[ns++] = "Worst (lowest DSC) of the lesion images";
+                /* the empty ground truths with a false positive, most false-positive pixels first */
+                for (int i = 0; i < n; i++) {
+                    if (!pc.m[i].gt_empty) continue;
+                    ne++;
+                    if (pc.m[i].fp > 0) order[ne_fp++] = i;
+                }
+                for (int i = 1; i < ne_fp; i++)
+                    for (int j = i; j > 0 && pc.m[order[j]].fp > pc.m[order[j - 1]].fp; j--) {
+                        int tmp = order[j];
+                        order[j] = order[j - 1], order[j - 1] = tmp;
+                    }
+                for (int i = 0; i < ne_fp && i < N_SHOW; i++)
+                    sel[ns] = idx[order[i]], selm[ns] = pc.m[order[i]],
+                    lab[ns++] = "Empty ground truth: the largest false positives";
                 free(order);
             }
             sb_printf(&cases,
                       "<p>Threshold %g. <span class=\"sw pred\"></span> prediction (tinted, outlined) "
                       "<span class=\"sw gt\"></span> ground truth (outline).</p>\n",
                       (double)pc.threshold);
+            if (ne)
+                sb_printf(&cases,
+                          "<p>Empty ground truth: %d of the %d test images; they are not "
+                          "among the best and worst below (an empty prediction of an empty mask scores DSC 1). "
+                          "False-positive rate %.4f: %d of them with any pixel predicted%s.</p>\n",
+                          ne, n, (double)ne_fp / ne, ne_fp, ne_fp ? ", the largest shown below" : "");
             ov_ctx oc = { pc.threshold, &cases, &ds, selm, lab };
             if (ns == 0) note(&cases, "No cases to show%s.", "");
             else if (ftn_evaluate_each(m, &ds, sel, ns, mode, engine, prec, ns, ov_one, &oc) != FTN_OK)

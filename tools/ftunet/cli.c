@@ -139,8 +139,24 @@ int cli_size(const cli_command *cmd, const char *name, int *h, int *w)
     if (!v) return 0;
     int a, b;
     char tail;
-    if (sscanf(v, "%dx%d%c", &a, &b, &tail) != 2 || a <= 0 || b <= 0 || a % 16 || b % 16 || a > 16384 || b > 16384)
-        return cli_error(cmd->name, "--%s %s: expected HxW with both multiples of 16, e.g. 128x128", name, v);
+    if (sscanf(v, "%dx%d%c", &a, &b, &tail) != 2 || a <= 0 || b <= 0 || a > 16384 || b > 16384)
+        return cli_error(cmd->name, "--%s %s: expected HxW (height x width), each a multiple of 16 from 16 to 16384, e.g. 128x128",
+                         name, v);
+    if (a % 16 || b % 16) {
+        /* the networks halve the input four times; swapping H and W cannot fix a remainder, so
+         * the message says which value is off and the nearest sizes that would do */
+        int alo = a / 16 ? a / 16 * 16 : 16, ahi = (a + 15) / 16 * 16, blo = b / 16 ? b / 16 * 16 : 16, bhi = (b + 15) / 16 * 16;
+        char off[96], near[96];
+        if (a % 16 && b % 16)
+            snprintf(off, sizeof off, "neither %d (height) nor %d (width) is, in either order", a, b);
+        else
+            snprintf(off, sizeof off, "%d (the %s) is not, and swapping them would not change that", a % 16 ? a : b,
+                     a % 16 ? "height" : "width");
+        if (alo == ahi && blo == bhi) snprintf(near, sizeof near, "%dx%d", ahi, bhi);
+        else snprintf(near, sizeof near, "%dx%d or %dx%d", alo, blo, ahi, bhi);
+        return cli_error(cmd->name, "--%s %s: HxW (height x width) must each be a multiple of 16: %s; nearest: %s", name, v,
+                         off, near);
+    }
     *h = a;
     *w = b;
     return 0;

@@ -75,7 +75,13 @@ static int run(cli_command *cmd, int argc, char **argv)
     }
     /* one data set for every row (with --skip-bad every file decoded once, now, before any training) */
     ftn_dataset ds;
+    char **excluded = NULL;
     if (train_opts_open_data("ablation", &base, &ds)) return 1;
+    if (base.exclude_empty && train_opts_exclude_empty("ablation", &ds, &excluded, &base.n_excluded)) {
+        ftn_dataset_free(&ds);
+        return 1;
+    }
+    base.excluded = (const char *const *)excluded;
     base.dataset = &ds;
     for (int i = 0; i < N_ROWS; i++) {
         if (!sel[i]) continue;
@@ -83,11 +89,17 @@ static int run(cli_command *cmd, int argc, char **argv)
         cfg.model = rows[i].model;
         train_opts_loss(&cfg, rows[i].loss, 0.7f, 0.3f, 4.0f / 3.0f);
         fprintf(stderr, "row %d/%d: %s + %s -> %s\n", i + 1, N_ROWS, rows[i].model, ftn_loss_name(rows[i].loss), sub[i]);
-        if (cv_run("ablation", &cfg, sub[i], 0, repeats, &mean[i], &std[i])) { ftn_dataset_free(&ds); return 1; }
+        if (cv_run("ablation", &cfg, sub[i], 0, repeats, &mean[i], &std[i])) {
+            ftn_dataset_free(&ds);
+            ftn_dataset_ids_free(excluded, base.n_excluded);
+            return 1;
+        }
         runs[i] = repeats;
     }
     ftn_dataset_free(&ds);
+    ftn_dataset_ids_free(excluded, base.n_excluded);
     base.dataset = NULL;
+    base.excluded = NULL;
 
     /* TABLE.md in the paper's layout, ours beside the paper's */
     char *md = NULL;
@@ -96,14 +108,15 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (!f) return cli_error("ablation", "out of memory");
     fprintf(f, "# Ablation (paper Table 1 layout)\n\n"
                "Data: %s; repeated random splits (test %.2f, validation %.2f of the rest; repetition r uses "
-               "seed %llu + r − 1, the split of `ftunet train --seed` with that seed), %d epochs, batch %d, %dx%d, %s%s%s%s. "
+               "seed %llu + r − 1, the split of `ftunet train --seed` with that seed), %d epochs, batch %d, %dx%d, %s%s%s%s%s. "
                "Ours: mean ± std over the row's runs (population std) of the per-run mean test metrics; "
                "paper: BUS 2017 dataset B, 5 repetitions.\n\n",
             base.data, base.test_split, base.val_split, (unsigned long long)base.seed, base.epochs, base.batch,
             base.height, base.width, ftn_precision_name(base.precision),
             base.bn_recalibrate ? ", BN statistics re-estimated before each validation (not the paper's protocol)" : "",
             base.bn_debias ? ", BN statistics as zero-debiased moving averages (not the spec's)" : "",
-            base.select == FTN_SELECT_SOFT_DSC ? ", checkpoint picked by the soft batch DSC (the reference's, not the spec's)" : "");
+            base.select == FTN_SELECT_SOFT_DSC ? ", checkpoint picked by the soft batch DSC (the reference's, not the spec's)" : "",
+            base.exclude_empty ? ", images with an empty mask excluded (not the paper's protocol)" : "");
     fprintf(f, "| Model | Parameters (α, β, γ) | Runs | DSC | Precision | Recall | DSC (paper) | Precision (paper) | Recall (paper) |\n"
                "|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < N_ROWS; i++) {

@@ -16,14 +16,27 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
      * training): the folds' indices are this data set's */
     ftn_dataset own;
     const ftn_dataset *ds = base->dataset;
+    char **excluded = NULL; /* --exclude-empty on our own data set (a caller's: base->excluded) */
+    int n_excluded = 0;
     if (!ds) {
         if (train_opts_open_data(what, base, &own)) return 1;
+        if (base->exclude_empty && train_opts_exclude_empty(what, &own, &excluded, &n_excluded)) {
+            ftn_dataset_free(&own);
+            return 1;
+        }
         ds = &own;
     }
     int n = ds->count, runs = folds > 0 ? folds : repeats, rc = 0;
+    int *group, *stratum;
+    if (ftn_dataset_split_groups(ds, base->group_regex, base->stratify, &group, &stratum)) {
+        if (!base->dataset) ftn_dataset_free(&own), ftn_dataset_ids_free(excluded, n_excluded);
+        return cli_lib_error(what);
+    }
+    ftn_split_groups g = {group, stratum};
     ftn_train_summary *sums = calloc((size_t)runs, sizeof *sums);
     if (!sums) {
-        if (!base->dataset) ftn_dataset_free(&own);
+        free(group), free(stratum);
+        if (!base->dataset) ftn_dataset_free(&own), ftn_dataset_ids_free(excluded, n_excluded);
         return cli_error(what, "out of memory");
     }
     for (int r = 0; r < runs && !rc; r++) {
@@ -36,12 +49,13 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
         struct stat st;
         int finished = !base->overwrite && !stat(summary, &st);
         ftn_split sp;
-        ftn_status s = folds > 0 ? ftn_split_kfold(n, folds, r, base->val_split, base->seed, &sp)
-                                 : ftn_split_repeat(n, base->test_split, base->val_split, base->seed, r, &sp);
+        ftn_status s = folds > 0 ? ftn_split_kfold_grouped(n, &g, folds, r, base->val_split, base->seed, &sp)
+                                 : ftn_split_repeat_grouped(n, &g, base->test_split, base->val_split, base->seed, r, &sp);
         if (s) { rc = cli_lib_error(what); break; }
         ftn_train_config cfg = *base;
         cfg.split = &sp;
         cfg.dataset = ds;
+        if (!base->dataset) cfg.excluded = (const char *const *)excluded, cfg.n_excluded = n_excluded;
         cfg.run_dir = fold_dir;
         cfg.seed = base->seed + (uint64_t)r; /* initialisation and shuffles differ per fold */
         if (folds > 0) cfg.test_split = 1.0 / folds;
@@ -53,7 +67,8 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
     }
     if (!rc && ftn_cv_summary_write(dir, base, folds > 0, runs, sums, mean, std)) rc = cli_lib_error(what);
     free(sums);
-    if (!base->dataset) ftn_dataset_free(&own);
+    free(group), free(stratum);
+    if (!base->dataset) ftn_dataset_free(&own), ftn_dataset_ids_free(excluded, n_excluded);
     return rc;
 }
 

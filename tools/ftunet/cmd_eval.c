@@ -19,9 +19,39 @@ static cli_option options[] = {
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "mask-suffix", 0, "SUFFIX", "an extra mask-name suffix tried first (e.g. _gt; default: the run's)", NULL },
     { "skip-bad", 0, NULL, "drop unreadable or unpaired samples (every file is decoded) instead of failing", NULL },
+    { "exclude-empty", 0, NULL, "score only the images whose mask has a lesion pixel (not the paper's protocol)", NULL },
     { "max-pixels", 0, "N", "largest width x height accepted per image (default 100000000)", NULL },
     { 0 },
 };
+
+/* --exclude-empty: *idx (NULL: every sample of ds) reduced to the samples whose mask has a lesion
+ * pixel, *n their count, *dropped how many went. Returns 0, or 1 after printing an error. */
+static int lesion_only(const ftn_dataset *ds, int **idx, int *n, int *dropped)
+{
+    int cnt = *idx ? *n : ds->count;
+    unsigned char *empty = malloc((size_t)(cnt > 0 ? cnt : 1));
+    int *keep = malloc(sizeof(int) * (size_t)(cnt > 0 ? cnt : 1)), k = 0;
+    if (!empty || !keep) {
+        free(empty), free(keep);
+        return cli_error("eval", "out of memory");
+    }
+    if (ftn_dataset_empty(ds, *idx, cnt, empty)) {
+        free(empty), free(keep);
+        return cli_lib_error("eval");
+    }
+    for (int i = 0; i < cnt; i++)
+        if (!empty[i]) keep[k++] = *idx ? (*idx)[i] : i;
+    free(empty);
+    if (k == 0) {
+        free(keep);
+        return cli_error("eval", "--exclude-empty: every one of the %d images has an empty mask: nothing to score", cnt);
+    }
+    free(*idx);
+    *idx = keep;
+    *dropped = cnt - k;
+    *n = k;
+    return 0;
+}
 
 /* "a/b/data.csv" → "data"; "a/b/bus/" → "bus". */
 static void data_name(const char *path, char *out, size_t cap)
@@ -90,7 +120,10 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (ftn_dataset_open(data, &o, &ds)) { rc = cli_lib_error("eval"); goto done; }
     have_ds = 1;
     for (int i = 0; i < ds.n_skipped; i++) fprintf(stderr, "ftunet: eval: skipped %s\n", ds.skipped[i]);
+    for (int i = 0; i < ds.n_notes; i++) fprintf(stderr, "note: %s\n", ds.notes[i]);
     if (config && ftn_run_config_split(config, split, &ds, &idx, &n)) { rc = cli_lib_error("eval"); goto done; }
+    int excluded = 0;
+    if (cli_get(cmd, "exclude-empty") && (rc = lesion_only(&ds, &idx, &n, &excluded))) goto done;
 
     char dir[4096];
     if (cli_get(cmd, "output")) {
@@ -109,10 +142,24 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (ftn_mkdirs(dir) || ftn_eval_write(&r, csv, json)) { rc = cli_lib_error("eval"); goto done; }
     printf("%s on %s: %d images%s%s, threshold %g, resize %s, %s\n", ckpt, data, r.n, run_dir ? ", split " : "",
            run_dir ? split : "", (double)threshold, ftn_resize_name(mode), ftn_precision_name(precision));
+    if (cli_get(cmd, "exclude-empty"))
+        printf("  excluded %d image%s with an empty mask (--exclude-empty: lesion images only, not the paper's protocol)\n",
+               excluded, excluded == 1 ? "" : "s");
+    /* all images: the paper's protocol and the headline; with empty ground truths among them the
+     * lesion images alone and the empty ones' false positives follow, each labelled */
+    const ftn_metrics_groups *g = &r.groups;
+    if (g->n_empty) printf("  all %d images (the paper's protocol):\n", r.n);
     printf("  DSC        %.4f ± %.4f\n", r.mean.dsc, r.std.dsc);
     printf("  precision  %.4f ± %.4f\n", r.mean.precision, r.std.precision);
     printf("  recall     %.4f ± %.4f\n", r.mean.recall, r.std.recall);
     printf("  IoU        %.4f ± %.4f\n", r.mean.iou, r.std.iou);
+    if (g->n_empty) {
+        printf("  lesion images only (%d): DSC %.4f ± %.4f  precision %.4f ± %.4f  recall %.4f ± %.4f  IoU %.4f ± %.4f\n",
+               g->n_lesion, g->lesion_mean.dsc, g->lesion_std.dsc, g->lesion_mean.precision, g->lesion_std.precision,
+               g->lesion_mean.recall, g->lesion_std.recall, g->lesion_mean.iou, g->lesion_std.iou);
+        printf("  empty ground truth (%d): false-positive rate %.4f (%d with any pixel predicted)\n", g->n_empty,
+               g->empty_fp_rate, g->n_empty_fp);
+    }
     printf("wrote %s and %s\n", csv, json);
 done:
     ftn_eval_result_free(&r);

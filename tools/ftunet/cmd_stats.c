@@ -59,7 +59,23 @@ static int run(cli_command *cmd, int argc, char **argv)
         if (s.full_masks)
             fprintf(stderr, "ftunet: stats: warning: %d of %d masks are all lesion (inverted masks?)\n", s.full_masks,
                     s.count);
+        if (s.nonbinary_masks)
+            fprintf(stderr, "ftunet: stats: warning: non-binary masks: %d, e.g. %s (read as lesion %s)\n",
+                    s.nonbinary_masks, s.nonbinary_examples,
+                    ds.mask_nonzero ? "wherever non-zero: labels > 0 merged" : "above half the range");
+        if (s.n_classes) {
+            printf("classes:     %d%s\n", s.n_classes + s.more_classes, s.more_classes ? " (the first listed)" : "");
+            int wl = 5;
+            for (int c = 0; c < s.n_classes; c++)
+                if ((int)strlen(s.classes[c].label) > wl) wl = (int)strlen(s.classes[c].label);
+            if (wl > 40) wl = 40;
+            printf("  %-*s  %7s  %11s  %s\n", wl, "class", "samples", "empty masks", "lesion area (mean ± std)");
+            for (int c = 0; c < s.n_classes; c++)
+                printf("  %-*s  %7d  %11d  %.4f ± %.4f\n", wl, s.classes[c].label, s.classes[c].count,
+                       s.classes[c].empty_masks, s.classes[c].lesion_mean, s.classes[c].lesion_std);
+        }
     }
+    for (int i = 0; i < ds.n_notes; i++) fprintf(stderr, "note: %s\n", ds.notes[i]);
     if (ds.n_skipped) {
         printf("skipped:     %d\n", ds.n_skipped);
         for (int i = 0; i < ds.n_skipped; i++) printf("  %s\n", ds.skipped[i]);
@@ -70,8 +86,11 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_stats = {
     "stats", "DATA [--skip-bad] [--mask-suffix S]",
-    "Describe a data set: count, layout, size ranges, lesion-area fraction mean ± std.\n"
-    "DATA: a folder images/+masks/ or original/+gt/, a CSV of image,mask lines, or\n"
-    "images.npy+masks.npy.",
+    "Describe a data set: count, layout, size ranges, lesion-area fraction mean ± std, per class\n"
+    "(subfolders of a side-by-side tree) and masks that are not binary.\n"
+    "DATA: a folder images/+masks/ or original/+gt/, images.npy+masks.npy, ISIC's *_Input/+\n"
+    "*_GroundTruth/, nnU-Net's dataset.json+imagesTr/+labelsTr/ (PNG), a tree of images beside\n"
+    "their masks (BUSI: benign/x.png + benign/x_mask.png), or a CSV of image,mask[,mask...] lines\n"
+    "(an image on several lines is one sample: its masks merged by union).",
     options, run,
 };

@@ -11,7 +11,7 @@ static cli_option options[] = {
     { "count", 'n', "N", "number of image/mask pairs", NULL },
     { "output", 'o', "DIR", "folder to write DIR/images and DIR/masks into (created if missing)", NULL },
     { "seed", 0, "S", "random seed (default 1)", NULL },
-    { "size", 's', "WxH", "image size, width x height (default 256x192)", NULL },
+    { "size", 's', "HxW", "image size, height x width like train --size (default 192x256: 192 high, 256 wide)", NULL },
     { 0 },
 };
 
@@ -30,18 +30,20 @@ static int run(cli_command *cmd, int argc, char **argv)
     const char *size = cli_get(cmd, "size");
     if (size) {
         char tail;
-        if (sscanf(size, "%dx%d%c", &w, &h, &tail) != 2 || w < 8 || h < 8 || w > 8192 || h > 8192)
-            return cli_error("synth", "--size %s: expected WxH from 8x8 to 8192x8192, e.g. 256x192", size);
+        if (sscanf(size, "%dx%d%c", &h, &w, &tail) != 2 || w < 8 || h < 8 || w > 8192 || h > 8192)
+            return cli_error("synth", "--size %s: expected HxW (height x width), each from 8 to 8192, e.g. 192x256",
+                             size);
     }
     if (ftn_synth_write(dir, kind, n, seed, w, h)) return cli_lib_error("synth");
-    printf("%s: %d %s images, %dx%d, seed %llu\n", dir, n, ftn_synth_kind_name(kind), w, h, (unsigned long long)seed);
+    printf("%s: %d %s images, %dx%d (HxW), seed %llu\n", dir, n, ftn_synth_kind_name(kind), h, w,
+           (unsigned long long)seed);
     return 0;
 }
 
 cli_command cmd_synth = {
-    "synth", "--kind ultrasound|dermoscopy -n N -o DIR [--seed S] [--size WxH]",
+    "synth", "--kind ultrasound|dermoscopy -n N -o DIR [--seed S] [--size HxW]",
     "Write a synthetic lesion-segmentation data set (images/ + masks/).\n"
     "DIR/images/NNNN.png and DIR/masks/NNNN.png (0/255); the same files for the same kind,\n"
-    "seed and size.",
+    "seed and size. --size is height x width, as everywhere in ftunet.",
     options, run,
 };

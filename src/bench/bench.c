@@ -147,13 +147,38 @@ static ftn_status probe_add(ftn_bench_probe *p, double *seconds)
     return s;
 }
 
-/* What a timed phase runs: a training step when `masks` is set, else an inference forward. */
+/* Training's batch assembly (bench --augment), as train.c does it: batch sample j of step i is
+ * pool sample (i + j) mod n, copied, then augmented with (seed 1, epoch i + 1, that index). */
+typedef struct assembly {
+    const ftn_augment_config *aug;
+    const float *pool_x, *pool_y; /* n samples */
+    float *x, *y;                 /* the batch the step trains on */
+    int *index;
+    int n, c, h, w;
+    double seconds;               /* summed over the timed steps */
+} assembly;
+
+static ftn_status assemble(assembly *a, int step)
+{
+    size_t px = (size_t)a->h * a->w, img = px * (size_t)a->c;
+    for (int j = 0; j < a->n; j++) {
+        int k = (step + j) % a->n;
+        a->index[j] = k;
+        memcpy(a->x + (size_t)j * img, a->pool_x + (size_t)k * img, img * sizeof(float));
+        memcpy(a->y + (size_t)j * px, a->pool_y + (size_t)k * px, px * sizeof(float));
+    }
+    return ftn_augment_batch(a->aug, 1, step + 1, a->index, a->n, a->x, a->c, a->h, a->w, a->y);
+}
+
+/* What a timed phase runs: a training step when `masks` is set, else an inference forward; with
+ * `assembly`, each training step's batch is assembled first (timed apart). */
 typedef struct phase {
     ftn_session *s;
     const float *x, *masks;
     const ftn_loss_config *loss;
     const ftn_optimizer_config *opt;
     float *last_loss;
+    assembly *assembly;
 } phase;
 
 /* n timed steps of `ph`, with the probe (if any) run before each and after the last: *step_s the
@@ -164,6 +189,11 @@ static ftn_status timed_phase(const phase *ph, ftn_bench_probe *probe, int n, do
     double busy = 0, probe_s = 0;
     for (int i = 0; i < n && !st; i++) {
         if (probe && (st = probe_add(probe, &probe_s))) break;
+        if (ph->assembly) {
+            double a0 = omp_get_wtime();
+            if ((st = assemble(ph->assembly, i))) break;
+            ph->assembly->seconds += omp_get_wtime() - a0;
+        }
         double t0 = omp_get_wtime();
         st = ph->masks ? ftn_train_step(ph->s, ph->x, ph->masks, ph->loss, ph->opt, ph->last_loss)
                        : ftn_session_forward(ph->s, ph->x, 0);
@@ -249,7 +279,18 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
     r->rss_train_mib = ftn_bench_peak_rss_mib();
     if (cfg->probe_n > 0 && (st = probe_start(cfg->probe_n, &probe))) goto done;
 
-    phase infer = { s, x, NULL, NULL, NULL, NULL }, train = { s, x, y, &loss, &opt, &r->last_loss };
+    phase infer = { s, x, NULL, NULL, NULL, NULL, NULL }, train = { s, x, y, &loss, &opt, &r->last_loss, NULL };
+    assembly as = { cfg->augment, x, y, NULL, NULL, NULL, cfg->batch, cfg->channels, cfg->height, cfg->width, 0 };
+    if (cfg->augment) { /* the training steps train on assembled batches; one untimed assembly first */
+        size_t px = (size_t)cfg->height * cfg->width;
+        as.x = malloc((size_t)cfg->batch * cfg->channels * px * sizeof(float));
+        as.y = malloc((size_t)cfg->batch * px * sizeof(float));
+        as.index = malloc((size_t)cfg->batch * sizeof(int));
+        if (!as.x || !as.y || !as.index) st = ftn_fail(FTN_ENOMEM, "bench: out of memory for the batch");
+        if (!st) st = assemble(&as, 0);
+        train.x = as.x, train.masks = as.y, train.assembly = &as;
+    }
+    if (st) goto done;
     if ((st = timed_phase(&infer, probe, FTN_BENCH_INFER_PER_STEP * cfg->steps, &r->infer_batch_s, &r->infer_peak_gflops)) ||
         (st = timed_phase(&train, probe, cfg->steps, &r->train_step_s, &r->train_peak_gflops)))
         goto done;
@@ -258,6 +299,7 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
     r->infer_ips = cfg->batch / r->infer_batch_s;
     r->infer_gflops = r->infer_ips * r->forward_flops * 1e-9;
     r->train_ips = cfg->batch / r->train_step_s;
+    r->augment_batch_s = cfg->augment ? as.seconds / cfg->steps : 0;
     r->train_gflops = r->train_ips * 3 * r->forward_flops * 1e-9;
 
     if (cfg->profile) { /* separately timed steps: the parts, and per op kind */
@@ -302,6 +344,9 @@ ftn_status ftn_bench_model(const ftn_bench_config *cfg, ftn_bench_result *r)
     }
 done:
     if (st) ftn_bench_result_free(r);
+    free(as.x);
+    free(as.y);
+    free(as.index);
     ftn_bench_probe_free(probe);
     free(x);
     free(y);
@@ -374,8 +419,8 @@ ftn_status ftn_bench_interleaved(const ftn_bench_config *cfg, ftn_precision b, f
     ftn_optimizer_config opt;
     bench_training(&loss, &opt);
     float last;
-    phase ta = { sa, x, y, &loss, &opt, &last }, tb = { sb, x, y, &loss, &opt, &last };
-    phase ia = { sa, x, NULL, NULL, NULL, NULL }, ib = { sb, x, NULL, NULL, NULL, NULL };
+    phase ta = { sa, x, y, &loss, &opt, &last, NULL }, tb = { sb, x, y, &loss, &opt, &last, NULL };
+    phase ia = { sa, x, NULL, NULL, NULL, NULL, NULL }, ib = { sb, x, NULL, NULL, NULL, NULL, NULL };
     double t;
     /* one untimed warm-up of each */
     if ((st = timed_step(&ia, &t)) || (st = timed_step(&ib, &t)) || (st = timed_step(&ta, &t)) || (st = timed_step(&tb, &t)))

@@ -1,4 +1,7 @@
+/* Dice, Tversky and focal Tversky losses (paper §2.1) with their gradients, the configuration's
+ * names and checks, and deep supervision's per-output kinds and weights. Dice+BCE is dice_bce.c's. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -10,7 +13,7 @@
 
 ftn_loss_config ftn_loss_default(ftn_loss_kind kind)
 {
-    ftn_loss_config c = { kind, 0.7f, 0.3f, 4.0f / 3.0f, 1.0f, FTN_REDUCE_BATCH };
+    ftn_loss_config c = { kind, 0.7f, 0.3f, 4.0f / 3.0f, 1.0f, FTN_REDUCE_BATCH, 1.0f, 1.0f, 0, { 1, 1, 1, 1 } };
     return c;
 }
 
@@ -20,6 +23,7 @@ const char *ftn_loss_name(ftn_loss_kind kind)
     case FTN_LOSS_DICE: return "dl";
     case FTN_LOSS_TVERSKY: return "tl";
     case FTN_LOSS_FOCAL_TVERSKY: return "ftl";
+    case FTN_LOSS_DICE_BCE: return "dice-bce";
     }
     return "?";
 }
@@ -29,7 +33,68 @@ ftn_status ftn_loss_parse(const char *name, ftn_loss_kind *kind)
     if (!strcmp(name, "dl") || !strcmp(name, "dice")) *kind = FTN_LOSS_DICE;
     else if (!strcmp(name, "tl") || !strcmp(name, "tversky")) *kind = FTN_LOSS_TVERSKY;
     else if (!strcmp(name, "ftl") || !strcmp(name, "focal-tversky")) *kind = FTN_LOSS_FOCAL_TVERSKY;
-    else return ftn_fail(FTN_EINVAL, "loss '%s': expected dl, tl or ftl", name);
+    else if (!strcmp(name, "dice-bce")) *kind = FTN_LOSS_DICE_BCE;
+    else return ftn_fail(FTN_EINVAL, "loss '%s': expected dl, tl, ftl or dice-bce", name);
+    return FTN_OK;
+}
+
+ftn_status ftn_loss_parse_ds_weights(const char *list, ftn_loss_config *cfg)
+{
+    float w[FTN_LOSS_MAX_OUTPUTS];
+    int n = 0, any = 0;
+    const char *p = list;
+    if (!list || !*list) return ftn_fail(FTN_EINVAL, "deep-supervision weights: empty list");
+    for (;;) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v >= 0) || !isfinite(v) || v > 1e6 || (*end && *end != ','))
+            return ftn_fail(FTN_EINVAL, "deep-supervision weights '%s': expected numbers >= 0 separated by commas", list);
+        if (n == FTN_LOSS_MAX_OUTPUTS)
+            return ftn_fail(FTN_EINVAL, "deep-supervision weights '%s': at most %d (out1..out%d)", list,
+                            FTN_LOSS_MAX_OUTPUTS, FTN_LOSS_MAX_OUTPUTS);
+        w[n++] = (float)v;
+        any |= v > 0;
+        if (!*end) break;
+        p = end + 1;
+    }
+    if (!any) return ftn_fail(FTN_EINVAL, "deep-supervision weights '%s': all 0 (nothing would be trained)", list);
+    cfg->n_ds_weights = n;
+    for (int i = 0; i < FTN_LOSS_MAX_OUTPUTS; i++) cfg->ds_weights[i] = i < n ? w[i] : 0;
+    return FTN_OK;
+}
+
+float ftn_loss_output_weight(const ftn_loss_config *cfg, int k, int n_outputs)
+{
+    if (n_outputs <= 1 || cfg->n_ds_weights <= 0 || k < 0 || k >= cfg->n_ds_weights || k >= FTN_LOSS_MAX_OUTPUTS) return 1.0f;
+    return cfg->ds_weights[k];
+}
+
+ftn_status ftn_loss_check(const ftn_loss_config *cfg, int n_outputs)
+{
+    if (!(cfg->smooth >= 0) || !(cfg->alpha >= 0) || !(cfg->beta >= 0) || !(cfg->gamma > 0))
+        return ftn_fail(FTN_EINVAL, "loss: alpha %g, beta %g, gamma %g, smooth %g out of range", cfg->alpha, cfg->beta,
+                        cfg->gamma, cfg->smooth);
+    if (cfg->kind < FTN_LOSS_DICE || cfg->kind > FTN_LOSS_DICE_BCE)
+        return ftn_fail(FTN_EINVAL, "loss: kind %d unknown", (int)cfg->kind);
+    if (cfg->kind == FTN_LOSS_DICE_BCE &&
+        (!(cfg->dice_weight >= 0) || !(cfg->bce_weight >= 0) || !isfinite(cfg->dice_weight) ||
+         !isfinite(cfg->bce_weight) || cfg->dice_weight + cfg->bce_weight <= 0))
+        return ftn_fail(FTN_EINVAL, "loss: dice weight %g and bce weight %g must be >= 0, not both 0", cfg->dice_weight,
+                        cfg->bce_weight);
+    if (cfg->n_ds_weights < 0 || cfg->n_ds_weights > FTN_LOSS_MAX_OUTPUTS)
+        return ftn_fail(FTN_EINVAL, "loss: %d deep-supervision weights (at most %d)", cfg->n_ds_weights, FTN_LOSS_MAX_OUTPUTS);
+    if (cfg->n_ds_weights > 0 && n_outputs > 1) {
+        if (cfg->n_ds_weights != n_outputs)
+            return ftn_fail(FTN_EINVAL, "loss: %d deep-supervision weights for a network of %d outputs", cfg->n_ds_weights,
+                            n_outputs);
+        int any = 0;
+        for (int k = 0; k < n_outputs; k++) {
+            if (!(cfg->ds_weights[k] >= 0) || !isfinite(cfg->ds_weights[k]))
+                return ftn_fail(FTN_EINVAL, "loss: deep-supervision weight %d is %g (expected >= 0)", k + 1, cfg->ds_weights[k]);
+            any |= cfg->ds_weights[k] > 0;
+        }
+        if (!any) return ftn_fail(FTN_EINVAL, "loss: every deep-supervision weight is 0");
+    }
     return FTN_OK;
 }
 
@@ -82,6 +147,7 @@ static double loss_one(ftn_loss_kind kind, const ftn_loss_config *c, const float
 double ftn_loss_eval(ftn_loss_kind kind, const ftn_loss_config *cfg, const float *p, const float *m,
                      int n, size_t hw, float *dp)
 {
+    if (kind == FTN_LOSS_DICE_BCE) return ftn_loss_dice_bce(cfg, p, m, n, hw, dp);
     if (cfg->reduction == FTN_REDUCE_BATCH) return loss_one(kind, cfg, p, m, (size_t)n * hw, 1.0, dp);
     double total = 0;
     for (int i = 0; i < n; i++)
@@ -96,4 +162,14 @@ void ftn_mask_subsample(const float *mask, int n, int h, int w, int stride, floa
         for (int y = 0; y < ho; y++)
             for (int x = 0; x < wo; x++)
                 out[((size_t)i * ho + y) * wo + x] = mask[((size_t)i * h + (size_t)y * stride) * w + (size_t)x * stride];
+}
+
+double ftn_loss_output(const ftn_loss_config *cfg, int k, int n_outputs, const float *p, const float *m, int n, size_t hw,
+                       float *dp)
+{
+    double v = ftn_loss_eval(ftn_loss_for_output(cfg, k, n_outputs), cfg, p, m, n, hw, dp);
+    float w = ftn_loss_output_weight(cfg, k, n_outputs);
+    if (w == 1.0f) return v; /* the spec's: the loss and gradient exactly as evaluated */
+    for (size_t i = 0, count = (size_t)n * hw; i < count; i++) dp[i] *= w;
+    return v * w;
 }

@@ -82,10 +82,8 @@ const float *ftn_session_output(const ftn_session *s, int k, ftn_shape *shape)
 
 ftn_status ftn_session_loss(ftn_session *s, const float *masks, const ftn_loss_config *cfg, float *loss)
 {
-    if (!(cfg->smooth >= 0) || !(cfg->alpha >= 0) || !(cfg->beta >= 0) || !(cfg->gamma > 0))
-        return ftn_fail(FTN_EINVAL, "loss: alpha %g, beta %g, gamma %g, smooth %g out of range",
-                        cfg->alpha, cfg->beta, cfg->gamma, cfg->smooth);
     const ftn_graph *g = &s->graph;
+    FTN_TRY(ftn_loss_check(cfg, g->n_outputs));
     int H = s->model->height, W = s->model->width;
     double total = 0;
     for (int k = 0; k < g->n_outputs; k++) {
@@ -95,8 +93,8 @@ ftn_status ftn_session_loss(ftn_session *s, const float *masks, const ftn_loss_c
             ftn_mask_subsample(masks, s->batch, H, W, H / os.h, s->mask_scratch);
             m = s->mask_scratch;
         }
-        ftn_loss_kind kind = ftn_loss_for_output(cfg, k, g->n_outputs);
-        total += ftn_loss_eval(kind, cfg, s->exec->outputs[k], m, os.n, (size_t)os.h * os.w, s->exec->d_outputs[k]);
+        total += ftn_loss_output(cfg, k, g->n_outputs, s->exec->outputs[k], m, os.n, (size_t)os.h * os.w,
+                                 s->exec->d_outputs[k]);
     }
     if (loss) *loss = (float)total;
     s->have_loss = 1;

@@ -27,6 +27,7 @@ static cli_option options[] = {
     { "threads", 't', "N", "threads (default: all cores)", NULL },
     { "json", 0, "FILE", "also write the results as JSON", NULL },
     { "profile", 0, NULL, "print where a training step's time goes, by op kind and pass, then layer by layer", NULL },
+    { "augment", 0, "none|light|strong", "also time training's batch assembly (copy + augmentation of the preset) before each timed training step, as a fraction of the step", NULL },
     { 0 },
 };
 
@@ -87,6 +88,10 @@ static cJSON *result_json(const ftn_bench_config *c, const ftn_bench_result *r, 
     cJSON_AddNumberToObject(o, "peak_rss_train_mib", r->rss_train_mib);
     cJSON_AddBoolToObject(o, "peak_rss_reset_per_model", r->rss_reset);
     cJSON_AddNumberToObject(o, "loss", r->last_loss);
+    if (c->augment) {
+        cJSON_AddNumberToObject(o, "augment_batch_s", r->augment_batch_s);
+        cJSON_AddNumberToObject(o, "augment_step_fraction", r->augment_batch_s / r->train_step_s);
+    }
     if (c->profile) {
         cJSON *p = cJSON_AddObjectToObject(o, "profile");
         cJSON_AddNumberToObject(p, "forward_s", r->t_forward);
@@ -159,6 +164,10 @@ static int run(cli_command *cmd, int argc, char **argv)
     struct { int c, h, w; } sizes[2] = { { channels, h, w }, { 3, 192, 256 } };
     int n_sizes = cli_get(cmd, "rgb") ? 2 : 1;
     bool profile = cli_get(cmd, "profile") != NULL;
+    const char *aug_name = cli_get(cmd, "augment");
+    ftn_augment_config aug;
+    if (aug_name && ftn_augment_preset(aug_name, &aug))
+        return cli_error("bench", "--augment %s: expected none, light or strong", aug_name);
     /* the JSON is written at the end: a folder it cannot go to fails now, not after the runs */
     const char *jpath = cli_get(cmd, "json");
     if (jpath) {
@@ -188,6 +197,7 @@ static int run(cli_command *cmd, int argc, char **argv)
     cJSON_AddNumberToObject(root, "threads", threads);
     cJSON_AddNumberToObject(root, "peak_gflops", peak);
     cJSON_AddNumberToObject(root, "peak_matmul_size", peak_n);
+    if (aug_name) cJSON_AddStringToObject(root, "augment", aug_name);
     cJSON_AddStringToObject(root, "memory_metric", "VmHWM after each phase, reset via /proc/self/clear_refs per model");
     arr = cJSON_AddArrayToObject(root, "results");
     cJSON *cmp = cJSON_AddArrayToObject(root, "comparisons");
@@ -200,7 +210,7 @@ static int run(cli_command *cmd, int argc, char **argv)
             double ips[3][2] = { { 0 } };
             for (int pi = 0; pi < n_precs && !rc; pi++) {
                 ftn_bench_config cfg = { models[mi], sizes[si].c, sizes[si].h, sizes[si].w, batch, steps, engine, profile,
-                                         precs[pi], peak_n };
+                                         precs[pi], peak_n, aug_name ? &aug : NULL };
                 ftn_bench_result r;
                 if (ftn_bench_model(&cfg, &r)) { rc = cli_lib_error("bench"); break; }
                 char input[32];
@@ -209,6 +219,10 @@ static int run(cli_command *cmd, int argc, char **argv)
                        input, ftn_precision_name(cfg.precision), r.forward_flops * 1e-9, r.train_ips, r.train_gflops,
                        r.train_peak_gflops, 100 * r.train_gflops / r.train_peak_gflops, r.infer_ips, r.infer_gflops,
                        r.infer_peak_gflops, 100 * r.infer_gflops / r.infer_peak_gflops, r.rss_train_mib);
+                if (aug_name)
+                    printf("  batch assembly + augmentation (%s): %.2f ms per batch of %d = %.2f %% of a training step "
+                           "(%.1f ms), interleaved over the %d timed steps\n", aug_name, r.augment_batch_s * 1e3, batch,
+                           100 * r.augment_batch_s / r.train_step_s, r.train_step_s * 1e3, steps);
                 if (profile) print_profile(&r);
                 fflush(stdout);
                 ips[pi][0] = r.train_ips;
@@ -238,7 +252,7 @@ static int run(cli_command *cmd, int argc, char **argv)
                 printf("%-16s %s / fp32 (back to back, same process): training x%.2f (x%.2f at the probes' rates), "
                        "inference x%.2f (x%.2f)\n", models[mi], pn, b2b[0], b2b[1], b2b[2], b2b[3]);
                 ftn_bench_config cfg = { models[mi], sizes[si].c, sizes[si].h, sizes[si].w, batch, steps, engine, false,
-                                         precs[0], 0 };
+                                         precs[0], 0, NULL };
                 ftn_bench_pair pr;
                 if (ftn_bench_interleaved(&cfg, precs[pi], &pr)) { rc = cli_lib_error("bench"); break; }
                 printf("%-16s %s / fp32 (step by step, one model; median of %d pairs and range): training x%.2f "
@@ -282,7 +296,7 @@ static int run(cli_command *cmd, int argc, char **argv)
 }
 
 cli_command cmd_bench = {
-    "bench", "[--model NAME|all] [--size HxW] [--channels 1|3] [--rgb] [--batch N] [--steps N] [--precision fp32|fp32-winograd|bf16|both|all] [--json FILE] [--profile]",
+    "bench", "[--model NAME|all] [--size HxW] [--channels 1|3] [--rgb] [--batch N] [--steps N] [--precision fp32|fp32-winograd|bf16|both|all] [--json FILE] [--profile] [--augment none|light|strong]",
     "Measure training and inference throughput, effective GFLOP/s against the machine's fp32\n"
     "peak (a oneDNN matmul) and peak memory, on synthetic data.",
     options, run,

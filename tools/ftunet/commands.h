@@ -11,6 +11,7 @@ extern cli_command cmd_recalibrate;
 extern cli_command cmd_predict;
 extern cli_command cmd_stats;
 extern cli_command cmd_synth;
+extern cli_command cmd_augment;
 extern cli_command cmd_report;
 extern cli_command cmd_train;
 extern cli_command cmd_cv;

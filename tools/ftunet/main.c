@@ -5,7 +5,7 @@
 #include "commands.h"
 
 static cli_command *const commands[] = {
-    &cmd_synth, &cmd_stats,
+    &cmd_synth, &cmd_stats, &cmd_augment,
     &cmd_train, &cmd_cv, &cmd_ablation,
     &cmd_eval, &cmd_predict, &cmd_report, &cmd_recalibrate,
     &cmd_bench, &cmd_init, &cmd_forward, &cmd_grads,

@@ -354,9 +354,37 @@ static void test_checkpoint_bad_loss(void)
           "%s", e);
 }
 
+/* PyTorch's BN counters (int64 "P.num_batches_tracked") are read past; other int64s are not. */
+static void test_bn_counter(void)
+{
+    const char *p = tl_path(dir, "counter.safetensors");
+    write_st(p, "{\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},"
+                "\"bn.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16);
+    ftn_st_file *f = NULL;
+    CHECK_OK(ftn_safetensors_read(p, &f));
+    if (f) {
+        CHECK(ftn_st_count(f) == 1 && ftn_st_find(f, "bn.weight") && !ftn_st_find(f, "bn.num_batches_tracked"),
+              "%d tensors", ftn_st_count(f));
+        const ftn_st_tensor *w = ftn_st_find(f, "bn.weight");
+        uint8_t want[8] = {8, 9, 10, 11, 12, 13, 14, 15}; /* write_st's data bytes 8..15 */
+        CHECK(w && !memcmp(w->data, want, 8), "the F32 tensor after the counter keeps its bytes");
+        ftn_st_file_free(f);
+    }
+    write_st(p, "{\"bn.running_mean\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]}}", 8);
+    expect_refused(p, "I64");
+    write_st(p, "{\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}", 16);
+    expect_refused(p, "one int64");
+    write_st(p, "{\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,4]}}", 4);
+    expect_refused(p, "bytes");
+    /* a gap left by a counter's span is still a gap */
+    write_st(p, "{\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[8,16]}}", 16);
+    expect_refused(p, "gap");
+}
+
 int main(void)
 {
     dir = tl_tmpdir("safetensors");
+    test_bn_counter();
     test_checkpoint_bad_loss();
     test_round_trip();
     test_writer_refusals();

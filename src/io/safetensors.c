@@ -164,7 +164,7 @@ static int json_uint(const cJSON *n, uint64_t *out)
     return 1;
 }
 
-typedef struct span { uint64_t begin, end; int index; } span;
+typedef struct span { uint64_t begin, end; int index; const char *name; } span; /* index −1: a skipped entry */
 
 static int span_cmp(const void *a, const void *b)
 {
@@ -185,9 +185,19 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static ftn_status parse_entry(const char *path, const cJSON *e, ftn_st_tensor *t, span *sp)
+/* PyTorch's BN update counter, "P.num_batches_tracked", an int64 scalar: read past (it tiles the
+ * data section like any tensor) but not returned, as no model of ftunet has it. */
+static int is_bn_counter(const char *name, const char *dtype)
+{
+    static const char sfx[] = ".num_batches_tracked";
+    size_t n = strlen(name), k = sizeof sfx - 1;
+    return !strcmp(dtype, "I64") && n > k && !strcmp(name + n - k, sfx);
+}
+
+static ftn_status parse_entry(const char *path, const cJSON *e, ftn_st_tensor *t, span *sp, int *skip)
 {
     const char *name = e->string;
+    *skip = 0;
     if (!cJSON_IsObject(e))
         return ftn_fail(FTN_EFORMAT, "%s: tensor '%s': header entry is not an object", path, name);
     const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(e, "dtype");
@@ -198,7 +208,8 @@ static ftn_status parse_entry(const char *path, const cJSON *e, ftn_st_tensor *t
     if (!offs) return ftn_fail(FTN_EFORMAT, "%s: tensor '%s': no \"data_offsets\"", path, name);
     if (!cJSON_IsString(dtype))
         return ftn_fail(FTN_EFORMAT, "%s: tensor '%s': \"dtype\" is not a string", path, name);
-    if (strcmp(dtype->valuestring, "F32") != 0)
+    if (is_bn_counter(name, dtype->valuestring)) *skip = 1;
+    else if (strcmp(dtype->valuestring, "F32") != 0)
         return ftn_fail(FTN_EFORMAT, "%s: tensor '%s' has dtype %.32s; ftunet reads F32 (float32) only",
                         path, name, dtype->valuestring);
     if (!cJSON_IsArray(shape))
@@ -239,11 +250,15 @@ static ftn_status parse_entry(const char *path, const cJSON *e, ftn_st_tensor *t
                         path, name, (unsigned long long)sp->begin, (unsigned long long)sp->end);
     if (overflow)
         return ftn_fail(FTN_EFORMAT, "%s: tensor '%s': shape is absurdly large (over 2^64 bytes)", path, name);
-    if (sp->end - sp->begin != 4 * numel)
+    uint64_t elem = *skip ? 8 : 4;
+    if (*skip && numel != 1)
+        return ftn_fail(FTN_EFORMAT, "%s: tensor '%s': a BN counter must be one int64, not %llu", path, name,
+                        (unsigned long long)numel);
+    if (sp->end - sp->begin != elem * numel)
         return ftn_fail(FTN_EFORMAT,
                         "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes but the shape needs %llu",
                         path, name, (unsigned long long)sp->begin, (unsigned long long)sp->end,
-                        (unsigned long long)(sp->end - sp->begin), (unsigned long long)(4 * numel));
+                        (unsigned long long)(sp->end - sp->begin), (unsigned long long)(elem * numel));
     return FTN_OK;
 }
 
@@ -327,15 +342,18 @@ static ftn_status parse(const char *path, uint8_t *buf, size_t size, ftn_st_file
         st = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
         goto done;
     }
-    int k = 0;
+    int k = 0, n_spans = 0;
     for (const cJSON *e = f->root->child; e; e = e->next) {
         if (e == meta) continue;
-        st = parse_entry(path, e, &f->tensors[k], &spans[k]);
+        int skip;
+        st = parse_entry(path, e, &f->tensors[k], &spans[n_spans], &skip);
         if (st) goto done;
-        spans[k].index = k;
-        k++;
+        spans[n_spans].index = skip ? -1 : k;
+        spans[n_spans].name = e->string;
+        n_spans++;
+        if (!skip) k++;
     }
-    f->count = count;
+    f->count = count = k;
 
     /* Unique names. */
     if (count > 1) {
@@ -350,11 +368,11 @@ static ftn_status parse(const char *path, uint8_t *buf, size_t size, ftn_st_file
 
     /* Offsets tile the data section exactly: no gaps, no overlaps. */
     uint64_t data_size = (uint64_t)(size - 8 - n);
-    qsort(spans, (size_t)count, sizeof *spans, span_cmp);
+    qsort(spans, (size_t)n_spans, sizeof *spans, span_cmp);
     uint64_t pos = 0;
-    for (int i = 0; i < count; i++) {
+    for (int i = 0; i < n_spans; i++) {
         const span *s = &spans[i];
-        const char *name = f->tensors[s->index].name;
+        const char *name = s->name;
         if (s->end > data_size) {
             st = ftn_fail(FTN_EFORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] run past the data section (%llu bytes)",
                           path, name, (unsigned long long)s->begin, (unsigned long long)s->end,
@@ -382,8 +400,8 @@ static ftn_status parse(const char *path, uint8_t *buf, size_t size, ftn_st_file
         goto done;
     }
     if (data_size) memcpy(f->data, buf + 8 + n, (size_t)data_size);
-    for (int i = 0; i < count; i++)
-        f->tensors[spans[i].index].data = (const float *)(const void *)(f->data + spans[i].begin);
+    for (int i = 0; i < n_spans; i++)
+        if (spans[i].index >= 0) f->tensors[spans[i].index].data = (const float *)(const void *)(f->data + spans[i].begin);
 
 done:
     free(sorted);

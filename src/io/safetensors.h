@@ -35,7 +35,8 @@ ftn_status ftn_safetensors_write(const char *path, const ftn_st_tensor *tensors,
 typedef struct ftn_st_file ftn_st_file;
 
 /* Reads and validates a whole file. Anything but a well-formed float32 file is refused with
- * FTN_EFORMAT (or FTN_EIO if it cannot be read) and a message saying where and why. */
+ * FTN_EFORMAT (or FTN_EIO if it cannot be read) and a message saying where and why; PyTorch's
+ * BN counters (int64 scalars named "P.num_batches_tracked") are read past and not returned. */
 ftn_status ftn_safetensors_read(const char *path, ftn_st_file **out);
 void ftn_st_file_free(ftn_st_file *f);
 

@@ -15,8 +15,12 @@
 #define OPTIMIZER_FORMAT "ftunet-optimizer"
 #define GRADIENTS_FORMAT "ftunet-gradients"
 #define FORMAT_VERSION "1"
+/* PyTorch's counter of BN updates ("P.num_batches_tracked", an int64 scalar): it never affects
+ * the arithmetic with a fixed momentum, so a file that carries it for a BN layer P of the model
+ * loads as if it did not (any other name the model does not have is still refused). */
+#define BN_COUNTER ".num_batches_tracked"
 
-enum { MAX_META = 16 };
+enum { MAX_META = 24 };
 typedef struct meta { const char *keys[MAX_META]; const char *values[MAX_META]; char buf[MAX_META][64]; int n; } meta;
 
 static void meta_add(meta *m, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -60,6 +64,17 @@ static ftn_status save_tensors(const ftn_model *m, const float *trainable_src, c
     meta_add(&md, "smooth", "%.9g", m->loss.smooth);
     meta_add(&md, "reduction", "%s", m->loss.reduction == FTN_REDUCE_IMAGE ? "image" : "batch");
     meta_add(&md, "iteration", "%" PRId64, m->iteration);
+    /* the conventions another framework needs to run these tensors (README, "Fine-tuning and
+     * PyTorch"); the loader refuses a file whose layout or BN eps says otherwise */
+    meta_add(&md, "layout", "NCHW");
+    meta_add(&md, "conv_weight", "out,in,kh,kw");
+    meta_add(&md, "deconv_weight", "in,out,kh,kw");
+    meta_add(&md, "bn_eps", "%g", (double)FTN_BN_EPS);
+    meta_add(&md, "bn_running_update", "r = %.3g*r + %.3g*batch (unbiased batch var)", (double)FTN_BN_MOMENTUM,
+             1.0 - (double)FTN_BN_MOMENTUM);
+    meta_add(&md, "bn_momentum_pytorch", "%.3g", 1.0 - (double)FTN_BN_MOMENTUM);
+    meta_add(&md, "activation", "relu");
+    meta_add(&md, "output", "sigmoid probabilities; the last output is the prediction");
     ftn_status s = ftn_safetensors_write(path, ts, n, md.keys, md.values, md.n);
     free(ts);
     return s;
@@ -104,6 +119,19 @@ static ftn_status check_finite(const char *path, const char *name, const float *
     return FTN_OK;
 }
 
+/* "P.num_batches_tracked" of a BN layer P of g (one with "P.running_mean"). */
+static bool is_bn_counter(const ftn_graph *g, const char *name)
+{
+    size_t n = strlen(name), k = strlen(BN_COUNTER);
+    if (n <= k || strcmp(name + n - k, BN_COUNTER)) return false;
+    char want[FTN_PARAM_NAME_MAX + 16];
+    if (n - k + sizeof ".running_mean" > sizeof want) return false;
+    snprintf(want, sizeof want, "%.*s.running_mean", (int)(n - k), name);
+    for (int j = 0; j < g->n_params; j++)
+        if (!strcmp(g->params[j].name, want)) return true;
+    return false;
+}
+
 /* Copies every tensor the model expects from f, checking names and shapes; `suffix` selects
  * optimiser slots ("" for the parameters themselves). */
 static ftn_status copy_tensors(const ftn_graph *g, const ftn_st_file *f, const char *path, const char *suffix,
@@ -134,7 +162,7 @@ static ftn_status copy_tensors(const ftn_graph *g, const ftn_st_file *f, const c
     if (ftn_st_count(f) != expected) {
         for (int i = 0; i < ftn_st_count(f); i++) {
             const char *name = ftn_st_get(f, i)->name;
-            bool known = false;
+            bool known = !*suffix && is_bn_counter(g, name);
             for (int j = 0; j < g->n_params && !known; j++) {
                 char want[FTN_PARAM_NAME_MAX + 16];
                 snprintf(want, sizeof want, "%s%s", g->params[j].name, suffix);
@@ -146,6 +174,30 @@ static ftn_status copy_tensors(const ftn_graph *g, const ftn_st_file *f, const c
     return FTN_OK;
 }
 
+/* The metadata every checkpoint reader checks first: the format and its version, a model name,
+ * and (when the file states them) the conventions ftunet computes with. */
+static ftn_status check_header(const ftn_st_file *f, const char *path)
+{
+    const char *format = ftn_st_meta(f, "format"), *version = ftn_st_meta(f, "format_version");
+    const char *layout = ftn_st_meta(f, "layout"), *eps = ftn_st_meta(f, "bn_eps");
+    if (!format || strcmp(format, CHECKPOINT_FORMAT))
+        return ftn_fail(FTN_EFORMAT, "%s: not an ftunet checkpoint (metadata 'format' is %s)", path, format ? format : "absent");
+    if (!version || strcmp(version, FORMAT_VERSION))
+        return ftn_fail(FTN_EFORMAT, "%s: checkpoint format version %s; this build reads version %s", path,
+                        version ? version : "(absent)", FORMAT_VERSION);
+    if (!ftn_st_meta(f, "model")) return ftn_fail(FTN_EFORMAT, "%s: metadata has no 'model'", path);
+    if (layout && strcmp(layout, "NCHW"))
+        return ftn_fail(FTN_EFORMAT, "%s: metadata 'layout' = '%s'; ftunet's tensors are NCHW", path, layout);
+    if (eps) { /* a network trained with another eps would predict differently here */
+        char *end;
+        double e = strtod(eps, &end);
+        if (end == eps || *end || fabs(e - (double)FTN_BN_EPS) > 1e-9)
+            return ftn_fail(FTN_EFORMAT, "%s: metadata 'bn_eps' = '%s'; ftunet's batch norm uses eps %g", path, eps,
+                            (double)FTN_BN_EPS);
+    }
+    return FTN_OK;
+}
+
 ftn_status ftn_model_load(const char *path, ftn_model **out)
 {
     *out = NULL;
@@ -153,16 +205,9 @@ ftn_status ftn_model_load(const char *path, ftn_model **out)
     FTN_TRY(ftn_safetensors_read(path, &f));
     ftn_status s = FTN_OK;
     ftn_model *m = NULL;
-    const char *format = ftn_st_meta(f, "format"), *version = ftn_st_meta(f, "format_version");
     const char *model = ftn_st_meta(f, "model");
     long c = 0, h = 0, w = 0, it = 0;
-    if (!format || strcmp(format, CHECKPOINT_FORMAT))
-        s = ftn_fail(FTN_EFORMAT, "%s: not an ftunet checkpoint (metadata 'format' is %s)", path, format ? format : "absent");
-    else if (!version || strcmp(version, FORMAT_VERSION))
-        s = ftn_fail(FTN_EFORMAT, "%s: checkpoint format version %s; this build reads version %s", path,
-                     version ? version : "(absent)", FORMAT_VERSION);
-    else if (!model)
-        s = ftn_fail(FTN_EFORMAT, "%s: metadata has no 'model'", path);
+    s = check_header(f, path);
     if (s == FTN_OK) s = meta_int(f, path, "channels", 1, 3, &c);
     if (s == FTN_OK) s = meta_int(f, path, "height", 16, 1 << 16, &h);
     if (s == FTN_OK) s = meta_int(f, path, "width", 16, 1 << 16, &w);
@@ -187,6 +232,47 @@ ftn_status ftn_model_load(const char *path, ftn_model **out)
     ftn_st_file_free(f);
     if (s != FTN_OK) { ftn_model_free(m); return s; }
     *out = m;
+    return FTN_OK;
+}
+
+ftn_status ftn_model_load_weights(ftn_model *m, const char *path)
+{
+    if (!m || !path) return ftn_fail(FTN_EINVAL, "load weights: missing argument");
+    ftn_st_file *f;
+    FTN_TRY(ftn_safetensors_read(path, &f));
+    ftn_status s = check_header(f, path);
+    const char *model = ftn_st_meta(f, "model");
+    long c = 0;
+    if (s == FTN_OK) s = meta_int(f, path, "channels", 1, 3, &c);
+    if (s == FTN_OK && (strcmp(model, m->name) || c != m->channels))
+        s = ftn_fail(FTN_EINVAL, "%s: a checkpoint of %s with %ld channel%s; this model is %s with %d channel%s", path,
+                     model, c, c == 1 ? "" : "s", m->name, m->channels, m->channels == 1 ? "" : "s");
+    /* into a copy first: m is unchanged unless every tensor is there with its shape */
+    float *p = s == FTN_OK ? malloc(m->graph.n_param_floats * sizeof(float)) : NULL;
+    if (s == FTN_OK && !p) s = ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+    if (s == FTN_OK) s = copy_tensors(&m->graph, f, path, "", false, p);
+    if (s == FTN_OK) memcpy(m->params, p, m->graph.n_param_floats * sizeof(float));
+    free(p);
+    ftn_st_file_free(f);
+    return s;
+}
+
+ftn_status ftn_checkpoint_crc32(const char *path, uint32_t *crc)
+{
+    if (!path || !crc) return ftn_fail(FTN_EINVAL, "checkpoint crc32: missing argument");
+    uint32_t table[256]; /* CRC-32 (ISO-HDLC, reflected 0xEDB88320), as zlib's crc32 */
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t v = i;
+        for (int k = 0; k < 8; k++) v = v & 1 ? 0xEDB88320u ^ (v >> 1) : v >> 1;
+        table[i] = v;
+    }
+    uint8_t *data;
+    size_t size;
+    FTN_TRY(ftn_read_file(path, (size_t)1 << 40, &data, &size));
+    uint32_t v = ~0u;
+    for (size_t i = 0; i < size; i++) v = table[(v ^ data[i]) & 0xff] ^ (v >> 8);
+    free(data);
+    *crc = ~v;
     return FTN_OK;
 }
 

@@ -74,32 +74,98 @@ ftn_status ftn_precision_parse(const char *name, ftn_precision *p); /* "fp32"/"f
 ftn_status ftn_precision_check(ftn_engine engine, ftn_precision p);
 
 /* ---- losses (paper §2.1) ---------------------------------------------------------------------- */
-typedef enum ftn_loss_kind { FTN_LOSS_DICE, FTN_LOSS_TVERSKY, FTN_LOSS_FOCAL_TVERSKY } ftn_loss_kind;
+/* FTN_LOSS_DICE_BCE is not the paper's: nnU-Net's loss, dice_weight · DL + bce_weight · BCE, with DL
+ * the soft Dice loss above (over the batch, or per image with FTN_REDUCE_IMAGE) and BCE the binary
+ * cross-entropy −mean(g·ln p + (1−g)·ln(1−p)) over every pixel of the batch, p clamped to
+ * [1e-7, 1 − 1e-7] (Keras' epsilon; the gradient is 0 where the clamp bites). */
+typedef enum ftn_loss_kind { FTN_LOSS_DICE, FTN_LOSS_TVERSKY, FTN_LOSS_FOCAL_TVERSKY, FTN_LOSS_DICE_BCE } ftn_loss_kind;
 typedef enum ftn_loss_reduction {
     FTN_REDUCE_BATCH, /* sums over every pixel of the batch (the paper's reference) */
     FTN_REDUCE_IMAGE  /* one index per image, losses averaged over the batch */
 } ftn_loss_reduction;
+/* Outputs a deep-supervision weight list can name (out1..out4). */
+#define FTN_LOSS_MAX_OUTPUTS 4
 typedef struct ftn_loss_config {
     ftn_loss_kind kind;
     float alpha, beta, gamma, smooth; /* TI = (TP+s)/(TP + α·FN + β·FP + s); FTL = (1−TI)^(1/γ) */
     ftn_loss_reduction reduction;
+    float dice_weight, bce_weight;    /* FTN_LOSS_DICE_BCE's terms (default 1, 1), each >= 0 */
+    /* Deep supervision: output k's loss (and its gradient) times ds_weights[k], out1 first.
+     * n_ds_weights 0: every output weighs 1 (the spec's); otherwise it must be the network's
+     * output count, except on a network of one output (no deep supervision), which ignores the
+     * list. Weights >= 0, not all 0. */
+    int n_ds_weights;
+    float ds_weights[FTN_LOSS_MAX_OUTPUTS];
 } ftn_loss_config;
-/* α=0.7 β=0.3 γ=4/3 smooth=1, batch reduction; Dice ignores α, β, γ. */
+/* α=0.7 β=0.3 γ=4/3 smooth=1, batch reduction, Dice and BCE weights 1, the spec's deep
+ * supervision weights (n_ds_weights 0); Dice and Dice+BCE ignore α, β, γ. */
 ftn_loss_config ftn_loss_default(ftn_loss_kind kind);
-const char *ftn_loss_name(ftn_loss_kind kind);            /* "dl", "tl", "ftl" */
+const char *ftn_loss_name(ftn_loss_kind kind);            /* "dl", "tl", "ftl", "dice-bce" */
 ftn_status ftn_loss_parse(const char *name, ftn_loss_kind *kind);
+/* "W1,W2,…" (up to FTN_LOSS_MAX_OUTPUTS numbers >= 0, not all 0) into cfg's deep-supervision
+ * weights; cfg is unchanged on failure. */
+ftn_status ftn_loss_parse_ds_weights(const char *list, ftn_loss_config *cfg);
+/* The weight of output k of n_outputs under cfg (1 unless ds_weights says otherwise). */
+float ftn_loss_output_weight(const ftn_loss_config *cfg, int k, int n_outputs);
+/* cfg's fields in range for a network of n_outputs outputs; FTN_EINVAL naming the field. */
+ftn_status ftn_loss_check(const ftn_loss_config *cfg, int n_outputs);
 
 /* ---- optimisers ----------------------------------------------------------------------------- */
-typedef enum ftn_optimizer_kind { FTN_OPT_SGD, FTN_OPT_ADAM } ftn_optimizer_kind;
+/* One update, with g the gradient, lr_t the scheduled rate (ftn_optimizer_lr), wd weight_decay,
+ * μ momentum, t the update's 1-based number, applied to every trainable parameter (weights,
+ * biases, BN scale and shift):
+ *   SGD (the reference's Keras SGD):  g' = g + wd·w;  v = μ·v − lr_t·g';  w = w + v
+ *   SGD, nesterov (torch.optim.SGD(nesterov=True, weight_decay=wd)):
+ *                                     g' = g + wd·w;  b = μ·b + g';  w = w − lr_t·(g' + μ·b)
+ *     (the buffer holds b, PyTorch's: with a changing lr_t the two forms differ, and this is the
+ *     one nnU-Net's SGD runs)
+ *   Adam (Keras'):                    g' = g + wd·w;  m = β1·m + (1−β1)·g';  v = β2·v + (1−β2)·g'²;
+ *                                     w = w − lr_t·√(1−β2ᵗ)/(1−β1ᵗ) · m / (√v + eps)
+ *   AdamW (torch.optim.AdamW):        w = w·(1 − lr_t·wd);  m, v as Adam's from g;
+ *                                     w = w − lr_t/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)
+ * SGD's and Adam's weight decay is L2 added to the gradient, as torch.optim.SGD's and Adam's
+ * weight_decay (nnU-Net's 3e-5 with SGD means that); AdamW's is decoupled (Loshchilov & Hutter),
+ * which is what it is for: with Adam's per-parameter scaling an L2 term would be rescaled too.
+ * With wd = 0 and no Nesterov, SGD is the paper's update bit for bit. AdamW's state is Adam's
+ * (m and v): the optimiser file names it "adam", and a model's state made by one of the two
+ * continues under the other. */
+typedef enum ftn_optimizer_kind { FTN_OPT_SGD, FTN_OPT_ADAM, FTN_OPT_ADAMW } ftn_optimizer_kind;
+/* Learning rate lr_t of update t + 1 (t: updates before it), base lr, T total_iterations, W warmup:
+ *   warm-up, t < W:  lr·(t + 1)/W (linear, from lr/W at the first update to lr at the W-th);
+ *   then, with s = t − W and S = T − W (s/S capped at 1):
+ *   FTN_LR_INVERSE_TIME  lr / (1 + decay·s)  (the reference's Keras decay; T unused)
+ *   FTN_LR_POLY          min_lr + (lr − min_lr)·(1 − s/S)^0.9  (nnU-Net's, per iteration)
+ *   FTN_LR_COSINE        min_lr + (lr − min_lr)·(1 + cos(π·s/S))/2 */
+typedef enum ftn_lr_schedule { FTN_LR_INVERSE_TIME, FTN_LR_POLY, FTN_LR_COSINE } ftn_lr_schedule;
+#define FTN_LR_POLY_POWER 0.9
 typedef struct ftn_optimizer_config {
     ftn_optimizer_kind kind;
-    float lr;        /* decayed as lr / (1 + decay · iteration), as the reference's Keras SGD */
+    float lr;        /* the base learning rate */
     float momentum;  /* SGD */
-    float decay;
-    float beta1, beta2, eps; /* Adam */
+    float decay;     /* FTN_LR_INVERSE_TIME: lr / (1 + decay · iteration), as the reference's Keras SGD */
+    float beta1, beta2, eps; /* Adam, AdamW */
+    int nesterov;    /* SGD: Nesterov momentum (PyTorch's form, above) */
+    float weight_decay;
+    ftn_lr_schedule schedule;
+    float min_lr;    /* poly and cosine: the rate they end at (default 0) */
+    int64_t warmup;  /* updates of linear warm-up (default 0: none) */
+    int64_t total_iterations; /* poly and cosine: the updates the schedule spans (required) */
 } ftn_optimizer_config;
-/* SGD lr 0.01, momentum 0.9, decay 1e-6 (the paper's); Adam lr 1e-3, 0.9, 0.999, 1e-7. */
+/* SGD lr 0.01, momentum 0.9, decay 1e-6 (the paper's); Adam lr 1e-3, 0.9, 0.999, 1e-7; AdamW
+ * lr 1e-3, 0.9, 0.999, eps 1e-8, weight decay 1e-2 (PyTorch's). Inverse-time schedule, no
+ * warm-up, no weight decay (AdamW's aside), no Nesterov. */
 ftn_optimizer_config ftn_optimizer_default(ftn_optimizer_kind kind);
+const char *ftn_optimizer_name(ftn_optimizer_kind kind);  /* "sgd", "adam", "adamw" */
+ftn_status ftn_optimizer_parse(const char *name, ftn_optimizer_kind *kind);
+const char *ftn_lr_schedule_name(ftn_lr_schedule s);      /* "inverse-time", "poly", "cosine" */
+ftn_status ftn_lr_schedule_parse(const char *name, ftn_lr_schedule *s);
+/* The fields in range (lr > 0, momentum in [0, 1), decay, weight decay, min_lr >= 0, min_lr <= lr,
+ * warmup >= 0, total_iterations > 0 for poly and cosine, β in [0, 1), eps > 0); FTN_EINVAL naming
+ * the field otherwise. */
+ftn_status ftn_optimizer_check(const ftn_optimizer_config *o);
+/* The learning rate of the update that follows `iteration` updates (the formulas above): a pure
+ * function of o's schedule fields, in double; ftn_model_step uses exactly this value. */
+double ftn_optimizer_lr(const ftn_optimizer_config *o, int64_t iteration);
 
 /* ---- models --------------------------------------------------------------------------------- */
 typedef struct ftn_model ftn_model;
@@ -137,6 +203,20 @@ ftn_loss_config ftn_model_loss(const ftn_model *m);
  * holds everything needed to rebuild the model. Written to a temporary name, then renamed. */
 ftn_status ftn_model_save(const ftn_model *m, const char *path);
 ftn_status ftn_model_load(const char *path, ftn_model **out);
+/* Metadata also states the conventions another framework needs (PyTorch: README, "Fine-tuning
+ * and PyTorch"): "layout" NCHW, "conv_weight" out,in,kh,kw, "deconv_weight" in,out,kh,kw,
+ * "bn_eps" 0.001, "bn_running_update" and "bn_momentum_pytorch" 0.01 (r = 0.99·r + 0.01·batch),
+ * "activation" relu, "output" sigmoid; loading refuses a file whose layout or bn_eps differ.
+ * A tensor "P.num_batches_tracked" (PyTorch's BN counter) of a BN layer P is ignored; any
+ * other name the model does not have is refused. */
+/* Fine-tuning: the parameters and BN running statistics of checkpoint `path` into m, whose model
+ * and channels must be the checkpoint's (FTN_EINVAL naming both otherwise); the input size may
+ * differ (the networks are fully convolutional). m's loss, optimiser state and iteration are
+ * unchanged, and on failure so is everything else. */
+ftn_status ftn_model_load_weights(ftn_model *m, const char *path);
+/* CRC-32 of a checkpoint file's bytes (zlib's crc32), how a run records the checkpoint it
+ * started from. */
+ftn_status ftn_checkpoint_crc32(const char *path, uint32_t *crc);
 /* The gradients of the last backward under the parameters' names (BN running statistics as they
  * are now), for checking against another implementation. */
 ftn_status ftn_model_save_gradients(const ftn_model *m, const char *path);

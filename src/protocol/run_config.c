@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "data/augment.h"
 
 /* ---- config.json ----------------------------------------------------------------------------- */
 
@@ -30,6 +31,63 @@ static cJSON *ids_json(const ftn_dataset *ds, const int *idx, int n)
     return a;
 }
 
+/* {"id": "class", ...} when any sample has a class label; NULL otherwise. */
+static cJSON *labels_json(const ftn_dataset *ds)
+{
+    int any = 0;
+    for (int i = 0; i < ds->count && !any; i++) any = ds->samples[i].label != NULL;
+    cJSON *o = any ? cJSON_CreateObject() : NULL;
+    for (int i = 0; o && i < ds->count; i++)
+        if (ds->samples[i].label) cJSON_AddStringToObject(o, ds->samples[i].id, ds->samples[i].label);
+    return o;
+}
+
+/* The options beyond the paper's protocol: the recipe, the schedule, Nesterov momentum, weight
+ * decay, the loss's term and deep-supervision weights, the augmentation ("ds_weights" []: the
+ * spec's, every output 1). A schedule's length ("schedule_epochs", poly and cosine) is recorded
+ * apart from "epochs", which a resume may change. */
+static void add_recipe_json(cJSON *j, const ftn_train_config *c)
+{
+    cJSON_AddStringToObject(j, "recipe", c->recipe ? c->recipe : "paper");
+    cJSON_AddStringToObject(j, "schedule", ftn_lr_schedule_name(c->opt.schedule));
+    cJSON_AddNumberToObject(j, "warmup", c->warmup_epochs);
+    if (c->opt.schedule != FTN_LR_INVERSE_TIME) {
+        cJSON_AddNumberToObject(j, "schedule_epochs", c->schedule_epochs > 0 ? c->schedule_epochs : c->epochs);
+        cJSON_AddNumberToObject(j, "min_lr", ftn_run_short_float(c->opt.min_lr));
+    }
+    cJSON_AddBoolToObject(j, "nesterov", c->opt.nesterov != 0);
+    cJSON_AddNumberToObject(j, "weight_decay", ftn_run_short_float(c->opt.weight_decay));
+    if (c->loss.kind == FTN_LOSS_DICE_BCE) {
+        cJSON_AddNumberToObject(j, "dice_weight", ftn_run_short_float(c->loss.dice_weight));
+        cJSON_AddNumberToObject(j, "bce_weight", ftn_run_short_float(c->loss.bce_weight));
+    }
+    cJSON *w = cJSON_AddArrayToObject(j, "ds_weights");
+    for (int k = 0; w && k < c->loss.n_ds_weights && k < FTN_LOSS_MAX_OUTPUTS; k++)
+        cJSON_AddItemToArray(w, cJSON_CreateNumber(ftn_run_short_float(c->loss.ds_weights[k])));
+    ftn_augment_config none = ftn_augment_default();
+    cJSON *a = ftn_augment_json(ftn_augment_is_identity(&c->augment) ? &none : &c->augment);
+    if (a) cJSON_AddItemToObject(j, "augment", a);
+}
+
+/* The same keys absent from a run of before they existed, which ran as their defaults do. */
+static int recipe_absent_as_default(const cJSON *w)
+{
+    const char *k = w->string;
+    if (!strcmp(k, "recipe")) return cJSON_IsString(w) && !strcmp(w->valuestring, "paper");
+    if (!strcmp(k, "schedule")) return cJSON_IsString(w) && !strcmp(w->valuestring, "inverse-time");
+    if (!strcmp(k, "warmup") || !strcmp(k, "weight_decay")) return cJSON_IsNumber(w) && w->valuedouble == 0;
+    if (!strcmp(k, "nesterov")) return cJSON_IsFalse(w);
+    if (!strcmp(k, "ds_weights")) return cJSON_IsArray(w) && cJSON_GetArraySize(w) == 0;
+    if (!strcmp(k, "augment")) {
+        ftn_augment_config none = ftn_augment_default();
+        cJSON *d = ftn_augment_json(&none);
+        int same = d && cJSON_Compare(d, w, 1);
+        cJSON_Delete(d);
+        return same;
+    }
+    return 0;
+}
+
 static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const ftn_dataset *ds, const ftn_split *sp)
 {
     cJSON *j = cJSON_CreateObject();
@@ -46,7 +104,8 @@ static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const
     cJSON_AddNumberToObject(j, "lr", ftn_run_short_float(c->opt.lr));
     cJSON_AddNumberToObject(j, "momentum", ftn_run_short_float(c->opt.momentum));
     cJSON_AddNumberToObject(j, "decay", ftn_run_short_float(c->opt.decay));
-    cJSON_AddStringToObject(j, "optimizer", c->opt.kind == FTN_OPT_ADAM ? "adam" : "sgd");
+    cJSON_AddStringToObject(j, "optimizer", ftn_optimizer_name(c->opt.kind));
+    add_recipe_json(j, c);
     cJSON_AddStringToObject(j, "precision", ftn_precision_name(c->precision));
     cJSON_AddBoolToObject(j, "bn_recalibrate", c->bn_recalibrate != 0);
     cJSON_AddBoolToObject(j, "bn_debias", c->bn_debias != 0);
@@ -56,8 +115,27 @@ static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const
     cJSON_AddStringToObject(j, "select", ftn_select_name(c->select));
     cJSON_AddNumberToObject(j, "test_split", c->test_split);
     cJSON_AddNumberToObject(j, "val_split", c->val_split);
+    cJSON_AddBoolToObject(j, "exclude_empty", c->exclude_empty != 0);
+    if (c->exclude_empty) { /* the ids dropped before the split, in data set order */
+        cJSON *ex = cJSON_AddArrayToObject(j, "excluded");
+        for (int i = 0; ex && i < c->n_excluded; i++) cJSON_AddItemToArray(ex, cJSON_CreateString(c->excluded[i]));
+    }
     cJSON_AddStringToObject(j, "data", data_abs);
     cJSON_AddStringToObject(j, "mask_suffix", c->mask_suffix ? c->mask_suffix : ""); /* "": none */
+    cJSON_AddStringToObject(j, "group_regex", c->group_regex ? c->group_regex : ""); /* "": none */
+    cJSON_AddBoolToObject(j, "stratify", c->stratify != 0);
+    if (c->init && *c->init) { /* the checkpoint the weights started from, and its bytes' CRC-32 */
+        uint32_t crc = 0;
+        char hex[16] = "unreadable"; /* then it no longer matches what the run recorded */
+        if (ftn_checkpoint_crc32(c->init, &crc) == FTN_OK) snprintf(hex, sizeof hex, "%08x", (unsigned)crc);
+        cJSON *o = cJSON_AddObjectToObject(j, "init");
+        cJSON_AddStringToObject(o, "path", c->init);
+        cJSON_AddStringToObject(o, "crc32", hex);
+    } else {
+        cJSON_AddStringToObject(j, "init", ""); /* "": the seed's initialisation */
+    }
+    cJSON *labels = labels_json(ds);
+    if (labels) cJSON_AddItemToObject(j, "labels", labels);
     cJSON_AddItemToObject(j, "train", ids_json(ds, sp->train, sp->n_train));
     cJSON_AddItemToObject(j, "val", ids_json(ds, sp->val, sp->n_val));
     cJSON_AddItemToObject(j, "test", ids_json(ds, sp->test, sp->n_test));
@@ -77,12 +155,17 @@ ftn_status ftn_run_config_write(const char *run_dir, const ftn_train_config *c, 
 }
 
 /* A key of the wanted configuration absent from a run of before its option existed, which ran
- * as the option's default does: fp32, picked by DSC, no BN re-estimation or debiasing. */
+ * as the option's default does: fp32, picked by DSC, no BN re-estimation or debiasing, no
+ * groups or strata in the split, empty masks kept, the seed's initialisation (no "init"). */
 static int absent_as_default(const cJSON *w)
 {
+    if (recipe_absent_as_default(w)) return 1;
     if (!strcmp(w->string, "precision")) return cJSON_IsString(w) && !strcmp(w->valuestring, "fp32");
     if (!strcmp(w->string, "select")) return cJSON_IsString(w) && !strcmp(w->valuestring, "dsc");
-    if (!strcmp(w->string, "bn_recalibrate") || !strcmp(w->string, "bn_debias")) return cJSON_IsFalse(w);
+    if (!strcmp(w->string, "bn_recalibrate") || !strcmp(w->string, "bn_debias") || !strcmp(w->string, "stratify") ||
+        !strcmp(w->string, "exclude_empty"))
+        return cJSON_IsFalse(w);
+    if (!strcmp(w->string, "group_regex") || !strcmp(w->string, "init")) return cJSON_IsString(w) && !*w->valuestring;
     return 0;
 }
 

@@ -38,6 +38,7 @@ ftn_train_config ftn_train_default(void)
     c.test_split = 0.25;
     c.val_split = 0.15;
     c.engine = FTN_ENGINE_DNNL;
+    c.augment = ftn_augment_default(); /* none: the paper's */
     return c;
 }
 
@@ -73,6 +74,20 @@ static uint64_t epoch_seed(uint64_t seed, int epoch)
     return ftn_rng_next(&r);
 }
 
+/* The test images with a lesion and with an empty ground truth apart, from RUN/test/summary.json
+ * (state.json keeps the means only), into out->test_groups and the count of empty ones into
+ * out->test_mean.gt_empty; zero when the file is missing or predates them. */
+static void read_test_groups(const char *run_dir, int n_test, ftn_train_summary *out)
+{
+    char p[FTN_PATH_MAX];
+    ftn_eval_summary es;
+    memset(&out->test_groups, 0, sizeof out->test_groups);
+    if (ftn_run_path(run_dir, FTN_RUN_TEST_SUMMARY, p, sizeof p) == FTN_OK && ftn_path_exists(p) &&
+        ftn_eval_summary_read(p, &es) == FTN_OK && es.has_groups && es.groups.n_lesion + es.groups.n_empty == n_test)
+        out->test_groups = es.groups;
+    out->test_mean.gt_empty = out->test_groups.n_empty;
+}
+
 ftn_status ftn_train_read_summary(const char *run_dir, ftn_train_summary *out)
 {
     ftn_run_state st;
@@ -85,6 +100,7 @@ ftn_status ftn_train_read_summary(const char *run_dir, ftn_train_summary *out)
     out->n_test = st.n_test;
     out->test_mean = st.test_mean;
     out->test_std = st.test_std;
+    read_test_groups(run_dir, st.n_test, out);
     return FTN_OK;
 }
 
@@ -151,6 +167,21 @@ static void notify(ftn_progress_fn cb, void *user, ftn_train_progress *p, ftn_tr
 
 /* ---- the run ----------------------------------------------------------------------------------- */
 
+/* The options beyond the paper's (ftn_train_recipe's fields); the optimiser's warm-up and length
+ * in updates are the run's to set. */
+static ftn_status check_recipe(const ftn_train_config *c)
+{
+    if (c->warmup_epochs < 0 || c->schedule_epochs < 0)
+        return ftn_fail(FTN_EINVAL, "train: warm-up %d and schedule epochs %d must be >= 0", c->warmup_epochs,
+                        c->schedule_epochs);
+    ftn_optimizer_config o = c->opt;
+    o.warmup = 0, o.total_iterations = 1;
+    FTN_TRY(ftn_optimizer_check(&o));
+    FTN_TRY(ftn_loss_check(&c->loss, 1));
+    if (!ftn_augment_is_identity(&c->augment)) FTN_TRY(ftn_augment_check(&c->augment));
+    return FTN_OK;
+}
+
 static ftn_status check_config(const ftn_train_config *c)
 {
     if (!c->data || !c->run_dir || !c->model) return ftn_fail(FTN_EINVAL, "train: data, run folder and model are required");
@@ -165,7 +196,7 @@ static ftn_status check_config(const ftn_train_config *c)
         return ftn_fail(FTN_EINVAL, "train: bn_debias and bn_recalibrate exclude each other");
     if (c->select != FTN_SELECT_DSC && c->select != FTN_SELECT_SOFT_DSC)
         return ftn_fail(FTN_EINVAL, "train: checkpoint criterion %d unknown (FTN_SELECT_DSC or FTN_SELECT_SOFT_DSC)", (int)c->select);
-    return FTN_OK;
+    return check_recipe(c);
 }
 
 static ftn_status copy_split(const ftn_split *src, int n, ftn_split *dst)
@@ -211,10 +242,15 @@ typedef struct run_ctx {
     float *xb, *yb;           /* one batch */
     int b_max;                /* the largest batch */
     int *order;               /* the epoch's visiting order of the training ids */
+    ftn_optimizer_config opt; /* cfg->opt with the warm-up and schedule length in updates */
+    int *aug_index;           /* augmentation: a batch's data-set indices (NULL: none) */
     ftn_run_log log;
     ftn_run_state st;
     ftn_train_progress pr;
     run_clock clock;
+    ftn_train_config rec;     /* *cfg as config.json records it (c->cfg points here): with the ids */
+    char **excluded;          /* exclude_empty dropped from own_ds */
+    int n_excluded;
 } run_ctx;
 
 static void run_free(run_ctx *c)
@@ -223,9 +259,11 @@ static void run_free(run_ctx *c)
     ftn_model_free(c->m);
     free(c->xt); free(c->yt); free(c->xv); free(c->yv); free(c->xb); free(c->yb);
     free(c->order);
+    free(c->aug_index);
     free(c->split.train); free(c->split.val); free(c->split.test);
     ftn_run_log_free(&c->log);
     ftn_dataset_free(&c->own_ds);
+    ftn_dataset_ids_free(c->excluded, c->n_excluded);
 }
 
 /* The data set (by its absolute path, as config.json records it) and the split. */
@@ -239,9 +277,22 @@ static ftn_status open_data(run_ctx *c, char data_abs[PATH_MAX])
         ftn_dataset_options dopt = { .mask_suffix = cfg->mask_suffix, .skip_bad = cfg->skip_bad, .verify = cfg->skip_bad };
         FTN_TRY(ftn_dataset_open(data_abs, &dopt, &c->own_ds));
         c->ds = &c->own_ds;
+        if (cfg->exclude_empty) { /* before the split; config.json lists them */
+            FTN_TRY(ftn_dataset_drop_empty(&c->own_ds, &c->n_excluded, &c->excluded));
+            c->rec.excluded = (const char *const *)c->excluded;
+            c->rec.n_excluded = c->n_excluded;
+        }
     }
     if (cfg->split) FTN_TRY(copy_split(cfg->split, c->ds->count, &c->split));
-    else FTN_TRY(ftn_split_make(c->ds->count, cfg->test_split, cfg->val_split, cfg->seed, &c->split));
+    else {
+        int *group, *stratum;
+        FTN_TRY(ftn_dataset_split_groups(c->ds, cfg->group_regex, cfg->stratify, &group, &stratum));
+        ftn_split_groups g = {group, stratum};
+        ftn_status s = ftn_split_make_grouped(c->ds->count, &g, cfg->test_split, cfg->val_split, cfg->seed, &c->split);
+        free(group);
+        free(stratum);
+        FTN_TRY(s);
+    }
     if (c->split.n_train < 1) return ftn_fail(FTN_EINVAL, "%s: no training samples", cfg->data);
     return FTN_OK;
 }
@@ -264,13 +315,18 @@ static ftn_status resume_run(run_ctx *c, const char *data_abs)
     return FTN_OK;
 }
 
-/* A new run: a freshly initialised model and an empty log. */
+/* A new run: a freshly initialised model (or, with `init`, one holding that checkpoint's weights
+ * and BN statistics, its optimiser state fresh) and an empty log. */
 static ftn_status start_run(run_ctx *c)
 {
     const ftn_train_config *cfg = c->cfg;
     FTN_TRY(ftn_model_create(cfg->model, cfg->channels, cfg->height, cfg->width, &c->m));
     ftn_model_set_loss(c->m, &cfg->loss);
     FTN_TRY(ftn_model_init(c->m, cfg->seed));
+    if (cfg->init && *cfg->init) {
+        ftn_status s = ftn_model_load_weights(c->m, cfg->init);
+        if (s != FTN_OK) return ftn_fail_context(s, "the run's initial weights");
+    }
     return ftn_run_log_start(c->dir, &c->log);
 }
 
@@ -332,6 +388,31 @@ static ftn_status diverged(const run_ctx *c, int e, int step, float v, const cha
                     e + 1, step + 1, what, c->dir, kept);
 }
 
+/* The optimiser as this run's updates see it (the warm-up and the schedule's length from epochs
+ * to updates), and augmentation's index buffer. */
+static ftn_status setup_recipe(run_ctx *c)
+{
+    const ftn_train_config *cfg = c->cfg;
+    int64_t steps = (c->split.n_train + cfg->batch - 1) / cfg->batch;
+    c->opt = cfg->opt;
+    c->opt.warmup = (int64_t)cfg->warmup_epochs * steps;
+    c->opt.total_iterations = (int64_t)(cfg->schedule_epochs > 0 ? cfg->schedule_epochs : cfg->epochs) * steps;
+    FTN_TRY(ftn_optimizer_check(&c->opt));
+    if (!ftn_augment_is_identity(&cfg->augment) && !(c->aug_index = malloc(sizeof(int) * (size_t)c->b_max)))
+        return ftn_fail(FTN_ENOMEM, "train: out of memory");
+    return FTN_OK;
+}
+
+/* The batch at position i0 of epoch e's order, copied already, augmented in place: sample j is
+ * augmented with its data-set index, so its draws depend on (seed, epoch, sample) only, never on
+ * the batch it falls in (a resumed run sees the same). */
+static ftn_status augment_batch(run_ctx *c, int e, int i0, int b)
+{
+    ftn_shape in = ftn_model_input_shape(c->m);
+    for (int j = 0; j < b; j++) c->aug_index[j] = c->split.train[c->order[i0 + j]];
+    return ftn_augment_batch(&c->cfg->augment, c->cfg->seed, e + 1, c->aug_index, b, c->xb, in.c, in.h, in.w, c->yb);
+}
+
 /* One training step on the batch at position i0 of epoch e's order; adds its loss × size to
  * *loss_sum and reports the step. */
 static ftn_status train_step(run_ctx *c, int e, int step, int steps, double *loss_sum)
@@ -347,6 +428,7 @@ static ftn_status train_step(run_ctx *c, int e, int step, int steps, double *los
     ftn_session *s;
     float l;
     double t0 = now_s();
+    if (c->aug_index) FTN_TRY(augment_batch(c, e, i0, b));
     FTN_TRY(get_session(&c->sc, c->m, b, cfg->engine, cfg->precision, &s));
     if (cfg->bn_debias) /* this step is BN update number iteration + 1 */
         FTN_TRY(ftn_session_set_bn_momentum(s, ftn_bn_debiased_momentum(ftn_model_iteration(c->m) + 1)));
@@ -355,7 +437,7 @@ static ftn_status train_step(run_ctx *c, int e, int step, int steps, double *los
     if (!ss) ss = ftn_session_loss(s, c->yb, &cfg->loss, &l);
     if (!ss && !isfinite(l)) return diverged(c, e, step, l, NULL);
     if (!ss) ss = ftn_session_backward(s);
-    if (!ss) ss = ftn_model_step(c->m, &cfg->opt);
+    if (!ss) ss = ftn_model_step(c->m, &c->opt);
     if (ss) return ftn_fail_context(ss, "epoch %d step %d", e + 1, step + 1);
     float bad_value; /* a NaN gradient shows as a NaN parameter after the update */
     const char *bad = nonfinite_tensor(c->m, &bad_value);
@@ -443,10 +525,11 @@ static ftn_status train_epochs(run_ctx *c, ftn_train_summary *out)
 {
     const ftn_train_config *cfg = c->cfg;
     FTN_TRY(load_training_data(c));
+    FTN_TRY(setup_recipe(c));
     c->clock.start = now_s();
     for (int e = c->st.epochs_done; e < cfg->epochs; e++) {
         double t_epoch = now_s(), train_loss;
-        float lr = cfg->opt.lr / (1.0f + cfg->opt.decay * (float)ftn_model_iteration(c->m));
+        float lr = (float)ftn_optimizer_lr(&c->opt, ftn_model_iteration(c->m)); /* the epoch's first update's */
         FTN_TRY(train_epoch(c, e, &train_loss));
         FTN_TRY(finish_epoch(c, e, lr, train_loss, t_epoch));
     }
@@ -484,12 +567,18 @@ static ftn_status run(run_ctx *c, ftn_train_summary *out)
     const ftn_train_config *cfg = c->cfg;
     FTN_TRY(check_config(cfg));
     if (cfg->threads > 0) ftn_set_threads(cfg->threads);
+    char init_abs[PATH_MAX]; /* config.json records the init checkpoint absolute, as the data set */
+    if (cfg->init && *cfg->init) {
+        if (!realpath(cfg->init, init_abs)) return ftn_fail(FTN_EIO, "%s: %s", cfg->init, strerror(errno));
+        c->rec.init = init_abs;
+    }
     int resuming;
     FTN_TRY(ftn_run_open(c->dir, cfg->resume, cfg->overwrite, &resuming));
     char data_abs[PATH_MAX];
     FTN_TRY(open_data(c, data_abs));
     c->st.best_val_dsc = NAN;
     FTN_TRY(resuming ? resume_run(c, data_abs) : start_run(c));
+    FTN_TRY(ftn_loss_check(&cfg->loss, ftn_model_output_count(c->m))); /* deep-supervision weights: the count */
     FTN_TRY(ftn_run_config_write(c->dir, cfg, data_abs, c->ds, &c->split));
 
     out->n_train = c->split.n_train;
@@ -508,7 +597,9 @@ static ftn_status run(run_ctx *c, ftn_train_summary *out)
     if (c->st.has_test) {
         out->test_mean = c->st.test_mean;
         out->test_std = c->st.test_std;
+        read_test_groups(c->dir, c->st.n_test, out);
     }
+    out->n_excluded = cfg->exclude_empty ? cfg->n_excluded : 0;
     return FTN_OK;
 }
 
@@ -520,7 +611,8 @@ ftn_status ftn_train_run(const ftn_train_config *cfg, ftn_progress_fn cb, void *
     out->best_val_dsc = NAN;
     run_ctx c;
     memset(&c, 0, sizeof c);
-    c.cfg = cfg;
+    if (cfg) c.rec = *cfg;
+    c.cfg = cfg ? &c.rec : NULL;
     c.dir = cfg ? cfg->run_dir : NULL;
     c.cb = cb;
     c.user = user;

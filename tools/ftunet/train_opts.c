@@ -7,32 +7,80 @@
 
 void train_opts_loss(ftn_train_config *cfg, ftn_loss_kind kind, float alpha, float beta, float gamma)
 {
+    ftn_loss_config keep = cfg->loss; /* the Dice+BCE and deep-supervision weights are not the kind's */
+    int dice = kind == FTN_LOSS_DICE || kind == FTN_LOSS_DICE_BCE;
     cfg->loss = ftn_loss_default(kind);
-    cfg->loss.alpha = kind == FTN_LOSS_DICE ? 0.5f : alpha;
-    cfg->loss.beta = kind == FTN_LOSS_DICE ? 0.5f : beta;
+    cfg->loss.alpha = dice ? 0.5f : alpha;
+    cfg->loss.beta = dice ? 0.5f : beta;
     cfg->loss.gamma = kind == FTN_LOSS_FOCAL_TVERSKY ? gamma : 1.0f;
+    cfg->loss.dice_weight = keep.dice_weight;
+    cfg->loss.bce_weight = keep.bce_weight;
+    cfg->loss.n_ds_weights = keep.n_ds_weights;
+    memcpy(cfg->loss.ds_weights, keep.ds_weights, sizeof keep.ds_weights);
+}
+
+/* The options beyond the paper's protocol, over what --recipe (or the default) set: schedule,
+ * warm-up, Nesterov, weight decay, the loss's weights, augmentation. Returns 0, or 1 after
+ * printing an error. */
+static int parse_recipe_options(cli_command *cmd, ftn_train_config *cfg)
+{
+    const char *name = cmd->name, *v;
+    ftn_optimizer_config *o = &cfg->opt;
+    if ((v = cli_get(cmd, "schedule")) && ftn_lr_schedule_parse(v, &o->schedule))
+        return cli_error(name, "--schedule %s: expected inverse-time, poly or cosine", v);
+    if (cli_int(cmd, "warmup", 0, 1000000, &cfg->warmup_epochs) ||
+        cli_int(cmd, "schedule-epochs", 1, 1000000, &cfg->schedule_epochs) ||
+        cli_float(cmd, "min-lr", 0, 1e3, &o->min_lr) || cli_float(cmd, "weight-decay", 0, 0.999999, &o->weight_decay) ||
+        cli_float(cmd, "bce-weight", 0, 1e6, &cfg->loss.bce_weight))
+        return 1;
+    if (o->schedule == FTN_LR_INVERSE_TIME && (cli_get(cmd, "min-lr") || cli_get(cmd, "schedule-epochs")))
+        return cli_error(name, "--min-lr and --schedule-epochs apply to --schedule poly or cosine");
+    if (o->min_lr > o->lr) return cli_error(name, "--min-lr %g is above the learning rate %g", o->min_lr, o->lr);
+    if (cli_get(cmd, "nesterov") && cli_get(cmd, "no-nesterov")) return cli_error(name, "--nesterov and --no-nesterov exclude each other");
+    if (cli_get(cmd, "nesterov")) o->nesterov = 1;
+    if (cli_get(cmd, "no-nesterov")) o->nesterov = 0;
+    if (o->nesterov && o->kind != FTN_OPT_SGD) return cli_error(name, "--nesterov applies to --optimizer sgd only");
+    if (cli_get(cmd, "bce-weight") && cfg->loss.kind != FTN_LOSS_DICE_BCE)
+        return cli_error(name, "--bce-weight applies to --loss dice-bce only");
+    if ((v = cli_get(cmd, "ds-weights")) && ftn_loss_parse_ds_weights(v, &cfg->loss))
+        return cli_error(name, "--ds-weights %s: %s", v, ftn_last_error());
+    if ((v = cli_get(cmd, "augment")) && ftn_augment_preset(v, &cfg->augment))
+        return cli_error(name, "--augment %s: expected none, light or strong", v);
+    if ((v = cli_get(cmd, "augment-set")) && ftn_augment_set_list(&cfg->augment, v))
+        return cli_error(name, "--augment-set: %s", ftn_last_error());
+    return 0;
 }
 
 int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
 {
     const char *name = cmd->name;
     *cfg = ftn_train_default();
+    const char *recipe = cli_get(cmd, "recipe"); /* first: every other option overrides it */
+    if (recipe && ftn_train_recipe(recipe, cfg)) return cli_error(name, "--recipe %s: expected paper or strong", recipe);
     if (cli_get(cmd, "model")) cfg->model = cli_get(cmd, "model");
-    ftn_loss_kind kind = FTN_LOSS_FOCAL_TVERSKY;
+    ftn_loss_kind kind = cfg->loss.kind;
     if (cli_get(cmd, "loss") && ftn_loss_parse(cli_get(cmd, "loss"), &kind))
-        return cli_error(name, "--loss %s: expected dl, tl or ftl", cli_get(cmd, "loss"));
+        return cli_error(name, "--loss %s: expected dl, tl, ftl or dice-bce", cli_get(cmd, "loss"));
     float alpha = 0.7f, beta = 0.3f, gamma = 4.0f / 3.0f;
     if (cli_float(cmd, "alpha", 0, 1e6, &alpha) || cli_float(cmd, "beta", 0, 1e6, &beta) ||
         cli_float(cmd, "gamma", 1e-3, 1e3, &gamma))
         return 1;
-    if (kind == FTN_LOSS_DICE && (cli_get(cmd, "alpha") || cli_get(cmd, "beta") || cli_get(cmd, "gamma")))
-        return cli_error(name, "--alpha, --beta and --gamma do not apply to --loss dl (Dice is alpha = beta = 0.5)");
+    int loss_opts = cli_get(cmd, "alpha") || cli_get(cmd, "beta") || cli_get(cmd, "gamma");
+    if ((kind == FTN_LOSS_DICE || kind == FTN_LOSS_DICE_BCE) && loss_opts)
+        return cli_error(name, "--alpha, --beta and --gamma do not apply to --loss %s (Dice is alpha = beta = 0.5)",
+                         ftn_loss_name(kind));
     if (kind == FTN_LOSS_TVERSKY && cli_get(cmd, "gamma")) return cli_error(name, "--gamma applies to --loss ftl only");
-    train_opts_loss(cfg, kind, alpha, beta, gamma);
+    if (cli_get(cmd, "loss") || loss_opts) train_opts_loss(cfg, kind, alpha, beta, gamma);
 
     const char *opt = cli_get(cmd, "optimizer");
-    if (opt && strcmp(opt, "sgd") && strcmp(opt, "adam")) return cli_error(name, "--optimizer %s: expected sgd or adam", opt);
-    if (opt && !strcmp(opt, "adam")) cfg->opt = ftn_optimizer_default(FTN_OPT_ADAM);
+    ftn_optimizer_kind okind = cfg->opt.kind;
+    if (opt && ftn_optimizer_parse(opt, &okind)) return cli_error(name, "--optimizer %s: expected sgd, adam or adamw", opt);
+    if (okind != cfg->opt.kind) { /* that optimiser's defaults; the schedule stays the recipe's */
+        ftn_optimizer_config o = ftn_optimizer_default(okind);
+        o.schedule = cfg->opt.schedule;
+        o.min_lr = cfg->opt.min_lr;
+        cfg->opt = o;
+    }
     if (cli_int(cmd, "epochs", 1, 1000000, &cfg->epochs) || cli_int(cmd, "batch", 1, 65536, &cfg->batch) ||
         cli_float(cmd, "lr", 1e-12, 1e3, &cfg->opt.lr) || cli_float(cmd, "momentum", 0, 0.999999, &cfg->opt.momentum) ||
         cli_float(cmd, "decay", 0, 1e3, &cfg->opt.decay) || cli_u64(cmd, "seed", &cfg->seed) ||
@@ -40,6 +88,7 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
         cli_float(cmd, "threshold", 1e-6, 0.999999, &cfg->threshold))
         return 1;
     if (cfg->channels == 2) return cli_error(name, "--channels 2: expected 1 or 3");
+    if (parse_recipe_options(cmd, cfg)) return 1;
     float ts = 0.25f, vs = 0.15f;
     if (cli_float(cmd, "test-split", 0, 0.99, &ts) || cli_float(cmd, "val-split", 0, 0.99, &vs)) return 1;
     if (cli_get(cmd, "test-split")) cfg->test_split = ts;
@@ -48,11 +97,15 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     if (cli_get(cmd, "resize") && ftn_resize_parse(cli_get(cmd, "resize"), &cfg->resize)) return cli_lib_error(name);
     if (cfg->seed > (1ull << 53)) return cli_error(name, "--seed %llu: at most 2^53", (unsigned long long)cfg->seed);
     cfg->mask_suffix = cli_get(cmd, "mask-suffix");
+    cfg->group_regex = cli_get(cmd, "group-regex");
+    cfg->stratify = cli_get(cmd, "stratify") != NULL;
     cfg->skip_bad = cli_get(cmd, "skip-bad") != NULL;
+    cfg->exclude_empty = cli_get(cmd, "exclude-empty") != NULL;
     cfg->bn_recalibrate = cli_get(cmd, "bn-recalibrate") != NULL;
     cfg->bn_debias = cli_get(cmd, "bn-debias") != NULL;
     cfg->resume = cli_get(cmd, "resume") != NULL;
     cfg->overwrite = cli_get(cmd, "overwrite") != NULL;
+    cfg->init = cli_get(cmd, "init");
     if (cfg->resume && cfg->overwrite) return cli_error(name, "--resume and --overwrite exclude each other");
     if (cfg->bn_debias && cfg->bn_recalibrate)
         return cli_error(name, "--bn-debias and --bn-recalibrate exclude each other (re-estimation replaces the statistics before every use)");
@@ -71,6 +124,15 @@ int train_opts_open_data(const char *what, const ftn_train_config *cfg, ftn_data
         fprintf(stderr, "skipped:     %d\n", ds->n_skipped);
         for (int i = 0; i < ds->n_skipped; i++) fprintf(stderr, "  %s\n", ds->skipped[i]);
     }
+    for (int i = 0; i < ds->n_notes; i++) fprintf(stderr, "note: %s\n", ds->notes[i]);
+    return 0;
+}
+
+int train_opts_exclude_empty(const char *what, ftn_dataset *ds, char ***ids, int *n)
+{
+    if (ftn_dataset_drop_empty(ds, n, ids)) return cli_lib_error(what);
+    fprintf(stderr, "excluded:    %d image%s with an empty mask (--exclude-empty; %d remain)\n", *n, *n == 1 ? "" : "s",
+            ds->count);
     return 0;
 }
 

@@ -71,7 +71,7 @@ cmp -s "$T/cvout/x_prob.npy" "$T/ens/x_prob.npy" && ok "predict: a cv folder is 
 must "$FT" predict "$T/run" "$S" -o "$T/runout" --probabilities
 cmp -s "$T/runout/x_prob.npy" "$T/plain/x_prob.npy" && ok "predict: a run folder is its best checkpoint" || bad "run folder"
 "$FT" predict --help >"$T/help" 2>&1
-grep -q -- '--ensemble' "$T/help" && grep -q 'Examples' "$T/help" && grep -q 'fold-N/best.safetensors' "$T/help" \
+grep -q -- '--ensemble' "$T/help" && grep -q '^examples:' "$T/help" && grep -q 'fold-N/best.safetensors' "$T/help" \
     && ok "predict --help: the rule and examples" || bad "help: $(cat "$T/help")"
 
 # bad inputs: one line, nothing written

@@ -20,20 +20,68 @@ int cli_error(const char *what, const char *fmt, ...)
 
 int cli_lib_error(const char *what) { return cli_error(what, "%s", ftn_last_error()); }
 
+/* Display columns of s[0..n): UTF-8 continuation bytes take none (±, ×, … are one column). */
+static int columns(const char *s, size_t n)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++) c += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return c;
+}
+
+void cli_print_wrapped(FILE *f, const char *text, int col, int indent)
+{
+    int pad = 0; /* spaces to print before the next piece: none before the first */
+    for (const char *line = text;;) {
+        size_t len = strcspn(line, "\n"), lead = strspn(line, " ");
+        if (lead > len) lead = len;
+        /* a line that starts with spaces (an item, a command) keeps them on its continuations */
+        int hang = indent + columns(line, lead);
+        const char *p = line, *end = line + len;
+        do {
+            /* take words while they fit; one wider than the whole width goes alone, uncut */
+            const char *q = p, *last = NULL;
+            while (q < end) {
+                const char *w = q + strspn(q, " ");
+                if (w >= end) break;
+                const char *we = w + strcspn(w, " \n");
+                if (last && col + columns(p, (size_t)(we - p)) > CLI_HELP_WIDTH) break;
+                last = q = we;
+            }
+            if (!last) last = end; /* an empty line */
+            if (last > p) fprintf(f, "%*s", pad, "");
+            fprintf(f, "%.*s\n", (int)(last - p), p);
+            p = last + strspn(last, " ");
+            pad = col = hang;
+        } while (p < end);
+        if (!line[len] || !line[len + 1]) break;
+        line += len + 1;
+        pad = col = indent;
+    }
+}
+
 void cli_print_help(const cli_command *cmd)
 {
-    printf("usage: ftunet %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
-    if (!cmd->options || !cmd->options[0].name) return;
+    int col = printf("usage: ftunet %s ", cmd->name);
+    cli_print_wrapped(stdout, cmd->usage, col, col);
+    printf("\n");
+    cli_print_wrapped(stdout, cmd->description, 0, 0);
     printf("\noptions:\n");
-    for (const cli_option *o = cmd->options; o->name; o++) {
-        char left[64];
+    for (const cli_option *o = cmd->options; o && o->name; o++) {
+        char left[96];
         if (o->short_name)
             snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
         else
             snprintf(left, sizeof left, "    --%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
-        printf("  %-28s %s\n", left, o->help);
+        /* a long name and value puts its help on the next line, in the help column */
+        if (strlen(left) > 28) printf("  %s\n%31s", left, "");
+        else printf("  %-28s ", left);
+        cli_print_wrapped(stdout, o->help, 31, 31);
     }
     printf("  %-28s %s\n", "-h, --help", "show this help");
+    if (cmd->examples && *cmd->examples) {
+        printf("\nexample%s:\n  ", strchr(cmd->examples, '\n') ? "s" : "");
+        cli_print_wrapped(stdout, cmd->examples, 2, 2);
+    }
 }
 
 static cli_option *find(cli_command *cmd, const char *name, size_t len, char short_name)

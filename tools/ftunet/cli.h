@@ -3,6 +3,7 @@
 #define FTN_CLI_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ftunet.h"
 
@@ -17,7 +18,10 @@ typedef struct cli_option {
 typedef struct cli_command {
     const char *name;
     const char *usage;    /* after "ftunet NAME " */
-    const char *summary;
+    const char *brief;    /* one complete sentence for `ftunet --help`'s list of commands */
+    const char *description; /* the full description for `ftunet NAME --help`: '\n' ends a line or a
+                              * paragraph; longer lines are wrapped at CLI_HELP_WIDTH columns */
+    const char *examples; /* working command lines, '\n'-separated, shown under "examples:" */
     cli_option *options;  /* terminated by a zeroed entry */
     int (*run)(struct cli_command *cmd, int argc, char **argv); /* argv: positional arguments */
 } cli_command;
@@ -32,6 +36,12 @@ int cli_lib_error(const char *what);
  * when --help was asked for (help printed). */
 int cli_parse(cli_command *cmd, int argc, char **argv, int *npos);
 void cli_print_help(const cli_command *cmd);
+/* Help text is wrapped at this many columns, between words. */
+#define CLI_HELP_WIDTH 100
+/* Prints `text` to f starting at column `col` (where the cursor is), wrapped between words at
+ * CLI_HELP_WIDTH columns; continuation lines start at column `indent`, and a line of `text` that
+ * starts with spaces keeps them on its continuations too. Ends with a newline. */
+void cli_print_wrapped(FILE *f, const char *text, int col, int indent);
 
 const char *cli_get(const cli_command *cmd, const char *name);
 /* Typed getters: return 0 and set *out (unchanged when the option is absent), or print an error

@@ -140,8 +140,11 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_ablation = {
     "ablation", "DATA -o DIR [--repeats R] [--rows all|1,7] [protocol options]",
+    "Run the paper's seven model/loss rows (Table 1) and tabulate them beside its numbers.",
     "Run the paper's seven model/loss rows (Table 1), each a repeated-split cv in DIR/<model>-<loss>/\n"
     "(finished rows and repeats are reused, an interrupted one resumed), then write DIR/TABLE.md with\n"
     "the paper's numbers beside ours.",
+    "ftunet ablation data/bus_b -o runs/table1 --repeats 5\n"
+    "ftunet ablation data/bus_b -o runs/table1-quick --rows 1,7 --epochs 20",
     options, run,
 };

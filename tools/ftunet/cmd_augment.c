@@ -138,10 +138,13 @@ done:
 
 cli_command cmd_augment = {
     "augment", "DATA -o DIR -n K [--augment none|light|strong] [--augment-set KEY=VALUE,...] [--size HxW] [--channels C] [--seed S]",
+    "Write augmented image/mask pairs of a data set, as training sees them.",
     "Write K augmented image/mask pairs of a data set at network size, as training sees them.\n"
     "DIR/images/NNNN.png, DIR/masks/NNNN.png (0/255), DIR/overlays/NNNN.png (the image with\n"
     "the mask's outline) and DIR/augment.json (every augmentation field). KEY: a field of\n"
     "ftn_augment_config (p_flip_x, p_rotate, rotate, scale_min, elastic_alpha, border, ...);\n"
     "an unknown key lists them all.",
+    "ftunet augment data/bus_b -o aug -n 16\n"
+    "ftunet augment data/bus_b -o aug-rot -n 8 --augment light --augment-set rotate=45,p_rotate=1",
     options, run,
 };

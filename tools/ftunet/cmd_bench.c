@@ -15,7 +15,6 @@
 
 static cli_option options[] = {
     { "model", 'm', "NAME|all", "network to measure (default attn-unet-mi-ds); 'all' for the four", NULL },
-    { "models", 0, "NAME|all", "the same as --model", NULL },
     { "size", 0, "HxW", "input size (default 128x128)", NULL },
     { "channels", 0, "1|3", "input channels at --size (default 1)", NULL },
     { "rgb", 0, NULL, "also measure 192x256 with 3 channels (the paper's second data set)", NULL },
@@ -148,7 +147,6 @@ static int run(cli_command *cmd, int argc, char **argv)
     for (int i = 0; i < n_precs; i++)
         if (ftn_precision_check(engine, precs[i])) return cli_lib_error("bench");
     const char *sel = cli_get(cmd, "model");
-    if (!sel) sel = cli_get(cmd, "models");
     if (!sel) sel = "attn-unet-mi-ds";
     const char *const *names = ftn_model_names();
     const char *models[8];
@@ -297,7 +295,11 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_bench = {
     "bench", "[--model NAME|all] [--size HxW] [--channels 1|3] [--rgb] [--batch N] [--steps N] [--precision fp32|fp32-winograd|bf16|both|all] [--json FILE] [--profile] [--augment none|light|strong]",
+    "Measure training and inference throughput, GFLOP/s against the fp32 peak, and memory.",
     "Measure training and inference throughput, effective GFLOP/s against the machine's fp32\n"
     "peak (a oneDNN matmul) and peak memory, on synthetic data.",
+    "ftunet bench\n"
+    "ftunet bench --model all --steps 3 --json bench.json\n"
+    "ftunet bench --model unet --size 192x256 --channels 3 --precision both",
     options, run,
 };

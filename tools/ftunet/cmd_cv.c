@@ -137,8 +137,11 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_cv = {
     "cv", "DATA -o DIR (--folds K | --repeats R) [train options]",
+    "Cross-validate the training protocol over K folds or R repeated random splits.",
     "Cross-validate the training protocol: each fold is a run folder DIR/fold-N (finished folds are\n"
     "reused, an interrupted one resumed); prints the mean ± std over folds of the per-fold mean test\n"
     "DSC, precision and recall and writes DIR/summary.json.",
+    "ftunet cv data/bus_b -o runs/bus-cv5 --folds 5\n"
+    "ftunet cv data/bus_b -o runs/bus-rep5 --repeats 5 --model attn-unet --loss dl",
     options, run,
 };

@@ -172,9 +172,12 @@ done:
 
 cli_command cmd_eval = {
     "eval", "CHECKPOINT DATA [--threshold T] [--resize MODE] [--run RUN [--split test]] [-o DIR]",
+    "Score a checkpoint on a data set at each image's original resolution.",
     "Score a checkpoint on a data set at each image's original resolution.\n"
     "As the paper: prediction upsampled nearest to the original size, threshold, smooth 1,\n"
     "DSC, precision, recall and IoU per image, mean ± population std.\n"
     "Writes DIR/metrics.csv (one line per image) and DIR/summary.json.",
+    "ftunet eval runs/bus-ftl/best.safetensors data/bus_b --run runs/bus-ftl --split test\n"
+    "ftunet eval runs/bus-ftl/best.safetensors data/other -o runs/bus-ftl/eval-other --threshold 0.4",
     options, run,
 };

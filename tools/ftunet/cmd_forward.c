@@ -90,7 +90,9 @@ done:
 
 cli_command cmd_forward = {
     "forward", "CHECKPOINT INPUT.npy -o DIR",
+    "Run a network on a float32 .npy array and write each of its outputs as .npy.",
     "Run a network on a float32 N×C×H×W .npy array (inference mode) and write every output\n"
     "as float32 .npy: out1.npy … outK.npy (the last is the prediction).",
+    "ftunet forward init.safetensors images.npy -o out",
     options, run,
 };

@@ -61,7 +61,9 @@ done:
 
 cli_command cmd_grads = {
     "grads", "CHECKPOINT IMAGES.npy MASKS.npy -o FILE.safetensors",
+    "Write one training step's gradients, to check against another implementation.",
     "One training step's gradients (forward in training mode, the loss with deep supervision,\n"
     "backward) written under the parameters' names, to check against another implementation.",
+    "ftunet grads init.safetensors images.npy masks.npy -o grads.safetensors --loss ftl",
     options, run,
 };

@@ -41,6 +41,8 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_init = {
     "init", "--model NAME --channels C --size HxW --seed S -o FILE.safetensors",
+    "Write a freshly initialised network (Glorot-normal weights) to a checkpoint.",
     "Write a freshly initialised network (Glorot-normal weights, as the reference) to a checkpoint.",
+    "ftunet init --model attn-unet-mi-ds --channels 1 --size 128x128 --seed 1 -o init.safetensors",
     options, run,
 };

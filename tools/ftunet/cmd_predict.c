@@ -470,6 +470,7 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_predict = {
     "predict", "CHECKPOINT... INPUT... -o DIR [--ensemble] [--tta flips] [--upsample bilinear] [--largest-component]",
+    "Segment images with a checkpoint or an ensemble, at each image's original size.",
     "Segment images with a checkpoint, at each image's original size.\n"
     "\n"
     "Arguments: the models first, then the inputs. Each leading argument that is a .safetensors\n"
@@ -484,11 +485,10 @@ cli_command cmd_predict = {
     "image file's stem, or for an image found in a folder its path below that folder without the\n"
     "extension, so scans/a/x.png and scans/b/x.png become DIR/a/x_mask.png and DIR/b/x_mask.png\n"
     "(a list's relative line: its path as written).\n"
-    "One line per image on stdout; on stderr a progress line (on a terminal) and the throughput.\n"
-    "\n"
-    "Examples:\n"
-    "  ftunet predict runs/bus/best.safetensors scan.png -o out\n"
-    "  ftunet predict runs/bus scans/ -o out --tta flips --upsample bilinear\n"
-    "  ftunet predict --ensemble runs/cv5 other.safetensors @test.txt -o out --largest-component",
+    "One line per image on stdout; on stderr a progress line (on a terminal) and the throughput.",
+    "ftunet predict runs/bus-ftl/best.safetensors scan.png -o out\n"
+    "ftunet predict runs/bus-ftl/best.safetensors scans/ -o out --tta flips\n"
+    "ftunet predict runs/bus-ftl scans/ -o out --upsample bilinear --overlay\n"
+    "ftunet predict --ensemble runs/bus-cv5 other.safetensors @test.txt -o out --largest-component",
     options, run,
 };

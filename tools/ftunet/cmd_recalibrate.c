@@ -94,10 +94,13 @@ done:
 
 cli_command cmd_recalibrate = {
     "recalibrate", "CHECKPOINT (DATA | --run RUN) -o FILE [--batch N] [--resize MODE]",
+    "Re-estimate a checkpoint's BN running statistics on training images.",
     "Re-estimate every BN layer's running statistics on training images: training-mode forwards\n"
     "in batches, running mean and variance set to the average of the batches' statistics\n"
     "(\"precise BN\"). The spec's statistics (momentum 0.99 from a variance of 1) lag the weights by\n"
     "hundreds of steps; this is a deviation from the paper's protocol, to report beside it.\n"
     "With --run, the run's training split is used (never its validation or test images).",
+    "ftunet recalibrate runs/bus-ftl/best.safetensors --run runs/bus-ftl -o bus-ftl-pbn.safetensors\n"
+    "ftunet recalibrate model.safetensors data/bus_b -o model-pbn.safetensors --batch 8",
     options, run,
 };

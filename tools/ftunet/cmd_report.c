@@ -23,9 +23,11 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_report = {
     "report", "RUN",
+    "Write RUN/report.html, a self-contained report of a training run.",
     "Write RUN/report.html, a self-contained report of a training run.\n"
     "Configuration, test metrics, loss and validation-DSC curves, a precision-recall curve over\n"
     "thresholds on the test set, and overlays of the best and worst test cases. Parts whose\n"
     "inputs are missing are left out, saying so.",
+    "ftunet report runs/bus-ftl",
     options, run,
 };

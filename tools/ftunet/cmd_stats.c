@@ -86,11 +86,14 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_stats = {
     "stats", "DATA [--skip-bad] [--mask-suffix S]",
+    "Describe a data set: layout, sizes, lesion-area fractions and non-binary masks.",
     "Describe a data set: count, layout, size ranges, lesion-area fraction mean ± std, per class\n"
     "(subfolders of a side-by-side tree) and masks that are not binary.\n"
     "DATA: a folder images/+masks/ or original/+gt/, images.npy+masks.npy, ISIC's *_Input/+\n"
     "*_GroundTruth/, nnU-Net's dataset.json+imagesTr/+labelsTr/ (PNG), a tree of images beside\n"
     "their masks (BUSI: benign/x.png + benign/x_mask.png), or a CSV of image,mask[,mask...] lines\n"
     "(an image on several lines is one sample: its masks merged by union).",
+    "ftunet stats data/bus_b\n"
+    "ftunet stats pairs.csv --skip-bad --mask-suffix _gt",
     options, run,
 };

@@ -42,8 +42,11 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_synth = {
     "synth", "--kind ultrasound|dermoscopy -n N -o DIR [--seed S] [--size HxW]",
+    "Write a synthetic lesion-segmentation data set (images/ + masks/).",
     "Write a synthetic lesion-segmentation data set (images/ + masks/).\n"
     "DIR/images/NNNN.png and DIR/masks/NNNN.png (0/255); the same files for the same kind,\n"
     "seed and size. --size is height x width, as everywhere in ftunet.",
+    "ftunet synth --kind ultrasound -n 100 -o data/synth-bus\n"
+    "ftunet synth --kind dermoscopy -n 50 -o data/synth-isic --size 192x256 --seed 2",
     options, run,
 };

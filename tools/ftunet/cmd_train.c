@@ -74,9 +74,13 @@ static int run(cli_command *cmd, int argc, char **argv)
 
 cli_command cmd_train = {
     "train", "DATA -o RUN [options]",
+    "Train a network with the paper's protocol and score it on the held-out test images.",
     "Train a network with the paper's protocol (defaults: its BUS setup) and evaluate the checkpoint\n"
     "with the best validation DSC (--select) on the held-out test images. RUN gets config.json, log.csv,\n"
     "best/last checkpoints, state.json (for --resume), test/ and the report. DATA: any layout of\n"
     "`ftunet stats --help`; a CSV image on several lines is one sample (its masks merged by union).",
+    "ftunet train data/bus_b -o runs/bus-ftl\n"
+    "ftunet train data/isic -o runs/isic-tl --loss tl --size 192x256 --channels 3\n"
+    "ftunet train data/bus_b -o runs/bus-ftl --resume",
     options, run,
 };

@@ -65,6 +65,7 @@ static void test_groups(void)
         CHECK(same(&a, &b), "deterministic");
         CHECK_OK(ftn_split_repeat_grouped(n, &g, 0.25, 0.15, seed - 1, 1, &c));
         CHECK(same(&a, &c), "repetition r of seed S is seed S + r");
+        ftn_split_free(&c);
         CHECK_OK(ftn_split_make(n, 0.25, 0.15, seed, &c));
         differs += !same(&a, &c);
         ftn_split_free(&a), ftn_split_free(&b), ftn_split_free(&c);

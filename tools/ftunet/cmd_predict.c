@@ -124,7 +124,7 @@ static int walk(input_list *l, const char *dir, const char *rel, int depth)
         else n++;
     }
     closedir(d);
-    if (!rc) qsort(names, n, sizeof *names, str_cmp);
+    if (!rc && n > 1) qsort(names, n, sizeof *names, str_cmp); /* names is NULL when the folder is empty */
     for (size_t i = 0; i < n && !rc; i++) {
         char path[PATH_MAX], sub[PATH_MAX];
         if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path ||

@@ -22,26 +22,6 @@
 #include "testlib.h"
 
 /* 1 when both checkpoints hold the same tensors, bit for bit. */
-static int same_weights(const char *a, const char *b)
-{
-    ftn_model *ma = NULL, *mb = NULL;
-    int same = 0;
-    if (ftn_model_load(a, &ma) == FTN_OK && ftn_model_load(b, &mb) == FTN_OK &&
-        ftn_model_tensor_count(ma) == ftn_model_tensor_count(mb)) {
-        same = 1;
-        for (int i = 0; i < ftn_model_tensor_count(ma); i++) {
-            int da[4], db[4], na, nb;
-            float *ta = ftn_model_tensor(ma, i, da, &na), *tb = ftn_model_tensor(mb, i, db, &nb);
-            size_t cnt = 1;
-            for (int d = 0; d < na; d++) cnt *= (size_t)da[d];
-            if (na != nb || memcmp(da, db, sizeof(int) * (size_t)na) || memcmp(ta, tb, cnt * sizeof(float))) same = 0;
-        }
-    }
-    ftn_model_free(ma);
-    ftn_model_free(mb);
-    return same;
-}
-
 static int same_file(const char *a, const char *b)
 {
     uint8_t *da = NULL, *db = NULL;
@@ -128,9 +108,9 @@ int main(void)
     s.epochs = 4, s.schedule_epochs = 0, s.resume = 1, s.overwrite = 0; /* 0: --epochs, 4 again */
     CHECK_OK(ftn_train_run(&s, NULL, NULL, &sb));
     CHECK(sb.n_trained_now == 2 && sb.epochs_done == 4, "%d %d", sb.n_trained_now, sb.epochs_done);
-    CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors")), "strong: resumed = uninterrupted");
+    CHECK(tl_same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "strong: resumed = uninterrupted");
     CHECK(same_file(tl_path(ra, "last.optim.safetensors"), tl_path(rb, "last.optim.safetensors")), "and its optimiser state");
-    CHECK(same_weights(tl_path(ra, "best.safetensors"), tl_path(rb, "best.safetensors")));
+    CHECK(tl_same_weights(tl_path(ra, "best.safetensors"), tl_path(rb, "best.safetensors"), 0));
     CHECK(sa.test_mean.dsc == sb.test_mean.dsc);
     /* lr column: 2 updates per epoch, T = 8: epoch e starts at update 2(e−1): 0.01·(1 − t/8)^0.9 */
     double lr[4] = { 0 }, want[4] = { 0.01, 0.01 * 0.7718895067, 0.01 * 0.5358867313, 0.01 * 0.2871745887 };
@@ -173,7 +153,7 @@ int main(void)
     CHECK(ftn_train_run(&o, NULL, NULL, &sb) == FTN_EINVAL && strstr(ftn_last_error(), "schedule_epochs"), "%s", ftn_last_error());
     o = s, o.recipe = "paper";
     CHECK(ftn_train_run(&o, NULL, NULL, &sb) == FTN_EINVAL && strstr(ftn_last_error(), "recipe"), "%s", ftn_last_error());
-    CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors")), "refusals touch nothing");
+    CHECK(tl_same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "refusals touch nothing");
     /* deep-supervision weights for another output count: refused before training */
     o = base, o.run_dir = rn, o.loss.n_ds_weights = 3;
     CHECK(ftn_train_run(&o, NULL, NULL, &sb) == FTN_EINVAL && strstr(ftn_last_error(), "3 deep-supervision weights"), "%s",

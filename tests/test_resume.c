@@ -30,29 +30,6 @@ static int count_lines(const char *path)
 }
 
 /* 1 when both checkpoints hold the same tensors, bit for bit. */
-static int same_weights(const char *a, const char *b, int quiet)
-{
-    ftn_model *ma = NULL, *mb = NULL;
-    int same = 0;
-    if (ftn_model_load(a, &ma) == FTN_OK && ftn_model_load(b, &mb) == FTN_OK &&
-        ftn_model_tensor_count(ma) == ftn_model_tensor_count(mb)) {
-        same = 1;
-        for (int i = 0; i < ftn_model_tensor_count(ma); i++) {
-            int da[4], db[4], na, nb;
-            float *ta = ftn_model_tensor(ma, i, da, &na), *tb = ftn_model_tensor(mb, i, db, &nb);
-            size_t cnt = 1;
-            for (int d = 0; d < na; d++) cnt *= (size_t)da[d];
-            if (na != nb || memcmp(da, db, sizeof(int) * (size_t)na) || memcmp(ta, tb, cnt * sizeof(float))) {
-                if (!quiet) fprintf(stderr, "tensor %s differs\n", ftn_model_tensor_name(ma, i));
-                same = 0;
-            }
-        }
-    }
-    ftn_model_free(ma);
-    ftn_model_free(mb);
-    return same;
-}
-
 int main(void)
 {
     const char *dir = tl_tmpdir("resume");
@@ -88,14 +65,14 @@ int main(void)
     cfg.epochs = 2;
     CHECK_OK(ftn_train_run(&cfg, NULL, NULL, &sb));
     CHECK(count_lines(tl_path(rb, "log.csv")) == 3);
-    CHECK(!same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 1), "2 epochs differ from 4");
+    CHECK(!tl_same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 1), "2 epochs differ from 4");
     cfg.epochs = 4;
     cfg.overwrite = 0;
     cfg.resume = 1;
     CHECK_OK(ftn_train_run(&cfg, NULL, NULL, &sb));
     CHECK(sb.epochs_done == 4 && sb.n_trained_now == 2, "%d %d", sb.epochs_done, sb.n_trained_now);
-    CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "resumed = uninterrupted");
-    CHECK(same_weights(tl_path(ra, "best.safetensors"), tl_path(rb, "best.safetensors"), 0));
+    CHECK(tl_same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "resumed = uninterrupted");
+    CHECK(tl_same_weights(tl_path(ra, "best.safetensors"), tl_path(rb, "best.safetensors"), 0));
     CHECK(sb.best_epoch == sa.best_epoch && sb.best_val_dsc == sa.best_val_dsc);
     CHECK(sb.test_mean.dsc == sa.test_mean.dsc);
     CHECK(count_lines(tl_path(rb, "log.csv")) == 5);
@@ -119,18 +96,18 @@ int main(void)
     cfg.run_dir = ra;
     CHECK(ftn_train_run(&cfg, NULL, NULL, &sb) == FTN_EINVAL);
     CHECK(strstr(ftn_last_error(), "--overwrite") && strstr(ftn_last_error(), "--resume"), "%s", ftn_last_error());
-    CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
+    CHECK(tl_same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
 
     /* debiased statistics with re-estimated ones is refused before anything is touched */
     cfg.overwrite = 1, cfg.bn_debias = 1, cfg.bn_recalibrate = 1;
     CHECK(ftn_train_run(&cfg, NULL, NULL, &sb) == FTN_EINVAL);
     CHECK(strstr(ftn_last_error(), "bn_debias and bn_recalibrate"), "%s", ftn_last_error());
-    CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
+    CHECK(tl_same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
 
     /* so is a checkpoint criterion that does not exist (a library caller's bad value) */
     cfg.bn_debias = 0, cfg.bn_recalibrate = 0, cfg.select = (ftn_select)7;
     CHECK(ftn_train_run(&cfg, NULL, NULL, &sb) == FTN_EINVAL);
     CHECK(strstr(ftn_last_error(), "checkpoint criterion 7"), "%s", ftn_last_error());
-    CHECK(same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
+    CHECK(tl_same_weights(tl_path(ra, "last.safetensors"), tl_path(rb, "last.safetensors"), 0), "left untouched");
     return tl_finish();
 }

@@ -1,6 +1,8 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "testlib.h"
 
+#include "ftunet.h"
+
 #include <ftw.h>
 #include <stdio.h>
 
@@ -95,4 +97,27 @@ void tl_disc_batch(float *x, float *m, int n, uint64_t seed)
                 x[(i * S + y) * S + xx] = 0.35f * tl_uniform(&st, 0, 1) + (in ? 0.5f : 0.1f);
             }
     }
+}
+
+int tl_same_weights(const char *a, const char *b, int quiet)
+{
+    ftn_model *ma = NULL, *mb = NULL;
+    int same = 0;
+    if (ftn_model_load(a, &ma) == FTN_OK && ftn_model_load(b, &mb) == FTN_OK &&
+        ftn_model_tensor_count(ma) == ftn_model_tensor_count(mb)) {
+        same = 1;
+        for (int i = 0; i < ftn_model_tensor_count(ma) && same; i++) {
+            int da[4], db[4], na, nb;
+            float *ta = ftn_model_tensor(ma, i, da, &na), *tb = ftn_model_tensor(mb, i, db, &nb);
+            size_t cnt = 1;
+            for (int d = 0; d < na; d++) cnt *= (size_t)da[d];
+            if (na != nb || memcmp(da, db, sizeof(int) * (size_t)na) || memcmp(ta, tb, cnt * sizeof(float))) {
+                if (!quiet) fprintf(stderr, "tensor %s differs\n", ftn_model_tensor_name(ma, i));
+                same = 0;
+            }
+        }
+    }
+    ftn_model_free(ma);
+    ftn_model_free(mb);
+    return same;
 }

@@ -44,6 +44,10 @@ const char *tl_tmpdir(const char *name);
 /* path joined into a static ring of buffers (safe for a few calls in one expression). */
 const char *tl_path(const char *dir, const char *file);
 
+/* 1 when two checkpoints hold the same tensors, bit for bit (names, shapes, values); unless
+ * quiet, the first tensor that differs is named on stderr. */
+int tl_same_weights(const char *a, const char *b, int quiet);
+
 /* max |a−b| / (max|b| + tiny) over count elements. */
 double tl_rel_max_diff(const float *a, const float *b, size_t count);
 #endif

@@ -37,7 +37,8 @@ typedef enum ftn_status {
     FTN_ENOMEM,       /* an allocation failed */
     FTN_EFORMAT,      /* a file is malformed */
     FTN_EUNSUPPORTED, /* valid, but not something this build can do */
-    FTN_EINTERNAL     /* a bug or a library (oneDNN) failure */
+    FTN_EINTERNAL,    /* a bug or a library (oneDNN) failure */
+    FTN_EINTERRUPTED  /* stopped on request (ftn_train_config.stop), its state saved to resume */
 } ftn_status;
 
 /* The message of the last failure on this thread: "<where>: <why>". */
@@ -53,6 +54,8 @@ ftn_status ftn_engine_from_env(ftn_engine *engine);
 const char *ftn_engine_name(ftn_engine engine);
 /* Threads used by both engines (OpenMP). 0 leaves the current setting. */
 void ftn_set_threads(int threads);
+/* The threads both engines use now (what ftn_set_threads set, else OpenMP's default). */
+int ftn_threads(void);
 
 /* ---- precision ------------------------------------------------------------------------------ */
 /* FTN_PRECISION_BF16 is mixed precision on the oneDNN engine: activations and their gradients
@@ -224,6 +227,30 @@ ftn_status ftn_model_save_gradients(const ftn_model *m, const char *path);
 ftn_status ftn_optimizer_save(const ftn_model *m, const char *path);
 ftn_status ftn_optimizer_load(ftn_model *m, const char *path);
 
+/* ---- processes (data parallelism) ---------------------------------------------------------- */
+/* A group of processes that train one model on one batch split between them (MPI: src/dist/).
+ * A session given one (ftn_session_set_comm) forms the loss from the group's summed TP/FP/FN,
+ * normalises every BatchNorm with the group's batch statistics and sums the gradients over the
+ * group, so that each process's training step is the step of the whole batch. No communicator
+ * (NULL) is a single process: the code path of a session that was never given one.
+ * Every process calls the same operations in the same order, with its own sizes of the batch. */
+typedef struct ftn_comm {
+    int rank, size;  /* this process, and how many there are */
+    void *ctx;       /* the implementation's */
+    /* v[0..n) := the sum over the processes of their v, in place, on every process */
+    ftn_status (*sum_f64)(void *ctx, double *v, size_t n);
+    ftn_status (*sum_f32)(void *ctx, float *v, size_t n);
+    /* buf[0..bytes) := root's, on every process */
+    ftn_status (*broadcast)(void *ctx, void *buf, size_t bytes, int root);
+    /* The non-blocking sum of v[0..n) (floats), completed by wait; test lets it progress (some
+     * implementations progress only inside calls) and says whether it is done. At most
+     * FTN_COMM_MAX_PENDING in flight. NULL: sum_f32 is used instead. */
+    ftn_status (*isum_f32)(void *ctx, float *v, size_t n, int *request);
+    ftn_status (*test)(void *ctx, int request, int *done);
+    ftn_status (*wait)(void *ctx, int request);
+} ftn_comm;
+#define FTN_COMM_MAX_PENDING 64
+
 /* ---- sessions ------------------------------------------------------------------------------- */
 typedef struct ftn_session ftn_session;
 
@@ -262,6 +289,8 @@ ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,
 /* BN running statistics follow r = momentum·r + (1 − momentum)·batch at every training-mode
  * forward of this session (the spec's 0.99 unless set). momentum in [0, 1]. */
 ftn_status ftn_session_set_bn_momentum(ftn_session *s, float momentum);
+/* From now on s trains as one part of comm's group (NULL: alone). comm is borrowed: it outlives s. */
+void ftn_session_set_comm(ftn_session *s, const ftn_comm *comm);
 /* The momentum that makes the spec's update a zero-debiased moving average, as Keras 2.1.3–2.2
  * on TensorFlow 1 (the reference implementation's environment) computes BN statistics: after
  * update k (1, 2, …) r = Σᵢ (1−m)·mᵏ⁻ⁱ·batchᵢ / (1 − mᵏ), so the start values never count and

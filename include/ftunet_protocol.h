@@ -15,6 +15,7 @@
 #ifndef FTUNET_PROTOCOL_H
 #define FTUNET_PROTOCOL_H
 
+#include <signal.h> /* sig_atomic_t */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -449,10 +450,27 @@ typedef struct ftn_metrics {
     double dsc, precision, recall, iou;
     int64_t tp, fp, fn, tn;
     int gt_empty; /* of one image: 1 when its ground truth has no lesion pixel (tp + fn = 0) */
+    double hd95, asd; /* boundary distances in pixels (ftn_metrics_surface); NaN: undefined or not computed */
 } ftn_metrics;
 
+/* Boundary metrics of one image, at its original resolution, in pixels, into m->hd95 and m->asd
+ * (the rest of *m untouched): prediction = prob > threshold, ground truth = gt > 0.5, w×h each.
+ *   boundary   the pixels of a mask with a 4-neighbour outside it (outside the image counts as
+ *              outside), as MONAI's get_mask_edges (erosion by a cross);
+ *   distances  from every boundary pixel of one mask to the nearest boundary pixel of the other,
+ *              Euclidean between pixel centres (an exact distance transform), both directions
+ *              pooled;
+ *   HD95       the 95th percentile of the pooled distances, linear between order statistics
+ *              (numpy's default; medpy's hd95; MONAI takes the larger of the two directed 95th
+ *              percentiles instead, which is never smaller);
+ *   ASD        their mean (the average symmetric surface distance of Heimann et al. 2009).
+ * Either mask empty: both NaN (undefined, as MONAI's), left out of means and counted apart
+ * (ftn_metrics_groups.n_surface, n_surface_one_empty). ftn_metrics_compute sets them NaN. */
+ftn_status ftn_metrics_surface(ftn_metrics *m, const float *prob, const float *gt, int w, int h, float threshold);
+
 /* Mean and std of each metric over n images (tp/fp/fn/tn and gt_empty of *mean are the sums:
- * gt_empty counts the images with an empty ground truth). */
+ * gt_empty counts the images with an empty ground truth); hd95 and asd over the images where
+ * they are defined (NaN when none is). */
 void ftn_metrics_mean_std(const ftn_metrics *m, int n, ftn_metrics *mean, ftn_metrics *std);
 
 /* Images with a lesion and images with an empty ground truth, apart. Smooth 1 scores an empty
@@ -465,6 +483,9 @@ typedef struct ftn_metrics_groups {
     int n_empty;                         /* images with an empty ground truth */
     int n_empty_fp;                      /* of those, the ones with any pixel predicted (fp > 0) */
     double empty_fp_rate;                /* n_empty_fp / n_empty, the false-positive rate; 0 when n_empty = 0 */
+    int n_surface;                       /* images with hd95 and asd defined (both masks non-empty) */
+    int n_surface_one_empty;             /* images with exactly one of prediction and ground truth empty:
+                                            a missed lesion or a false positive, hd95 and asd NaN */
 } ftn_metrics_groups;
 
 /* The groups of n per-image metrics (by their gt_empty). */
@@ -495,11 +516,12 @@ ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int
                         ftn_resize_mode mode, ftn_engine engine, ftn_precision precision, int batch,
                         ftn_eval_result *out);
 
-/* metrics.csv: header "id,dsc,precision,recall,iou,gt_empty" (",label" added when r->labels),
- * one line per image (ids and labels quoted when they hold a comma or a quote; gt_empty 0 or 1);
- * summary.json: {"n", "threshold", "mean": {dsc, precision, recall, iou}, "std": {...}, then
- * the groups: "n_lesion", "lesion_mean", "lesion_std", "n_empty", "n_empty_fp",
- * "empty_fp_rate"}. Either path may be NULL. Missing parent folders are created; both files are
+/* metrics.csv: header "id,dsc,precision,recall,iou,gt_empty,hd95,asd" (",label" added when
+ * r->labels), one line per image (ids and labels quoted when they hold a comma or a quote;
+ * gt_empty 0 or 1; hd95 and asd "nan" where undefined); summary.json: {"n", "threshold", "mean":
+ * {dsc, precision, recall, iou, hd95, asd}, "std": {...}, then the groups: "n_lesion",
+ * "lesion_mean", "lesion_std", "n_empty", "n_empty_fp", "empty_fp_rate", "n_surface",
+ * "n_surface_one_empty"} (hd95 and asd null where no image has them). Either path may be NULL. Missing parent folders are created; both files are
  * written atomically. */
 ftn_status ftn_eval_write(const ftn_eval_result *r, const char *csv_path, const char *json_path);
 void ftn_eval_result_free(ftn_eval_result *r);
@@ -508,21 +530,24 @@ void ftn_eval_result_free(ftn_eval_result *r);
  * *prob (free()). The image goes into slot 0 of the session's batch (other slots zero). */
 ftn_status ftn_predict_image(ftn_session *s, const ftn_image *img, ftn_resize_mode mode, float **prob);
 
-/* Overlay colours (RGB). */
+/* Overlay colours (RGB): magenta prediction, green ground truth (apart for colour-blind eyes
+ * too: they differ in lightness and in the red–green and blue–yellow axes). */
 #define FTN_OVERLAY_PRED_R 255
-#define FTN_OVERLAY_PRED_G 48
-#define FTN_OVERLAY_PRED_B 32
+#define FTN_OVERLAY_PRED_G 0
+#define FTN_OVERLAY_PRED_B 255
 #define FTN_OVERLAY_GT_R 0
 #define FTN_OVERLAY_GT_G 230
 #define FTN_OVERLAY_GT_B 64
-#define FTN_OVERLAY_TINT 0.35f /* weight of the prediction colour inside the predicted lesion */
+#define FTN_OVERLAY_TINT 0.25f /* weight of the prediction colour inside the predicted lesion */
 
 /* Colour overlay into rgb (H×W×3 bytes) of an image (1 or 3 channels, values in [0, 1]):
- * greyscale/colour base; pixels with pred > threshold tinted with the prediction colour
- * (FTN_OVERLAY_TINT); the predicted region's contour in the prediction colour; the ground-truth
- * region's (gt > 0.5) contour in the ground-truth colour, drawn last. A contour pixel is inside
- * its region with a 4-neighbour outside it (outside the image counts as outside). pred or gt may
- * be NULL (not drawn). */
+ * greyscale/colour base; pixels with pred > threshold lightly tinted with the prediction colour
+ * (FTN_OVERLAY_TINT); two outlines of width t = max(1, round(max(W, H) / 200)) pixels, so that
+ * they stay visible in a scaled-down view: the prediction's just INSIDE its region (pixels within
+ * t of a pixel outside it; outside the image counts as outside), the ground truth's (gt > 0.5)
+ * just OUTSIDE its region (pixels within t of a ground-truth pixel), drawn last. A prediction that
+ * matches the ground truth thus shows both outlines side by side, magenta within green. pred or
+ * gt may be NULL (not drawn). */
 void ftn_overlay_rgb(const ftn_image *img, const float *pred, float threshold, const float *gt, uint8_t *rgb);
 
 /* ---- prediction ----------------------------------------------------------------------------- */
@@ -688,7 +713,36 @@ typedef struct ftn_train_config {
                                 any input size) instead of the seed's initialisation; config.json
                                 records its absolute path and CRC-32 ("init"), which a resume must
                                 match. NULL or "": the seed's initialisation */
+    volatile sig_atomic_t *stop; /* a stop request, e.g. set by the caller's SIGINT handler (the
+                                library installs none); NULL: none. Read after every training step:
+                                when non-zero, training finishes that step, saves the epoch in
+                                progress (RUN/partial/, see docs/RUN_FOLDER.md) and returns
+                                FTN_EINTERRUPTED ("RUN: interrupted at epoch E, step S of N"); a
+                                resume continues at the next step, bit-identical to a run never
+                                interrupted. Set between epochs (validation) or before the test, it
+                                stops there with nothing more to save. */
+    const ftn_comm *comm;     /* the processes this run is spread over (mpirun: ftn_mpi_start), NULL:
+                                one. Every process calls ftn_train_run with the same config; each
+                                trains on its slice of every batch (src/dist/), process 0 alone
+                                writes the run folder, validates and tests. Not in config.json: a
+                                resume may use any number of processes. */
+    /* The streaming data pipeline (they change how fast, never what is trained: config.json
+     * records them, a resume may change them): the training, validation and BN re-estimation
+     * batches are decoded, resized and augmented by worker threads while the previous step
+     * computes, through a decode cache of samples at network size, bounded by cache_mb (fill
+     * once: what does not fit is read from disk again each time), so a run's memory does not
+     * grow with the data set. The batches are bit for bit those of loading the data set into
+     * memory, whatever these two are. */
+    int cache_mb;            /* MiB of decoded samples (default FTN_TRAIN_DEFAULT_CACHE_MB; 0: none) */
+    int loader_threads;      /* worker threads (default FTN_TRAIN_DEFAULT_LOADER_THREADS; 0: the
+                                training thread loads each batch when it needs it) */
 } ftn_train_config;
+
+/* 2048 MiB holds both of the paper's data sets whole at network size: a sample takes (C + 1)·H·W
+ * floats, ISIC 2018's 2,594 at 192×256×3 take 2,594 × 786,432 B = 1,946 MiB, BUS dataset B's 163
+ * at 128×128×1 20 MiB. */
+#define FTN_TRAIN_DEFAULT_CACHE_MB 2048
+#define FTN_TRAIN_DEFAULT_LOADER_THREADS 2
 
 /* The paper's BUS protocol: attn-unet-mi-ds, FTL (0.7, 0.3, 4/3), 100 epochs, batch 16, SGD
  * 0.01 / 0.9 / 1e-6, 128×128×1, nearest, test 0.25, val 0.15, seed 1, threshold 0.5. */
@@ -742,6 +796,11 @@ typedef struct ftn_train_summary {
 
 ftn_status ftn_train_run(const ftn_train_config *cfg, ftn_progress_fn cb, void *user, ftn_train_summary *out);
 
+/* Where a run stands (RUN/state.json): the epochs it has committed and, when an interruption
+ * saved the next epoch in progress, the steps of it done (*partial_steps, 0: none). A run
+ * without state.json has done nothing: 0 and 0. */
+ftn_status ftn_train_read_progress(const char *run_dir, int *epochs_done, int *partial_steps);
+
 /* ---- run folders: a run's configuration ----------------------------------------------------- */
 /* RUN/config.json as ftn_train_run wrote it (every option of the run and its split), read-only. */
 typedef struct ftn_run_config ftn_run_config;
@@ -765,6 +824,15 @@ ftn_status ftn_run_config_dataset(const char *run_dir, const ftn_run_config *c, 
 ftn_status ftn_run_config_split(const ftn_run_config *c, const char *split, const ftn_dataset *ds, int **idx,
                                 int *n);
 
+/* The options the run was made with, as an ftn_train_config a resume passes again (`ftunet train
+ * --resume RUN`): data, model, size, loss, optimiser and schedule (its recorded length kept as
+ * schedule_epochs, so more epochs do not stretch it), augmentation, seed, splits' fractions,
+ * precision, BN options, init, mask suffix, skip_bad, group regex, stratify, exclude_empty; keys
+ * of a run made before they existed take ftn_train_default's values. Not set: run_dir, resume,
+ * engine, threads, dataset, split (the ids: ftn_run_config_split), excluded. The strings point
+ * into c (valid until ftn_run_config_free). FTN_EFORMAT naming a key of an unknown value. */
+ftn_status ftn_run_config_train(const ftn_run_config *c, ftn_train_config *cfg);
+
 /* ---- cross-validation ----------------------------------------------------------------------- */
 /* DIR/summary.json of a cross-validation whose `runs` runs (run r in DIR/fold-<r+1>) trained
  * `base` (its model and loss are recorded) and returned sums[0..runs): scheme "kfold" with
@@ -779,19 +847,25 @@ ftn_status ftn_cv_summary_write(const char *dir, const ftn_train_config *base, i
 /* RUN/report.html: one self-contained page (no external resources) describing a training run.
  *
  * Sections, each omitted with a note saying why when its inputs are missing:
+ *   - provenance: the commit and machine of the run's first session under the title, every
+ *     session in a table (RUN/provenance.json, written by ftn_train_run);
+ *   - the test images: every column of RUN/test/metrics.csv in a table sortable by its headings
+ *     (inline script; readable without it; report.html#sort=COLUMN or #sort=-COLUMN opens it
+ *     sorted) and a histogram of their DSC (inline SVG);
+ *   - the split: the train, val and test ids of config.json, collapsible;
  *   - configuration: every option of RUN/config.json (split arrays as counts);
- *   - test metrics: RUN/test/summary.json (DSC, precision, recall, IoU, mean ± std over all
+ *   - test metrics: RUN/test/summary.json (DSC, precision, recall, IoU, HD95, ASD, mean ± std over all
  *     images, the paper's protocol, beside the lesion images only; the empty ground truths'
  *     count and false-positive rate);
- *   - training curves: train and validation loss, and validation DSC, per epoch (RUN/log.csv),
- *     as inline SVG;
+ *   - training curves: train and validation loss, validation DSC, learning rate and seconds per
+ *     epoch (RUN/log.csv), as inline SVG;
  *   - precision–recall on the test set over thresholds 0.05, 0.10, …, 0.95 (per-image metrics,
  *     smooth 1, averaged over the test images) and mean DSC against the threshold, inline SVG:
  *     predictions of RUN/best.safetensors (else last.safetensors) on the test ids of the data set
  *     named in config.json, at each image's original resolution;
  *   - overlays of the 3 best and 3 worst test cases by DSC (at the run's threshold) among the
  *     images with a lesion, and of the (up to 3) empty ground truths with the most false-positive
- *     pixels, as inline base64 PNG.
+ *     pixels, as inline base64 PNG (ftn_overlay_rgb).
  * Written atomically. ftn_train_run never writes it: the caller does, after training. */
 ftn_status ftn_report_write(const char *run_dir, ftn_engine engine);
 
@@ -877,6 +951,50 @@ typedef struct ftn_bench_pair {
     double train[3], infer[3]; /* t_a / t_b per pair (b's speed-up): median, lowest, highest */
 } ftn_bench_pair;
 ftn_status ftn_bench_interleaved(const ftn_bench_config *cfg, ftn_precision b, ftn_bench_pair *r);
+
+/* The streaming loader against batches from memory (`ftunet bench --augment`): a synthetic data
+ * set of (steps + 1)·batch images at 192×256 on disk (ultrasound for 1 channel, dermoscopy for 3)
+ * is written to a temporary folder ($TMPDIR or /tmp; removed afterwards), and cfg's model trains
+ * on the same batches (the ids in order, augmented with cfg.augment at epoch 1, seed 1) fed four
+ * ways, one after the other, each after one untimed batch: from memory (decoded and augmented
+ * beforehand), by the loader with loader_threads workers and a warm cache (every sample cached
+ * by an untimed pass), with no cache (every sample decoded from disk, a cold cache's cost), and
+ * from memory again. A step's time includes waiting for its batch. */
+typedef struct ftn_bench_loader_result {
+    int images, threads;         /* the data set's size, the loader's workers */
+    double memory_step_s;        /* mean seconds per step fed from memory (both memory phases) */
+    double warm_step_s, cold_step_s; /* fed by the loader, warm and cold cache */
+    double memory_ips, warm_ips, cold_ips; /* images per second of those steps */
+    double decode_sample_s;      /* one sample decoded, resized and augmented, on one thread */
+} ftn_bench_loader_result;
+ftn_status ftn_bench_loader(const ftn_bench_config *cfg, int loader_threads, ftn_bench_loader_result *r);
+
+/* One session (cfg's model, size, batch, engine, precision; seed-1 weights, synthetic data, the
+ * loss and SGD of ftn_bench_model) whose training steps and inference forwards run one at a
+ * time when the caller asks: `ftunet bench --step-server`, which scripts/bench_vs_pytorch.py
+ * interleaves with PyTorch's steps. Create runs one untimed forward and training step. */
+typedef struct ftn_bench_stepper ftn_bench_stepper;
+ftn_status ftn_bench_stepper_create(const ftn_bench_config *cfg, ftn_bench_stepper **out);
+/* One training step (train) or inference forward; *seconds its wall time. */
+ftn_status ftn_bench_stepper_run(ftn_bench_stepper *p, bool train, double *seconds);
+void ftn_bench_stepper_free(ftn_bench_stepper *p);
+
+/* ---- processes (MPI) ------------------------------------------------------------------------ */
+/* Process 0's parameters, optimiser state and iteration on every process of comm (the start of a
+ * data-parallel run: every process then trains the same model). NULL or one process: nothing. */
+ftn_status ftn_dist_broadcast_model(const ftn_comm *comm, ftn_model *m);
+/* After a data-parallel ftn_train_run failed: 1 when another process's failure stopped this one
+ * (its message is the other's to print), and 1 when every process stopped at the same point
+ * (none waits for another: they may end normally). */
+int ftn_dist_peer_failed(void);
+int ftn_dist_failed_together(void);
+/* Builds with FTUNET_MPI (src/dist/mpi_comm.c, defined there only): *out is MPI_COMM_WORLD as an
+ * ftn_comm when a launcher (mpirun, mpiexec, srun) started this process, else NULL (MPI is not
+ * started). ftn_mpi_stop ends MPI; ftn_mpi_abort ends every process of the group (after one
+ * failed, the others would wait for it forever). */
+ftn_status ftn_mpi_start(int *argc, char ***argv, const ftn_comm **out);
+void ftn_mpi_stop(void);
+void ftn_mpi_abort(int code);
 
 #ifdef __cplusplus
 }

@@ -22,7 +22,7 @@ fails_cleanly "grads: bf16 on the reference engine" "$FT" grads "$T/run/best.saf
 # eval: every sample, default output folder next to the checkpoint
 must "$FT" eval "$T/run/best.safetensors" "$T/data" --batch 4 --threads 2
 grep -q 'DSC .* ± ' "$T/out" && grep -q 'IoU' "$T/out" && ok "eval prints mean ± std" || bad "eval output: $(cat "$T/out")"
-[ "$(wc -l <"$T/run/eval-data/metrics.csv")" -eq 7 ] && head -1 "$T/run/eval-data/metrics.csv" | grep -qx 'id,dsc,precision,recall,iou,gt_empty' \
+[ "$(wc -l <"$T/run/eval-data/metrics.csv")" -eq 7 ] && head -1 "$T/run/eval-data/metrics.csv" | grep -qx 'id,dsc,precision,recall,iou,gt_empty,hd95,asd' \
     && ok "eval metrics.csv" || bad "eval metrics.csv"
 grep -q '"n":[[:space:]]*6' "$T/run/eval-data/summary.json" && ok "eval summary.json" || bad "summary.json: $(cat "$T/run/eval-data/summary.json")"
 # no empty mask: the printed figures as ever (no lesion-only or empty lines), zero counts in the JSON
@@ -130,9 +130,15 @@ must "$FT" stats "$T/edata"
 grep -q 'empty' "$T/out" && ok "two empty masks made" || bad "empty masks: $(cat "$T/out")"
 must "$FT" eval "$T/run/best.safetensors" "$T/edata" -o "$T/ee"
 grep -q "all 6 images (the paper's protocol)" "$T/out" && grep -q 'lesion images only (4): DSC .* ± ' "$T/out" \
-    && grep -q 'empty ground truth (2): false-positive rate ' "$T/out" && [ "$(grep -c ',1$' "$T/ee/metrics.csv")" -eq 2 ] \
+    && grep -q 'empty ground truth (2): false-positive rate ' "$T/out" && [ "$(cut -d, -f6 "$T/ee/metrics.csv" | grep -c '^1$')" -eq 2 ] \
     && grep -q '"n_empty":[[:space:]]*2,' "$T/ee/summary.json" && grep -q '"lesion_mean":' "$T/ee/summary.json" \
     && ok "eval: lesion images and empty ground truths apart" || bad "eval with empty masks: $(cat "$T/out")"
+# HD95 and ASD: nan wherever a mask is empty (so on both empty ground truths), left out of the
+# means and counted in the line eval prints
+nnan=$(tail -n +2 "$T/ee/metrics.csv" | cut -d, -f7 | grep -c '^nan$')
+[ "$(tail -n +2 "$T/ee/metrics.csv" | awk -F, '$6 == 1 && $7 != "nan"' | wc -l)" -eq 0 ] && [ "$nnan" -ge 2 ] \
+    && grep -q "HD95 and ASD over $((6 - nnan)) of the 6 images: undefined for" "$T/out" && grep -q '"n_surface":[[:space:]]*'$((6 - nnan)) "$T/ee/summary.json" \
+    && ok "eval: HD95 and ASD undefined on empty masks, counted ($nnan)" || bad "eval HD95 with empty masks: $(cat "$T/out")"
 must "$FT" eval "$T/run/best.safetensors" "$T/edata" -o "$T/ex" --exclude-empty
 grep -q ': 4 images, threshold' "$T/out" && grep -q 'excluded 2 images with an empty mask' "$T/out" && [ "$(lines "$T/ex/metrics.csv")" -eq 5 ] \
     && ! grep -q -e '^0001,' -e '^0004,' "$T/ex/metrics.csv" && ! grep -q 'lesion images only (' "$T/out" \

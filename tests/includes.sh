@@ -7,7 +7,7 @@
 #   3. tools/ includes only the public headers of include/ and files of its own folder;
 #   4. include/: ftunet.h includes no project header, ftunet_protocol.h only ftunet.h.
 # Every offending include is printed as file:line: why.
-ORDER="core io layers engine networks losses model data metrics protocol report bench"
+ORDER="core io layers engine networks losses model dist data metrics protocol report bench"
 ENGINE_LIB="core io/safetensors io/atomic_file layers engine networks losses model"
 PUBLIC="ftunet.h ftunet_protocol.h"
 

@@ -11,6 +11,7 @@
 #include "io/atomic_file.h"
 #include "io/image.h"
 #include "metrics/metrics.h"
+#include "metrics/surface_distance.h"
 #include "protocol/evaluate.h"
 #include "protocol/run_folder.h"
 #include "report/report.h"
@@ -52,7 +53,8 @@ static void test_overlay(void)
             const uint8_t *p = rgb + 3 * (y * OW + x);
             int in_pred = x >= 1 && x <= 3 && y >= 1 && y <= 3, centre = x == 2 && y == 2;
             uint8_t want[3] = { 128, 128, 128 };
-            if (y == 4) want[0] = FTN_OVERLAY_GT_R, want[1] = FTN_OVERLAY_GT_G, want[2] = FTN_OVERLAY_GT_B;
+            /* the ground truth's outline just outside it (row 3), over the prediction's */
+            if (y == 3) want[0] = FTN_OVERLAY_GT_R, want[1] = FTN_OVERLAY_GT_G, want[2] = FTN_OVERLAY_GT_B;
             else if (in_pred && !centre) want[0] = FTN_OVERLAY_PRED_R, want[1] = FTN_OVERLAY_PRED_G, want[2] = FTN_OVERLAY_PRED_B;
             else if (centre) {
                 const float pc[3] = { FTN_OVERLAY_PRED_R, FTN_OVERLAY_PRED_G, FTN_OVERLAY_PRED_B };
@@ -62,6 +64,27 @@ static void test_overlay(void)
             if (memcmp(p, want, 3) && abs(p[0] - want[0]) > 1) fprintf(stderr, "overlay (%d,%d): %d %d %d\n", x, y, p[0], p[1], p[2]);
         }
     CHECK(bad == 0, "%d overlay channels wrong", bad);
+    /* a prediction equal to the ground truth: both outlines, magenta inside, green outside; an
+     * image of 600 pixels draws them 3 pixels wide (600 / 200) */
+    enum { BW = 600, BH = 40 };
+    float *bpx = calloc(BW * BH, sizeof(float)), *sq = calloc(BW * BH, sizeof(float));
+    uint8_t *brgb = malloc(BW * BH * 3);
+    CHECK(bpx && sq && brgb);
+    for (int y = 10; y < 30; y++)
+        for (int x = 100; x < 200; x++) sq[y * BW + x] = 1;
+    ftn_overlay_rgb(&(ftn_image){ BW, BH, 1, bpx }, sq, 0.5f, sq, brgb);
+    const uint8_t *row = brgb + 3 * (20 * BW);
+    int ring_ok = 1;
+    for (int x = 94; x < 106; x++) { /* across the left edge at x = 100 */
+        int gtc = x >= 97 && x < 100, predc = x >= 100 && x < 103;
+        const uint8_t *q = row + 3 * x;
+        if (gtc) ring_ok &= q[0] == FTN_OVERLAY_GT_R && q[1] == FTN_OVERLAY_GT_G && q[2] == FTN_OVERLAY_GT_B;
+        else if (predc) ring_ok &= q[0] == FTN_OVERLAY_PRED_R && q[1] == FTN_OVERLAY_PRED_G && q[2] == FTN_OVERLAY_PRED_B;
+        else if (x < 97) ring_ok &= q[0] == 0 && q[1] == 0 && q[2] == 0;
+        else ring_ok &= q[1] == 0 && q[0] == (uint8_t)lrintf(FTN_OVERLAY_TINT * FTN_OVERLAY_PRED_R); /* tint */
+    }
+    CHECK(ring_ok, "3-pixel outlines side by side");
+    free(bpx), free(sq), free(brgb);
     /* colour images keep their colour where nothing is drawn */
     float col[3 * 4] = { 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1 };
     ftn_image cimg = { 2, 2, 3, col };
@@ -186,15 +209,17 @@ static void test_empty_masks(const char *dir, ftn_model *m)
           "lesion DSC %g", g->lesion_mean.dsc);
     CHECK(r.labels && !strcmp(r.labels[0], "benign") && r.labels[2] == NULL);
 
-    /* metrics.csv: the old columns first, gt_empty, the label (quoted with its comma) */
+    /* metrics.csv: the old columns first, gt_empty, hd95 and asd ("nan" where a mask is empty),
+     * the label (quoted with its comma) */
     CHECK_OK(ftn_eval_write(&r, tl_path(dir, "e/metrics.csv"), tl_path(dir, "e/summary.json")));
     uint8_t *text;
     size_t size;
     CHECK_OK(ftn_read_file(tl_path(dir, "e/metrics.csv"), 1 << 20, &text, &size));
     const char *t = (const char *)text;
-    CHECK(!strncmp(t, "id,dsc,precision,recall,iou,gt_empty,label\n0000,", 48) && count_lines(t) == 5, "%s", t);
-    CHECK(strstr(t, "\n0001,1.000000,1.000000,1.000000,1.000000,1,normal\n") && strstr(t, "\n0002,1.000000,1.000000,1.000000,1.000000,1,\n") &&
-              strstr(t, ",0,\"a,b\"\n") && strstr(t, ",0,benign\n"),
+    CHECK(!strncmp(t, "id,dsc,precision,recall,iou,gt_empty,hd95,asd,label\n0000,", 57) && count_lines(t) == 5, "%s", t);
+    CHECK(strstr(t, "\n0001,1.000000,1.000000,1.000000,1.000000,1,nan,nan,normal\n") &&
+              strstr(t, "\n0002,1.000000,1.000000,1.000000,1.000000,1,nan,nan,\n") && strstr(t, ",\"a,b\"\n") &&
+              strstr(t, ",benign\n"),
           "%s", t);
     /* summary.json: the groups after the overall figures, whose "dsc" comes first */
     CHECK_OK(ftn_read_file(tl_path(dir, "e/summary.json"), 1 << 20, &text, &size));
@@ -208,16 +233,54 @@ static void test_empty_masks(const char *dir, ftn_model *m)
     CHECK(fabs(jnum(cJSON_GetObjectItem(j, "mean"), "dsc") - r.mean.dsc) < 1e-12 &&
           fabs(jnum(cJSON_GetObjectItem(j, "lesion_mean"), "dsc") - g->lesion_mean.dsc) < 1e-12 &&
           fabs(jnum(cJSON_GetObjectItem(j, "lesion_std"), "dsc") - g->lesion_std.dsc) < 1e-12);
+    /* nothing predicted: no image has both masks, so HD95 and ASD are null (NaN read back), the
+     * two missed lesions counted as one-empty, the two empty ground truths as both-empty */
+    CHECK(g->n_surface == 0 && g->n_surface_one_empty == 2 && isnan(r.mean.hd95) && isnan(r.std.asd) &&
+          isnan(r.per_image[0].hd95) && isnan(r.per_image[1].asd));
+    CHECK(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "mean"), "hd95")) &&
+          cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "lesion_std"), "asd")) && jnum(j, "n_surface") == 0 &&
+          jnum(j, "n_surface_one_empty") == 2);
     cJSON_Delete(j);
     ftn_eval_summary es;
     CHECK_OK(ftn_eval_summary_read(tl_path(dir, "e/summary.json"), &es));
     CHECK(es.n == 4 && es.has_groups && es.groups.n_empty == 2 && fabs(es.groups.lesion_mean.dsc - g->lesion_mean.dsc) < 1e-12 &&
           fabs(es.mean.dsc - r.mean.dsc) < 1e-12);
+    CHECK(es.has_surface && isnan(es.mean.hd95) && es.groups.n_surface == 0 && es.groups.n_surface_one_empty == 2);
     ftn_eval_result_free(&r);
 
-    /* everything predicted: both empty masks are false positives */
+    /* everything predicted: both empty masks are false positives (one-empty for HD95); the lesion
+     * images' HD95 and ASD are those of the whole image against their ground truth, in pixels at
+     * the original W×H */
     CHECK_OK(ftn_evaluate(m, &ds, NULL, 0, 0.0f, FTN_RESIZE_NEAREST, FTN_ENGINE_REF, FTN_PRECISION_FP32, 4, &r));
     CHECK(r.groups.n_empty == 2 && r.groups.n_empty_fp == 2 && r.groups.empty_fp_rate == 1 && r.per_image[1].fp == W * H);
+    double want_hd[2], want_asd[2];
+    for (int k = 0; k < 2; k++) {
+        ftn_image im, gt;
+        CHECK_OK(ftn_dataset_load(&ds, k ? 3 : 0, &im, &gt));
+        uint8_t full[W * H], mask[W * H];
+        for (int p = 0; p < W * H; p++) full[p] = 1, mask[p] = gt.data[p] > 0.5f;
+        CHECK_OK(ftn_surface_distances(full, mask, W, H, &want_hd[k], &want_asd[k]));
+        ftn_image_free(&im);
+        ftn_image_free(&gt);
+    }
+    CHECK(want_hd[0] > 0 && fabs(r.per_image[0].hd95 - want_hd[0]) < 1e-12 && fabs(r.per_image[3].asd - want_asd[1]) < 1e-12 &&
+              isnan(r.per_image[1].hd95) && isnan(r.per_image[2].asd),
+          "hd95 %g, want %g", r.per_image[0].hd95, want_hd[0]);
+    CHECK(r.groups.n_surface == 2 && r.groups.n_surface_one_empty == 2 &&
+              fabs(r.mean.hd95 - (want_hd[0] + want_hd[1]) / 2) < 1e-12 &&
+              fabs(r.std.asd - fabs(want_asd[0] - want_asd[1]) / 2) < 1e-12 && fabs(r.groups.lesion_mean.asd - r.mean.asd) < 1e-12,
+          "mean hd95 %g", r.mean.hd95);
+    CHECK_OK(ftn_eval_write(&r, tl_path(dir, "e3/metrics.csv"), tl_path(dir, "e3/summary.json")));
+    j = read_json(tl_path(dir, "e3/summary.json"));
+    CHECK(fabs(jnum(cJSON_GetObjectItem(j, "mean"), "hd95") - r.mean.hd95) < 1e-9 &&
+          fabs(jnum(cJSON_GetObjectItem(j, "lesion_mean"), "asd") - r.mean.asd) < 1e-9 && jnum(j, "n_surface") == 2 &&
+          jnum(j, "n_surface_one_empty") == 2);
+    cJSON_Delete(j);
+    CHECK_OK(ftn_read_file(tl_path(dir, "e3/metrics.csv"), 1 << 20, &text, &size));
+    char want_line[96];
+    snprintf(want_line, sizeof want_line, ",0,%.4f,%.4f,benign\n", want_hd[0], want_asd[0]);
+    CHECK(strstr((const char *)text, want_line), "%s lacks %s", (const char *)text, want_line);
+    free(text);
     ftn_eval_result_free(&r);
     /* no empty mask among the scored: zero counts, lesion figures = overall ones */
     const int les[2] = { 0, 3 };
@@ -235,6 +298,7 @@ static void test_empty_masks(const char *dir, ftn_model *m)
     CHECK_OK(ftn_write_file_atomic(tl_path(dir, "old-summary.json"), chunks, sizes, 1));
     CHECK_OK(ftn_eval_summary_read(tl_path(dir, "old-summary.json"), &es));
     CHECK(es.n == 3 && !es.has_groups && es.mean.dsc == 0.5 && isnan(es.mean.iou));
+    CHECK(!es.has_surface && isnan(es.mean.hd95) && isnan(es.std.asd)); /* from before the boundary metrics */
 
     /* dropping them: order kept, the ids returned, labels stay with their samples */
     int dropped = -1;
@@ -500,7 +564,7 @@ int main(void)
     size_t size;
     CHECK_OK(ftn_read_file(csv, 1 << 20, &text, &size));
     /* the first five columns as ever, then gt_empty; no label column without labels */
-    CHECK(!strncmp((char *)text, "id,dsc,precision,recall,iou,gt_empty\n0003,", 42) && count_lines((char *)text) == 3,
+    CHECK(!strncmp((char *)text, "id,dsc,precision,recall,iou,gt_empty,hd95,asd\n0003,", 51) && count_lines((char *)text) == 3,
           "%s", (char *)text);
     {
         char *line2 = strchr((char *)text, '\n') + 1;

@@ -440,3 +440,49 @@ done:
     ftn_model_free(m);
     return st;
 }
+
+/* ---- steps on a caller's schedule (bench --step-server) -------------------------------------- */
+
+struct ftn_bench_stepper {
+    ftn_model *m;
+    ftn_session *s;
+    float *x, *y;
+    ftn_loss_config loss;
+    ftn_optimizer_config opt;
+    float last_loss;
+};
+
+void ftn_bench_stepper_free(ftn_bench_stepper *p)
+{
+    if (!p) return;
+    ftn_session_free(p->s);
+    ftn_model_free(p->m);
+    free(p->x);
+    free(p->y);
+    free(p);
+}
+
+ftn_status ftn_bench_stepper_create(const ftn_bench_config *cfg, ftn_bench_stepper **out)
+{
+    *out = NULL;
+    if (cfg->batch < 1) return ftn_fail(FTN_EINVAL, "bench: batch %d must be positive", cfg->batch);
+    ftn_bench_stepper *p = calloc(1, sizeof *p);
+    if (!p) return ftn_fail(FTN_ENOMEM, "bench: out of memory for a stepper");
+    bench_training(&p->loss, &p->opt);
+    ftn_status st = ftn_model_create(cfg->model, cfg->channels, cfg->height, cfg->width, &p->m);
+    if (!st) st = ftn_model_init(p->m, 1);
+    if (!st) st = ftn_session_create_ex(p->m, cfg->batch, cfg->engine, cfg->precision, &p->s);
+    if (!st) st = synthetic_batch(cfg, &p->x, &p->y);
+    /* one untimed step of each kind: the engine's first-run costs stay out of the timed ones */
+    if (!st) st = ftn_session_forward(p->s, p->x, 0);
+    if (!st) st = ftn_train_step(p->s, p->x, p->y, &p->loss, &p->opt, &p->last_loss);
+    if (st) ftn_bench_stepper_free(p);
+    else *out = p;
+    return st;
+}
+
+ftn_status ftn_bench_stepper_run(ftn_bench_stepper *p, bool train, double *seconds)
+{
+    phase ph = { p->s, p->x, train ? p->y : NULL, &p->loss, &p->opt, &p->last_loss, NULL };
+    return timed_step(&ph, seconds);
+}

@@ -47,6 +47,7 @@ const char *ftn_status_name(ftn_status s)
     case FTN_EFORMAT: return "bad file format";
     case FTN_EUNSUPPORTED: return "not supported";
     case FTN_EINTERNAL: return "internal error";
+    case FTN_EINTERRUPTED: return "interrupted";
     }
     return "unknown status";
 }

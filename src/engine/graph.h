@@ -146,6 +146,15 @@ struct ftn_exec {
     /* a training forward updates BN running statistics as r = m·r + (1 − m)·batch with this m
      * (FTN_BN_MOMENTUM; ftn_bn_recalibrate varies it to average over batches) */
     float bn_momentum;
+    /* NULL, or the process group whose batch this one is part of: a training forward normalises
+     * with the group's BN statistics, backward forms the input gradients from the group's sums
+     * (src/dist/ has the MPI one) */
+    const ftn_comm *comm;
+    struct ftn_grad_sync_state {   /* group.c's, during a backward with a comm */
+        size_t frontier, sent;     /* gradients [frontier, end) are final, [sent, end) sent */
+        bool in_order;             /* ops have finished in the layout's order so far */
+        int n_pending, pending[FTN_COMM_MAX_PENDING];
+    } gsync;
     /* Optional per-op timing (see ftn_exec_set_profile). Engines that do not time leave it zero. */
     bool profile;
     /* the oneDNN engine, after compile: how many convolution passes (forward, backward data,
@@ -187,6 +196,22 @@ void ftn_exec_set_profile(ftn_exec *ex, bool on);
 /* Charges `seconds` of one execution in `pass` (0 forward, 1 backward) to op `op` (-1 or
  * g->n_ops: the boundary). For engines, with ex->profile on. */
 void ftn_exec_profile_add(ftn_exec *ex, int pass, int op, double seconds);
+
+/* Gradient summation over ex->comm during backward (group.c): engines call begin before it,
+ * op_done after each op's backward (that op's parameter gradients final), end after the last. No
+ * comm: nothing happens. */
+void ftn_grad_sync_begin(ftn_exec *ex);
+ftn_status ftn_grad_sync_op_done(ftn_exec *ex, int op);
+ftn_status ftn_grad_sync_end(ftn_exec *ex);
+
+/* Synchronized BatchNorm (group.c), in a single process's two passes. Forward: sums[0..c) this
+ * process's Σx per channel over m_local elements (sums has c + 1 slots) become the group's means
+ * (in place), m_all its element count; then sq[0..c), this process's Σ(x − mean)², become the
+ * group's biased variances. Backward: sums[0..c) Σdy, [c..2c) Σdy·x̂, summed over the group in
+ * place. */
+ftn_status ftn_bn_group_mean(const ftn_exec *ex, double *sums, int c, double m_local, double *m_all);
+ftn_status ftn_bn_group_var(const ftn_exec *ex, double *sq, int c, double m_all);
+ftn_status ftn_bn_group_grad_sums(const ftn_exec *ex, double *sums, int c);
 
 #define FTN_BN_EPS 1e-3f
 #define FTN_BN_MOMENTUM 0.99f

@@ -17,6 +17,7 @@ typedef struct ref_state {
     float **bn_mean, **bn_var; /* per op: batch statistics saved by a training forward */
     size_t diff_floats;
     float *diff_base;
+    double *group_sums, *group_m; /* with a comm: BN sums (2·C + 1), and per op the group's count */
 } ref_state;
 
 static void ref_destroy(ftn_exec *ex)
@@ -28,6 +29,8 @@ static void ref_destroy(ftn_exec *ex)
     free(st->diff);
     free(st->bn_mean);
     free(st->bn_var);
+    free(st->group_sums);
+    free(st->group_m);
     free(st);
     ex->impl = NULL;
 }
@@ -42,7 +45,12 @@ static ftn_status ref_compile(ftn_exec *ex)
     st->diff = calloc((size_t)g->n_tensors, sizeof(float *));
     st->bn_mean = calloc((size_t)g->n_ops, sizeof(float *));
     st->bn_var = calloc((size_t)g->n_ops, sizeof(float *));
-    if (!st->act || !st->diff || !st->bn_mean || !st->bn_var)
+    int max_c = 0;
+    for (int i = 0; i < g->n_ops; i++)
+        if (g->ops[i].kind == FTN_OP_BN && g->tensors[g->ops[i].out].shape.c > max_c) max_c = g->tensors[g->ops[i].out].shape.c;
+    st->group_sums = calloc(2 * (size_t)max_c + 1, sizeof(double));
+    st->group_m = calloc((size_t)g->n_ops + 1, sizeof(double));
+    if (!st->act || !st->diff || !st->bn_mean || !st->bn_var || !st->group_sums || !st->group_m)
         return ftn_fail(FTN_ENOMEM, "reference engine: out of memory");
 
     /* Plan the arena: activations, then gradients (zeroed as one block each backward), then
@@ -96,7 +104,18 @@ static ftn_status ref_forward(ftn_exec *ex, bool training)
                              op->stride, op->pad, y, os.h, os.w);
             break;
         case FTN_OP_BN:
-            if (training) {
+            if (training && ex->comm) { /* the group's statistics */
+                int hw = is.h * is.w;
+                double *mu = st->group_sums, *sq = st->group_sums + is.c + 1;
+                ftn_batchnorm_sums(x, is.n, is.c, hw, mu);
+                FTN_TRY(ftn_bn_group_mean(ex, mu, is.c, (double)is.n * hw, &st->group_m[i]));
+                ftn_batchnorm_sq_dev(x, is.n, is.c, hw, mu, sq);
+                FTN_TRY(ftn_bn_group_var(ex, sq, is.c, st->group_m[i]));
+                for (int ch = 0; ch < is.c; ch++) { st->bn_mean[i][ch] = (float)mu[ch]; st->bn_var[i][ch] = (float)sq[ch]; }
+                ftn_batchnorm_forward_given(x, is.n, is.c, hw, P(ex, op->weight), P(ex, op->bias), mu, sq, FTN_BN_EPS, y);
+                ftn_batchnorm_update_running(st->bn_mean[i], st->bn_var[i], is.c, (size_t)st->group_m[i], ex->bn_momentum,
+                                             P(ex, op->running_mean), P(ex, op->running_var));
+            } else if (training) {
                 ftn_batchnorm_forward_train(x, is.n, is.c, is.h * is.w, P(ex, op->weight), P(ex, op->bias),
                                         FTN_BN_EPS, y, st->bn_mean[i], st->bn_var[i]);
                 ftn_batchnorm_update_running(st->bn_mean[i], st->bn_var[i], is.c, (size_t)is.n * is.h * is.w,
@@ -138,6 +157,7 @@ static ftn_status ref_backward(ftn_exec *ex)
     for (int k = 0; k < g->n_outputs; k++)
         memcpy(st->diff[g->outputs[k]], ex->d_outputs[k], ftn_shape_count(g->tensors[g->outputs[k]].shape) * sizeof(float));
 
+    ftn_grad_sync_begin(ex);
     for (int i = g->n_ops - 1; i >= 0; i--) {
         const ftn_op *op = &g->ops[i];
         ftn_shape is = g->tensors[op->in[0]].shape, os = g->tensors[op->out].shape;
@@ -153,6 +173,18 @@ static ftn_status ref_backward(ftn_exec *ex)
                               os.h, os.w, dx, G(ex, op->weight), G(ex, op->bias));
             break;
         case FTN_OP_BN:
+            if (ex->comm) { /* this part's dγ, dβ; dx from the group's */
+                int hw = is.h * is.w;
+                double *sums = st->group_sums;
+                ftn_batchnorm_backward_sums(x, dy, is.n, is.c, hw, st->bn_mean[i], st->bn_var[i], FTN_BN_EPS, sums);
+                float *dg = G(ex, op->weight), *db = G(ex, op->bias);
+                for (int ch = 0; ch < is.c; ch++) { db[ch] += (float)sums[ch]; dg[ch] += (float)sums[is.c + ch]; }
+                FTN_TRY(ftn_bn_group_grad_sums(ex, sums, is.c));
+                if (dx)
+                    ftn_batchnorm_backward_given(x, dy, is.n, is.c, hw, P(ex, op->weight), st->bn_mean[i], st->bn_var[i],
+                                                 FTN_BN_EPS, sums, st->group_m[i], dx);
+                break;
+            }
             ftn_batchnorm_backward(x, dy, is.n, is.c, is.h * is.w, P(ex, op->weight), st->bn_mean[i], st->bn_var[i],
                                FTN_BN_EPS, dx, G(ex, op->weight), G(ex, op->bias));
             break;
@@ -174,8 +206,9 @@ static ftn_status ref_backward(ftn_exec *ex)
         }
         default: return ftn_fail(FTN_EINTERNAL, "reference engine: op %d (%s) has unknown kind", i, op->label);
         }
+        FTN_TRY(ftn_grad_sync_op_done(ex, i));
     }
-    return FTN_OK;
+    return ftn_grad_sync_end(ex);
 }
 
 const ftn_engine_vtable ftn_ref_engine = { ref_compile, ref_forward, ref_backward, ref_destroy, NULL };

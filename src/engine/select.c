@@ -24,6 +24,8 @@ void ftn_set_threads(int threads)
     if (threads > 0) omp_set_num_threads(threads);
 }
 
+int ftn_threads(void) { return omp_get_max_threads(); }
+
 /* ---- precision -------------------------------------------------------------------------------- */
 const char *ftn_precision_name(ftn_precision p)
 {

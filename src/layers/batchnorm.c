@@ -96,3 +96,81 @@ void ftn_batchnorm_update_running(const float *mean, const float *var, int c, si
                                   (1.0 - momentum) * var[ch] * unbias);
     }
 }
+
+/* ---- the pieces of a batch split between processes (synchronized BN, src/engine/group.c) ---- */
+
+void ftn_batchnorm_sums(const float *x, int n, int c, int hw, double *sums)
+{
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0.0;
+        for (int in = 0; in < n; in++) {
+            const float *xp = x + ((size_t)in * c + ch) * hw;
+            for (int i = 0; i < hw; i++) s += xp[i];
+        }
+        sums[ch] = s;
+    }
+}
+
+void ftn_batchnorm_sq_dev(const float *x, int n, int c, int hw, const double *mean, double *sq)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const double mu = mean[ch];
+        double ss = 0.0;
+        for (int in = 0; in < n; in++) {
+            const float *xp = x + ((size_t)in * c + ch) * hw;
+            for (int i = 0; i < hw; i++) ss += (xp[i] - mu) * (xp[i] - mu);
+        }
+        sq[ch] = ss;
+    }
+}
+
+void ftn_batchnorm_forward_given(const float *x, int n, int c, int hw, const float *gamma, const float *beta,
+                                 const double *mean, const double *var, float eps, float *y)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const double mu = mean[ch], istd = 1.0 / sqrt(var[ch] + eps);
+        for (int in = 0; in < n; in++) {
+            const float *xp = x + ((size_t)in * c + ch) * hw;
+            float *yp = y + ((size_t)in * c + ch) * hw;
+            for (int i = 0; i < hw; i++) yp[i] = (float)(gamma[ch] * (xp[i] - mu) * istd + beta[ch]);
+        }
+    }
+}
+
+void ftn_batchnorm_backward_sums(const float *x, const float *dy, int n, int c, int hw, const float *mean,
+                                 const float *var, float eps, double *sums)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const double mu = mean[ch], istd = 1.0 / sqrt((double)var[ch] + eps);
+        double sdy = 0.0, sdyx = 0.0;
+        for (int in = 0; in < n; in++) {
+            const float *xp = x + ((size_t)in * c + ch) * hw;
+            const float *dyp = dy + ((size_t)in * c + ch) * hw;
+            for (int i = 0; i < hw; i++) {
+                sdy += dyp[i];
+                sdyx += dyp[i] * (xp[i] - mu) * istd;
+            }
+        }
+        sums[ch] = sdy;
+        sums[c + ch] = sdyx;
+    }
+}
+
+void ftn_batchnorm_backward_given(const float *x, const float *dy, int n, int c, int hw, const float *gamma,
+                                  const float *mean, const float *var, float eps, const double *sums, double m,
+                                  float *dx)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const double mu = mean[ch], istd = 1.0 / sqrt((double)var[ch] + eps), g = gamma[ch] * istd;
+        const double sdy = sums[ch], sdyx = sums[c + ch];
+        for (int in = 0; in < n; in++) {
+            const float *xp = x + ((size_t)in * c + ch) * hw;
+            const float *dyp = dy + ((size_t)in * c + ch) * hw;
+            float *dxp = dx + ((size_t)in * c + ch) * hw;
+            for (int i = 0; i < hw; i++) {
+                const double xh = (xp[i] - mu) * istd;
+                dxp[i] += (float)(g * (dyp[i] - sdy / m - xh * sdyx / m));
+            }
+        }
+    }
+}

@@ -42,6 +42,21 @@ void ftn_batchnorm_backward(const float *x, const float *dy, int n, int c, int h
 void ftn_batchnorm_update_running(const float *mean, const float *var, int c, size_t m, float momentum,
                               float *running_mean, float *running_var);
 
+/* The same for a batch split between processes, each holding n of its images, in the two passes
+ * of a single process: this part's Σx per channel (summed over the processes: the batch mean),
+ * then its Σ(x − mean)² (summed: the batch variance); forward with given (the whole batch's)
+ * statistics; backward: this part's Σdy and Σdy·x̂ into sums, then dx += from the whole batch's
+ * sums over its m elements per channel. */
+void ftn_batchnorm_sums(const float *x, int n, int c, int hw, double *sums);
+void ftn_batchnorm_sq_dev(const float *x, int n, int c, int hw, const double *mean, double *sq);
+void ftn_batchnorm_forward_given(const float *x, int n, int c, int hw, const float *gamma, const float *beta,
+                                 const double *mean, const double *var, float eps, float *y);
+void ftn_batchnorm_backward_sums(const float *x, const float *dy, int n, int c, int hw, const float *mean,
+                                 const float *var, float eps, double *sums);
+void ftn_batchnorm_backward_given(const float *x, const float *dy, int n, int c, int hw, const float *gamma,
+                                  const float *mean, const float *var, float eps, const double *sums, double m,
+                                  float *dx);
+
 void ftn_relu_forward(const float *x, size_t count, float *y);
 void ftn_relu_backward(const float *y, const float *dy, size_t count, float *dx);     /* y: output */
 void ftn_sigmoid_forward(const float *x, size_t count, float *y);

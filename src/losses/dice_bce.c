@@ -2,13 +2,18 @@
  * plus BCE on the sigmoid probabilities the networks output. */
 #include <math.h>
 
+#include "core/error.h"
 #include "losses/losses.h"
 
-double ftn_loss_dice_bce(const ftn_loss_config *cfg, const float *p, const float *m, int n, size_t hw, float *dp)
+ftn_status ftn_loss_dice_bce_comm(const ftn_loss_config *cfg, const float *p, const float *m, int n, size_t hw, float *dp,
+                                  const ftn_comm *comm, double *loss)
 {
-    double dice = ftn_loss_eval(FTN_LOSS_DICE, cfg, p, m, n, hw, dp);
+    double dice;
+    FTN_TRY(ftn_loss_eval_comm(FTN_LOSS_DICE, cfg, p, m, n, hw, dp, comm, &dice));
     size_t count = (size_t)n * hw;
-    double wd = cfg->dice_weight, wb = cfg->bce_weight, sum = 0, inv = 1.0 / (double)count;
+    double all[2] = { 0, (double)count }; /* the BCE sum, the pixels: over the whole batch */
+    if (comm && comm->size > 1) FTN_TRY(comm->sum_f64(comm->ctx, all + 1, 1));
+    double wd = cfg->dice_weight, wb = cfg->bce_weight, sum = 0, inv = 1.0 / all[1];
     const double lo = FTN_BCE_EPS, hi = 1.0 - FTN_BCE_EPS;
     for (size_t i = 0; i < count; i++) {
         double pi = p[i], g = m[i];
@@ -20,5 +25,15 @@ double ftn_loss_dice_bce(const ftn_loss_config *cfg, const float *p, const float
         double d = clamped ? 0.0 : (q - g) / (q * (1.0 - q)) * inv;
         dp[i] = (float)(wd * dp[i] + wb * d);
     }
-    return wd * dice + wb * sum * inv;
+    all[0] = sum;
+    if (comm && comm->size > 1) FTN_TRY(comm->sum_f64(comm->ctx, all, 1));
+    *loss = wd * dice + wb * all[0] * inv;
+    return FTN_OK;
+}
+
+double ftn_loss_dice_bce(const ftn_loss_config *cfg, const float *p, const float *m, int n, size_t hw, float *dp)
+{
+    double loss = 0;
+    ftn_loss_dice_bce_comm(cfg, p, m, n, hw, dp, NULL, &loss);
+    return loss;
 }

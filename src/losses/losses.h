@@ -28,6 +28,16 @@ double ftn_loss_output(const ftn_loss_config *cfg, int k, int n_outputs, const f
 /* FTN_LOSS_DICE_BCE (dice_bce.c): dice_weight · Dice (cfg's reduction and smooth) + bce_weight ·
  * the binary cross-entropy averaged over all n·hw pixels; gradient into dp (overwritten). */
 double ftn_loss_dice_bce(const ftn_loss_config *cfg, const float *p, const float *m, int n, size_t hw, float *dp);
+/* The same as one process of comm's group (NULL: alone): the pixel sums behind the index (TP, FN,
+ * FP; Σpm, Σp, Σm), the BCE's sum and pixel count, and per-image reduction's image count are
+ * summed over the group before the loss and its gradient are formed, so every process gets the
+ * whole batch's loss and the gradient of its own pixels. */
+ftn_status ftn_loss_eval_comm(ftn_loss_kind kind, const ftn_loss_config *cfg, const float *p, const float *m, int n,
+                              size_t hw, float *dp, const ftn_comm *comm, double *loss);
+ftn_status ftn_loss_output_comm(const ftn_loss_config *cfg, int k, int n_outputs, const float *p, const float *m, int n,
+                                size_t hw, float *dp, const ftn_comm *comm, double *loss);
+ftn_status ftn_loss_dice_bce_comm(const ftn_loss_config *cfg, const float *p, const float *m, int n, size_t hw, float *dp,
+                                  const ftn_comm *comm, double *loss);
 /* The clamp of p inside the BCE's logarithms (Keras' epsilon). */
 #define FTN_BCE_EPS 1e-7
 

@@ -104,27 +104,40 @@ ftn_loss_kind ftn_loss_for_output(const ftn_loss_config *cfg, int k, int n_outpu
     return cfg->kind;
 }
 
-/* One index over `count` pixels; the gradient (scaled by `scale`) goes to dp. */
-static double loss_one(ftn_loss_kind kind, const ftn_loss_config *c, const float *p, const float *m,
-                       size_t count, double scale, float *dp)
+/* The sums of `v` over comm's processes (nothing without one). */
+static ftn_status group_sum(const ftn_comm *comm, double *v, size_t n)
+{
+    if (!comm || comm->size <= 1) return FTN_OK;
+    ftn_status s = comm->sum_f64(comm->ctx, v, n);
+    return s ? ftn_fail_context(s, "loss: summing over %d processes", comm->size) : FTN_OK;
+}
+
+/* One index over `count` pixels, its pixel sums summed over comm's processes first (the index of
+ * the whole batch); the gradient (scaled by `scale`) goes to dp. */
+static ftn_status loss_one(ftn_loss_kind kind, const ftn_loss_config *c, const float *p, const float *m,
+                           size_t count, double scale, float *dp, const ftn_comm *comm, double *out)
 {
     double s = c->smooth;
     if (kind == FTN_LOSS_DICE) {
         /* DL = 1 − (2·Σpm + s)/(Σp + Σm + s) */
-        double inter = 0, sp = 0, sm = 0;
-        for (size_t i = 0; i < count; i++) { inter += (double)p[i] * m[i]; sp += p[i]; sm += m[i]; }
-        double num = 2 * inter + s, den = sp + sm + s;
+        double sums[3] = { 0, 0, 0 }; /* Σpm, Σp, Σm */
+        for (size_t i = 0; i < count; i++) { sums[0] += (double)p[i] * m[i]; sums[1] += p[i]; sums[2] += m[i]; }
+        FTN_TRY(group_sum(comm, sums, 3));
+        double num = 2 * sums[0] + s, den = sums[1] + sums[2] + s;
         for (size_t i = 0; i < count; i++)
             dp[i] = (float)(-scale * (2.0 * m[i] * den - num) / (den * den));
-        return 1.0 - num / den;
+        *out = 1.0 - num / den;
+        return FTN_OK;
     }
     /* TI = (TP + s)/(TP + α·FN + β·FP + s), TP = Σpm, FN = Σ(1−p)m, FP = Σp(1−m) */
-    double tp = 0, fn = 0, fp = 0;
+    double sums[3] = { 0, 0, 0 }; /* TP, FN, FP */
     for (size_t i = 0; i < count; i++) {
-        tp += (double)p[i] * m[i];
-        fn += (1.0 - p[i]) * m[i];
-        fp += (double)p[i] * (1.0 - m[i]);
+        sums[0] += (double)p[i] * m[i];
+        sums[1] += (1.0 - p[i]) * m[i];
+        sums[2] += (double)p[i] * (1.0 - m[i]);
     }
+    FTN_TRY(group_sum(comm, sums, 3));
+    double tp = sums[0], fn = sums[1], fp = sums[2];
     double a = c->alpha, b = c->beta;
     double num = tp + s, den = tp + a * fn + b * fp + s, ti = num / den;
     double one_minus = 1.0 - ti;
@@ -141,18 +154,42 @@ static double loss_one(ftn_loss_kind kind, const ftn_loss_config *c, const float
         double dti = (m[i] * den - num * dden) / (den * den);
         dp[i] = (float)(scale * dloss_dti * dti);
     }
-    return loss;
+    *out = loss;
+    return FTN_OK;
+}
+
+ftn_status ftn_loss_eval_comm(ftn_loss_kind kind, const ftn_loss_config *cfg, const float *p, const float *m, int n,
+                              size_t hw, float *dp, const ftn_comm *comm, double *loss)
+{
+    if (kind == FTN_LOSS_DICE_BCE) return ftn_loss_dice_bce_comm(cfg, p, m, n, hw, dp, comm, loss);
+    if (cfg->reduction == FTN_REDUCE_BATCH) return loss_one(kind, cfg, p, m, (size_t)n * hw, 1.0, dp, comm, loss);
+    /* per image: the mean over the whole batch's images, n_all of them */
+    double total = 0, v, n_all = n;
+    if (comm && comm->size > 1) {
+        FTN_TRY(group_sum(comm, &n_all, 1));
+        for (int i = 0; i < n; i++) {
+            FTN_TRY(loss_one(kind, cfg, p + (size_t)i * hw, m + (size_t)i * hw, hw, 1.0 / n_all, dp + (size_t)i * hw,
+                             NULL, &v));
+            total += v;
+        }
+        FTN_TRY(group_sum(comm, &total, 1));
+        *loss = total / n_all;
+        return FTN_OK;
+    }
+    for (int i = 0; i < n; i++) {
+        FTN_TRY(loss_one(kind, cfg, p + (size_t)i * hw, m + (size_t)i * hw, hw, 1.0 / n, dp + (size_t)i * hw, NULL, &v));
+        total += v;
+    }
+    *loss = total / n;
+    return FTN_OK;
 }
 
 double ftn_loss_eval(ftn_loss_kind kind, const ftn_loss_config *cfg, const float *p, const float *m,
                      int n, size_t hw, float *dp)
 {
-    if (kind == FTN_LOSS_DICE_BCE) return ftn_loss_dice_bce(cfg, p, m, n, hw, dp);
-    if (cfg->reduction == FTN_REDUCE_BATCH) return loss_one(kind, cfg, p, m, (size_t)n * hw, 1.0, dp);
-    double total = 0;
-    for (int i = 0; i < n; i++)
-        total += loss_one(kind, cfg, p + (size_t)i * hw, m + (size_t)i * hw, hw, 1.0 / n, dp + (size_t)i * hw);
-    return total / n;
+    double loss = 0;
+    ftn_loss_eval_comm(kind, cfg, p, m, n, hw, dp, NULL, &loss); /* alone it cannot fail */
+    return loss;
 }
 
 void ftn_mask_subsample(const float *mask, int n, int h, int w, int stride, float *out)
@@ -164,12 +201,22 @@ void ftn_mask_subsample(const float *mask, int n, int h, int w, int stride, floa
                 out[((size_t)i * ho + y) * wo + x] = mask[((size_t)i * h + (size_t)y * stride) * w + (size_t)x * stride];
 }
 
+ftn_status ftn_loss_output_comm(const ftn_loss_config *cfg, int k, int n_outputs, const float *p, const float *m, int n,
+                                size_t hw, float *dp, const ftn_comm *comm, double *loss)
+{
+    double v;
+    FTN_TRY(ftn_loss_eval_comm(ftn_loss_for_output(cfg, k, n_outputs), cfg, p, m, n, hw, dp, comm, &v));
+    float w = ftn_loss_output_weight(cfg, k, n_outputs);
+    if (w == 1.0f) { *loss = v; return FTN_OK; } /* the spec's: the loss and gradient exactly as evaluated */
+    for (size_t i = 0, count = (size_t)n * hw; i < count; i++) dp[i] *= w;
+    *loss = v * w;
+    return FTN_OK;
+}
+
 double ftn_loss_output(const ftn_loss_config *cfg, int k, int n_outputs, const float *p, const float *m, int n, size_t hw,
                        float *dp)
 {
-    double v = ftn_loss_eval(ftn_loss_for_output(cfg, k, n_outputs), cfg, p, m, n, hw, dp);
-    float w = ftn_loss_output_weight(cfg, k, n_outputs);
-    if (w == 1.0f) return v; /* the spec's: the loss and gradient exactly as evaluated */
-    for (size_t i = 0, count = (size_t)n * hw; i < count; i++) dp[i] *= w;
-    return v * w;
+    double loss = 0;
+    ftn_loss_output_comm(cfg, k, n_outputs, p, m, n, hw, dp, NULL, &loss);
+    return loss;
 }

@@ -23,6 +23,7 @@ ftn_metrics ftn_metrics_compute(const float *prob, const float *gt, size_t n, fl
     m.recall = (tp + 1) / (tp + fn + 1);
     m.iou = (tp + 1) / (tp + fp + fn + 1);
     m.gt_empty = m.tp + m.fn == 0;
+    m.hd95 = m.asd = NAN; /* ftn_metrics_surface's */
     return m;
 }
 
@@ -48,18 +49,21 @@ void ftn_mean_std(const double *x, int n, double *mean, double *std)
 }
 
 /* Mean and population std over all n images (lesion_only 0) or over those whose ground truth has
- * a lesion pixel (lesion_only 1); *count (optional) gets how many were averaged. */
+ * a lesion pixel (lesion_only 1); *count (optional) gets how many were averaged. HD95 and ASD are
+ * averaged over the images where they are defined (not NaN): NaN when none is. */
 static void mean_std_of(const ftn_metrics *m, int n, int lesion_only, ftn_metrics *mean, ftn_metrics *std, int *count)
 {
+    enum { NM = 6 };
     ftn_metrics a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    double s[4] = {0}, q[4] = {0};
-    int c = 0;
+    double s[NM] = {0}, q[NM] = {0};
+    int c = 0, cs[NM] = {0};
     for (int i = 0; i < n; i++) {
         if (lesion_only && m[i].gt_empty) continue;
-        const double v[4] = {m[i].dsc, m[i].precision, m[i].recall, m[i].iou};
-        for (int k = 0; k < 4; k++) s[k] += v[k];
+        const double v[NM] = {m[i].dsc, m[i].precision, m[i].recall, m[i].iou, m[i].hd95, m[i].asd};
+        for (int k = 0; k < NM; k++)
+            if (!isnan(v[k])) s[k] += v[k], cs[k]++;
         a.tp += m[i].tp;
         a.fp += m[i].fp;
         a.fn += m[i].fn;
@@ -67,15 +71,16 @@ static void mean_std_of(const ftn_metrics *m, int n, int lesion_only, ftn_metric
         a.gt_empty += m[i].gt_empty != 0;
         c++;
     }
-    for (int k = 0; k < 4; k++) s[k] = c > 0 ? s[k] / c : 0;
+    for (int k = 0; k < NM; k++) s[k] = cs[k] > 0 ? s[k] / cs[k] : k >= 4 ? NAN : 0;
     for (int i = 0; i < n; i++) {
         if (lesion_only && m[i].gt_empty) continue;
-        const double v[4] = {m[i].dsc, m[i].precision, m[i].recall, m[i].iou};
-        for (int k = 0; k < 4; k++) q[k] += (v[k] - s[k]) * (v[k] - s[k]);
+        const double v[NM] = {m[i].dsc, m[i].precision, m[i].recall, m[i].iou, m[i].hd95, m[i].asd};
+        for (int k = 0; k < NM; k++)
+            if (!isnan(v[k])) q[k] += (v[k] - s[k]) * (v[k] - s[k]);
     }
-    for (int k = 0; k < 4; k++) q[k] = c > 0 ? sqrt(q[k] / c) : 0;
-    a.dsc = s[0], a.precision = s[1], a.recall = s[2], a.iou = s[3];
-    b.dsc = q[0], b.precision = q[1], b.recall = q[2], b.iou = q[3];
+    for (int k = 0; k < NM; k++) q[k] = cs[k] > 0 ? sqrt(q[k] / cs[k]) : k >= 4 ? NAN : 0;
+    a.dsc = s[0], a.precision = s[1], a.recall = s[2], a.iou = s[3], a.hd95 = s[4], a.asd = s[5];
+    b.dsc = q[0], b.precision = q[1], b.recall = q[2], b.iou = q[3], b.hd95 = q[4], b.asd = q[5];
     if (mean) *mean = a;
     if (std) *std = b;
     if (count) *count = c;
@@ -96,6 +101,11 @@ void ftn_metrics_groups_compute(const ftn_metrics *m, int n, ftn_metrics_groups 
             out->n_empty++;
             out->n_empty_fp += m[i].fp > 0;
         }
+    for (int i = 0; i < n; i++) {
+        int pred_empty = m[i].tp + m[i].fp == 0, gt_empty = m[i].tp + m[i].fn == 0;
+        out->n_surface += !isnan(m[i].hd95);
+        out->n_surface_one_empty += pred_empty != gt_empty;
+    }
     out->empty_fp_rate = out->n_empty > 0 ? (double)out->n_empty_fp / out->n_empty : 0;
 }
 

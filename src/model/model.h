@@ -26,6 +26,7 @@ struct ftn_session {
     float *mask_scratch;    /* subsampled masks for deep supervision */
     int trained_forward;    /* the last forward was a training one: backward is allowed */
     int have_loss;
+    const ftn_comm *comm;   /* the process group this session trains in; NULL: alone */
 };
 
 #endif

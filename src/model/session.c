@@ -93,8 +93,10 @@ ftn_status ftn_session_loss(ftn_session *s, const float *masks, const ftn_loss_c
             ftn_mask_subsample(masks, s->batch, H, W, H / os.h, s->mask_scratch);
             m = s->mask_scratch;
         }
-        total += ftn_loss_output(cfg, k, g->n_outputs, s->exec->outputs[k], m, os.n, (size_t)os.h * os.w,
-                                 s->exec->d_outputs[k]);
+        double v;
+        FTN_TRY(ftn_loss_output_comm(cfg, k, g->n_outputs, s->exec->outputs[k], m, os.n, (size_t)os.h * os.w,
+                                     s->exec->d_outputs[k], s->comm, &v));
+        total += v;
     }
     if (loss) *loss = (float)total;
     s->have_loss = 1;
@@ -106,6 +108,12 @@ ftn_status ftn_session_backward(ftn_session *s)
     if (!s->trained_forward || !s->have_loss)
         return ftn_fail(FTN_EINVAL, "session: backward needs a training forward and a loss first");
     return s->exec->vt->backward(s->exec);
+}
+
+void ftn_session_set_comm(ftn_session *s, const ftn_comm *comm)
+{
+    s->comm = comm && comm->size > 1 ? comm : NULL; /* a group of one is a single process */
+    s->exec->comm = s->comm;
 }
 
 ftn_status ftn_train_step(ftn_session *s, const float *x, const float *masks,

@@ -13,6 +13,7 @@
 #include "data/resize.h"
 #include "io/atomic_file.h"
 #include "metrics/metrics.h"
+#include "metrics/surface_distance.h"
 #include "protocol/run_folder.h"
 
 ftn_status ftn_preprocess_image(const ftn_image *img, int channels, int height, int width, ftn_resize_mode mode,
@@ -157,6 +158,7 @@ static ftn_status eval_one(void *user, int k, int sample, const ftn_image *image
         return ftn_fail(FTN_EFORMAT, "%s: mask size %dx%d differs from the image's %dx%d",
                         c->ds->samples[sample].image_path, mask->width, mask->height, image->width, image->height);
     c->r->per_image[k] = ftn_metrics_compute(prob, mask->data, (size_t)image->width * image->height, c->r->threshold);
+    FTN_TRY(ftn_metrics_surface(&c->r->per_image[k], prob, mask->data, image->width, image->height, c->r->threshold));
     c->r->ids[k] = strdup(c->ds->samples[sample].id);
     if (!c->r->ids[k]) return ftn_fail(FTN_ENOMEM, "evaluate: out of memory");
     const char *label = c->ds->samples[sample].label;
@@ -237,7 +239,8 @@ static ftn_status write_csv(const ftn_eval_result *r, const char *path)
 {
     ftn_buf b = { 0 };
     /* the first five columns are those of every earlier version: readers rely on them */
-    ftn_buf_puts(&b, r->labels ? "id,dsc,precision,recall,iou,gt_empty,label\n" : "id,dsc,precision,recall,iou,gt_empty\n");
+    ftn_buf_puts(&b, r->labels ? "id,dsc,precision,recall,iou,gt_empty,hd95,asd,label\n"
+                               : "id,dsc,precision,recall,iou,gt_empty,hd95,asd\n");
     for (int i = 0; i < r->n; i++) {
         csv_field(&b, r->ids[i]);
         char line[160];
@@ -245,6 +248,11 @@ static ftn_status write_csv(const ftn_eval_result *r, const char *path)
         int len = snprintf(line, sizeof line, ",%.6f,%.6f,%.6f,%.6f,%d", m->dsc, m->precision, m->recall, m->iou,
                            m->gt_empty != 0);
         ftn_buf_add(&b, line, (size_t)len);
+        for (int k = 0; k < 2; k++) { /* "nan": undefined (a mask empty) */
+            double v = k ? m->asd : m->hd95;
+            len = isnan(v) ? snprintf(line, sizeof line, ",nan") : snprintf(line, sizeof line, ",%.4f", v);
+            ftn_buf_add(&b, line, (size_t)len);
+        }
         if (r->labels) {
             ftn_buf_add(&b, ",", 1);
             csv_field(&b, r->labels[i]);
@@ -282,6 +290,15 @@ static ftn_status write_json(const ftn_eval_result *r, const char *path)
     cJSON_AddNumberToObject(root, "n_empty", g->n_empty);
     cJSON_AddNumberToObject(root, "n_empty_fp", g->n_empty_fp);
     cJSON_AddNumberToObject(root, "empty_fp_rate", g->empty_fp_rate);
+    /* boundary metrics over the images where both masks have a pixel (null: none has) */
+    const ftn_metrics *of[4] = { &r->mean, &r->std, &g->lesion_mean, &g->lesion_std };
+    cJSON *obj[4] = { mean, std, lmean, lstd };
+    for (int k = 0; k < 4; k++) {
+        cJSON_AddNumberToObject(obj[k], "hd95", of[k]->hd95);
+        cJSON_AddNumberToObject(obj[k], "asd", of[k]->asd);
+    }
+    cJSON_AddNumberToObject(root, "n_surface", g->n_surface);
+    cJSON_AddNumberToObject(root, "n_surface_one_empty", g->n_surface_one_empty);
     ftn_status st = ftn_json_write(path, root);
     cJSON_Delete(root);
     return st;
@@ -293,6 +310,8 @@ static void metrics_of(const cJSON *j, ftn_metrics *m)
     double *dst[4] = { &m->dsc, &m->precision, &m->recall, &m->iou };
     memset(m, 0, sizeof *m);
     for (int k = 0; k < 4; k++) *dst[k] = ftn_run_config_num(j, keys[k], NAN);
+    m->hd95 = ftn_run_config_num(j, "hd95", NAN); /* absent (older summaries) or null: NaN */
+    m->asd = ftn_run_config_num(j, "asd", NAN);
 }
 
 ftn_status ftn_eval_summary_read(const char *path, ftn_eval_summary *out)
@@ -307,6 +326,7 @@ ftn_status ftn_eval_summary_read(const char *path, ftn_eval_summary *out)
         return ftn_fail(FTN_EFORMAT, "%s is not a summary (no \"mean\" object)", path);
     }
     out->n = (int)ftn_run_config_num(j, "n", 0);
+    out->has_surface = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(j, "n_surface"));
     out->threshold = ftn_run_config_num(j, "threshold", NAN);
     metrics_of(mean, &out->mean);
     metrics_of(std, &out->std);
@@ -321,6 +341,8 @@ ftn_status ftn_eval_summary_read(const char *path, ftn_eval_summary *out)
         g->empty_fp_rate = ftn_run_config_num(j, "empty_fp_rate", 0);
         metrics_of(lm, &g->lesion_mean);
         metrics_of(ls, &g->lesion_std);
+        g->n_surface = (int)ftn_run_config_num(j, "n_surface", 0);
+        g->n_surface_one_empty = (int)ftn_run_config_num(j, "n_surface_one_empty", 0);
     }
     cJSON_Delete(j);
     return FTN_OK;
@@ -370,24 +392,53 @@ static uint8_t to_u8(float v)
     return (uint8_t)lrintf(v * 255.0f);
 }
 
+/* ring[p] = 1 on the outline of width t (pixels) of mask: inside it (outside 0) within t of a
+ * pixel not in it, or outside it (outside 1) within t of a pixel in it; d is w×h scratch.
+ * FTN_ENOMEM leaves ring unset. */
+static ftn_status outline(const uint8_t *mask, int outside, int w, int h, int t, uint8_t *ring, double *d)
+{
+    size_t np = (size_t)w * h;
+    uint8_t *seed = malloc(np);
+    if (!seed) return ftn_fail(FTN_ENOMEM, "overlay: out of memory");
+    for (size_t p = 0; p < np; p++) seed[p] = outside ? mask[p] : !mask[p];
+    ftn_status st = ftn_edt_sq(seed, w, h, d);
+    for (int y = 0; st == FTN_OK && y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t p = (size_t)y * w + x;
+            int edge = x < t || y < t || x >= w - t || y >= h - t; /* outside the image is outside the mask */
+            ring[p] = outside ? !mask[p] && d[p] <= (double)t * t : mask[p] && (edge || d[p] <= (double)t * t);
+        }
+    free(seed);
+    return st;
+}
+
 void ftn_overlay_rgb(const ftn_image *img, const float *pred, float threshold, const float *gt, uint8_t *rgb)
 {
     if (!img || !img->data || !rgb) return;
     int w = img->width, h = img->height, c = img->channels;
+    size_t np = (size_t)w * h;
+    int t = ((w > h ? w : h) + 100) / 200; /* about 1/200 of the image: still visible scaled down */
+    if (t < 1) t = 1;
     static const float pc[3] = { FTN_OVERLAY_PRED_R, FTN_OVERLAY_PRED_G, FTN_OVERLAY_PRED_B };
+    uint8_t *in_p = calloc(np, 1), *in_g = calloc(np, 1), *ring_p = calloc(np, 1), *ring_g = calloc(np, 1);
+    double *d = malloc(sizeof(double) * np);
+    int rings = in_p && in_g && ring_p && ring_g && d;
+    if (rings) {
+        for (size_t p = 0; p < np; p++) in_p[p] = pred && pred[p] > threshold, in_g[p] = gt && gt[p] > 0.5f;
+        rings = (!pred || outline(in_p, 0, w, h, t, ring_p, d) == FTN_OK) && (!gt || outline(in_g, 1, w, h, t, ring_g, d) == FTN_OK);
+    }
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t p = (size_t)y * w + x;
             uint8_t *o = rgb + 3 * p;
             for (int k = 0; k < 3; k++) o[k] = to_u8(img->data[p * c + (c == 3 ? k : 0)]);
-            if (pred && pred[p] > threshold) {
-                if (contour(pred, threshold, w, h, x, y)) {
-                    o[0] = FTN_OVERLAY_PRED_R, o[1] = FTN_OVERLAY_PRED_G, o[2] = FTN_OVERLAY_PRED_B;
-                } else {
-                    for (int k = 0; k < 3; k++)
-                        o[k] = (uint8_t)lrintf((1 - FTN_OVERLAY_TINT) * o[k] + FTN_OVERLAY_TINT * pc[k]);
-                }
-            }
-            if (gt && contour(gt, 0.5f, w, h, x, y)) o[0] = FTN_OVERLAY_GT_R, o[1] = FTN_OVERLAY_GT_G, o[2] = FTN_OVERLAY_GT_B;
+            if (pred && pred[p] > threshold)
+                for (int k = 0; k < 3; k++) o[k] = (uint8_t)lrintf((1 - FTN_OVERLAY_TINT) * o[k] + FTN_OVERLAY_TINT * pc[k]);
+            /* out of memory: 1-pixel outlines, the ground truth's inside its region */
+            if (rings ? ring_p[p] : pred && contour(pred, threshold, w, h, x, y))
+                o[0] = FTN_OVERLAY_PRED_R, o[1] = FTN_OVERLAY_PRED_G, o[2] = FTN_OVERLAY_PRED_B;
+            if (rings ? ring_g[p] : gt && contour(gt, 0.5f, w, h, x, y))
+                o[0] = FTN_OVERLAY_GT_R, o[1] = FTN_OVERLAY_GT_G, o[2] = FTN_OVERLAY_GT_B;
         }
+    free(in_p), free(in_g), free(ring_p), free(ring_g), free(d);
 }

@@ -26,6 +26,7 @@ typedef struct ftn_eval_summary {
     ftn_metrics mean, std;
     int has_groups;
     ftn_metrics_groups groups;
+    int has_surface; /* the summary has hd95 and asd (n_surface); older ones do not */
 } ftn_eval_summary;
 ftn_status ftn_eval_summary_read(const char *path, ftn_eval_summary *out);
 

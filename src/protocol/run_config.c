@@ -122,8 +122,15 @@ static cJSON *config_json(const ftn_train_config *c, const char *data_abs, const
     }
     cJSON_AddStringToObject(j, "data", data_abs);
     cJSON_AddStringToObject(j, "mask_suffix", c->mask_suffix ? c->mask_suffix : ""); /* "": none */
+    cJSON_AddBoolToObject(j, "skip_bad", c->skip_bad != 0);
     cJSON_AddStringToObject(j, "group_regex", c->group_regex ? c->group_regex : ""); /* "": none */
     cJSON_AddBoolToObject(j, "stratify", c->stratify != 0);
+    cJSON_AddNumberToObject(j, "cache_mb", c->cache_mb);             /* the streaming loader's: */
+    cJSON_AddNumberToObject(j, "loader_threads", c->loader_threads); /* speed only, not compared */
+    /* the engine and its threads: a resume with others is valid but no longer bit-identical to
+     * the run uninterrupted (sums in another order), so `--resume RUN` alone takes these */
+    cJSON_AddStringToObject(j, "engine", ftn_engine_name(c->engine));
+    cJSON_AddNumberToObject(j, "threads", c->threads > 0 ? c->threads : ftn_threads());
     if (c->init && *c->init) { /* the checkpoint the weights started from, and its bytes' CRC-32 */
         uint32_t crc = 0;
         char hex[16] = "unreadable"; /* then it no longer matches what the run recorded */
@@ -169,11 +176,15 @@ static int absent_as_default(const cJSON *w)
     return 0;
 }
 
-/* Every key of `want` except "epochs" must be in `have` with the same value. */
+/* Every key of `want` except "epochs" (a resume may change it), "skip_bad" (how the data set
+ * is read; the split's ids are compared), "cache_mb" and "loader_threads" (how fast batches
+ * come, never which), "engine" and "threads" (the same sums in another order) must be in `have` with the same value. */
 static ftn_status config_matches(const char *path, const cJSON *have, const cJSON *want)
 {
     for (const cJSON *w = want->child; w; w = w->next) {
-        if (!strcmp(w->string, "epochs")) continue;
+        if (!strcmp(w->string, "epochs") || !strcmp(w->string, "skip_bad") || !strcmp(w->string, "cache_mb") ||
+            !strcmp(w->string, "loader_threads") || !strcmp(w->string, "engine") || !strcmp(w->string, "threads"))
+            continue;
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
         if (!h && absent_as_default(w)) continue;
         if (!h || !cJSON_Compare(h, w, 1)) {
@@ -316,6 +327,86 @@ ftn_status ftn_run_config_dataset(const char *run_dir, const ftn_run_config *c, 
 {
     if (!c) return ftn_fail(FTN_EINVAL, "run config: missing argument");
     return ftn_run_dataset_open(run_dir, c->json, ds);
+}
+
+/* A string key's value parsed by parse(), or left as it is when absent. */
+#define CONFIG_ENUM(key, parse, field)                                                                               \
+    do {                                                                                                             \
+        const char *v_ = ftn_run_config_str(j, key, NULL);                                                          \
+        if (v_ && parse(v_, field)) return ftn_fail(FTN_EFORMAT, "%s: \"" key "\": '%s' unknown", what, v_);        \
+    } while (0)
+
+ftn_status ftn_run_config_train(const ftn_run_config *c, ftn_train_config *out)
+{
+    if (!c || !out) return ftn_fail(FTN_EINVAL, "run config: missing argument");
+    const cJSON *j = c->json;
+    const char *what = "config.json";
+    ftn_train_config t = ftn_train_default();
+    t.data = ftn_run_config_str(j, "data", NULL);
+    if (!t.data || !*t.data) return ftn_fail(FTN_EFORMAT, "%s: no \"data\" path", what);
+    t.model = ftn_run_config_str(j, "model", t.model);
+    t.channels = (int)ftn_run_config_num(j, "channels", t.channels);
+    t.height = (int)ftn_run_config_num(j, "height", t.height);
+    t.width = (int)ftn_run_config_num(j, "width", t.width);
+    ftn_loss_kind kind = t.loss.kind;
+    CONFIG_ENUM("loss", ftn_loss_parse, &kind);
+    t.loss = ftn_loss_default(kind);
+    t.loss.alpha = (float)ftn_run_config_num(j, "alpha", t.loss.alpha);
+    t.loss.beta = (float)ftn_run_config_num(j, "beta", t.loss.beta);
+    t.loss.gamma = (float)ftn_run_config_num(j, "gamma", t.loss.gamma);
+    t.loss.dice_weight = (float)ftn_run_config_num(j, "dice_weight", t.loss.dice_weight);
+    t.loss.bce_weight = (float)ftn_run_config_num(j, "bce_weight", t.loss.bce_weight);
+    const cJSON *dw = cJSON_GetObjectItemCaseSensitive(j, "ds_weights"), *w;
+    if (dw && (!cJSON_IsArray(dw) || cJSON_GetArraySize(dw) > FTN_LOSS_MAX_OUTPUTS))
+        return ftn_fail(FTN_EFORMAT, "%s: \"ds_weights\": expected at most %d numbers", what, FTN_LOSS_MAX_OUTPUTS);
+    cJSON_ArrayForEach(w, dw)
+    {
+        if (!cJSON_IsNumber(w)) return ftn_fail(FTN_EFORMAT, "%s: \"ds_weights\": expected numbers", what);
+        t.loss.ds_weights[t.loss.n_ds_weights++] = (float)w->valuedouble;
+    }
+    t.epochs = (int)ftn_run_config_num(j, "epochs", t.epochs);
+    t.batch = (int)ftn_run_config_num(j, "batch", t.batch);
+    ftn_optimizer_kind okind = t.opt.kind;
+    CONFIG_ENUM("optimizer", ftn_optimizer_parse, &okind);
+    t.opt = ftn_optimizer_default(okind); /* Adam's β and ε are not options: the optimiser's own */
+    t.opt.lr = (float)ftn_run_config_num(j, "lr", t.opt.lr);
+    t.opt.momentum = (float)ftn_run_config_num(j, "momentum", t.opt.momentum);
+    t.opt.decay = (float)ftn_run_config_num(j, "decay", t.opt.decay);
+    t.recipe = ftn_run_config_str(j, "recipe", NULL);
+    CONFIG_ENUM("schedule", ftn_lr_schedule_parse, &t.opt.schedule);
+    t.warmup_epochs = (int)ftn_run_config_num(j, "warmup", 0);
+    t.schedule_epochs = (int)ftn_run_config_num(j, "schedule_epochs", 0); /* kept: a longer run does not stretch it */
+    t.opt.min_lr = (float)ftn_run_config_num(j, "min_lr", t.opt.min_lr);
+    t.opt.nesterov = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "nesterov"));
+    t.opt.weight_decay = (float)ftn_run_config_num(j, "weight_decay", t.opt.weight_decay);
+    const cJSON *aug = cJSON_GetObjectItemCaseSensitive(j, "augment");
+    if (aug && ftn_augment_from_cjson(aug, &t.augment)) return ftn_fail_context(FTN_EFORMAT, "%s: \"augment\"", what);
+    CONFIG_ENUM("precision", ftn_precision_parse, &t.precision);
+    t.bn_recalibrate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "bn_recalibrate"));
+    t.bn_debias = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "bn_debias"));
+    t.seed = (uint64_t)ftn_run_config_num(j, "seed", (double)t.seed);
+    CONFIG_ENUM("resize", ftn_resize_parse, &t.resize);
+    t.threshold = (float)ftn_run_config_num(j, "threshold", t.threshold);
+    CONFIG_ENUM("select", ftn_select_parse, &t.select);
+    t.test_split = ftn_run_config_num(j, "test_split", t.test_split);
+    t.val_split = ftn_run_config_num(j, "val_split", t.val_split);
+    t.exclude_empty = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "exclude_empty"));
+    t.mask_suffix = ftn_run_config_str(j, "mask_suffix", NULL);
+    if (t.mask_suffix && !*t.mask_suffix) t.mask_suffix = NULL;
+    t.skip_bad = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "skip_bad"));
+    t.group_regex = ftn_run_config_str(j, "group_regex", NULL);
+    if (t.group_regex && !*t.group_regex) t.group_regex = NULL;
+    t.stratify = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "stratify"));
+    t.init = ftn_run_config_str(cJSON_GetObjectItemCaseSensitive(j, "init"), "path", NULL);
+    t.cache_mb = (int)ftn_run_config_num(j, "cache_mb", t.cache_mb);
+    t.loader_threads = (int)ftn_run_config_num(j, "loader_threads", t.loader_threads);
+    const char *engine = ftn_run_config_str(j, "engine", NULL); /* absent before 2026-12: as now */
+    if (engine && strcmp(engine, ftn_engine_name(FTN_ENGINE_DNNL)) && strcmp(engine, ftn_engine_name(FTN_ENGINE_REF)))
+        return ftn_fail(FTN_EFORMAT, "%s: \"engine\": '%s' unknown", what, engine);
+    if (engine) t.engine = strcmp(engine, ftn_engine_name(FTN_ENGINE_REF)) ? FTN_ENGINE_DNNL : FTN_ENGINE_REF;
+    t.threads = (int)ftn_run_config_num(j, "threads", 0);
+    *out = t;
+    return FTN_OK;
 }
 
 ftn_status ftn_run_config_split(const ftn_run_config *c, const char *split, const ftn_dataset *ds, int **idx, int *n)

@@ -194,6 +194,7 @@ ftn_status ftn_run_open(const char *run_dir, int resume, int overwrite, int *res
         FTN_TRY(ftn_run_path(run_dir, (ftn_run_file)f, p, sizeof p));
         FTN_TRY(ftn_remove_file(p));
     }
+    FTN_TRY(ftn_run_remove_partials(run_dir, NULL)); /* an interrupted epoch of the run replaced */
     return ftn_run_remove_except(run_dir, 0, 0);
 }
 

@@ -110,6 +110,20 @@ typedef struct ftn_run_entry {
     uint32_t crc32; /* CRC-32 of the bytes (zlib's crc32) */
 } ftn_run_entry;
 
+/* The epoch in progress when training was interrupted (ftn_train_config.stop): its steps done
+ * and what makes the rest of it bit-identical to an uninterrupted run. Its weights and optimiser
+ * state are RUN/partial/EEEE-SSSS/{model,optim}.safetensors (EEEE the 1-based epoch, SSSS the
+ * steps done); the user-visible copies stay the last finished epoch's. */
+typedef struct ftn_run_partial {
+    int epoch;               /* 1-based: epochs_done + 1 */
+    int step;                /* steps of it done, >= 1 */
+    double loss_sum;         /* Σ loss × batch size over those steps (state.json: C99 hex float) */
+    float lr;                /* the epoch's first update's rate (log.csv's lr) */
+    double seconds;          /* the epoch's time so far (log.csv's seconds) */
+    int64_t iteration;       /* optimiser steps done (the optimiser state must agree) */
+    ftn_run_entry model, optim; /* "partial/EEEE-SSSS/model.safetensors", ".../optim.safetensors" */
+} ftn_run_partial;
+
 typedef struct ftn_run_state {
     int epochs_done, best_epoch; /* best_epoch 1-based, 0: none yet */
     float best_val_dsc;          /* the best epoch's score by the run's `select`; NaN: none */
@@ -120,6 +134,8 @@ typedef struct ftn_run_state {
     int has_manifest;            /* files[] below is valid (0: a run of before epoch folders, whose
                                     top-level files are the epoch's) */
     ftn_run_entry files[FTN_RUN_N_ENTRIES];
+    int has_partial;             /* partial below is valid: an interrupted epoch (ftn_run_commit_partial) */
+    ftn_run_partial partial;
 } ftn_run_state;
 
 /* `seed` is recorded with the shuffle scheme. state.json is written atomically with st's manifest. */
@@ -160,6 +176,14 @@ void ftn_run_log_free(ftn_run_log *log);
  * epoch's model when st->best_epoch is this epoch, else kept from st). */
 ftn_status ftn_run_commit_epoch(const char *run_dir, const ftn_model *m, const ftn_run_log *log, ftn_run_state *st,
                                 uint64_t seed);
+/* Commits the epoch in progress, interrupted after st->partial.step steps, as a unit: m's
+ * weights and optimiser state into RUN/partial/EEEE-SSSS.tmp/, renamed to EEEE-SSSS/, then
+ * state.json with st (its finished epochs' fields and manifest as they were) and st->partial: the
+ * commit point; then the partial folders it does not name are removed. st->partial's files are
+ * filled in here; st->has_partial is set. */
+ftn_status ftn_run_commit_partial(const char *run_dir, const ftn_model *m, ftn_run_state *st, uint64_t seed);
+/* The interrupted epoch's weights with their optimiser state (verified; at st->partial.iteration). */
+ftn_status ftn_run_load_partial(const char *run_dir, const ftn_run_state *st, ftn_model **m);
 /* The committed weights with their optimiser state, which must be at st->iteration. With a
  * manifest, the epoch folder's files (verified); without, RUN/last(.optim).safetensors. */
 ftn_status ftn_run_load_last(const char *run_dir, const ftn_run_state *st, ftn_model **m);

@@ -29,6 +29,10 @@ ftn_status ftn_run_remove_except(const char *run_dir, int keep1, int keep2);
 /* The file of manifest entry en (k: its ftn_run_entry_kind) against the size and CRC-32 recorded
  * at its commit; FTN_EFORMAT naming the file when they differ. */
 ftn_status ftn_run_verify_entry(const char *run_dir, const ftn_run_entry *en, int k);
+/* Removes every entry of RUN/partial but the folder `keep` ("EEEE-SSSS", the committed
+ * interrupted epoch's; NULL: none, and RUN/partial itself then). */
+ftn_status ftn_run_remove_partials(const char *run_dir, const char *keep);
+#define FTN_RUN_PARTIAL_DIR "partial"
 
 /* ---- log.csv (run_log.c) --------------------------------------------------------------------- */
 

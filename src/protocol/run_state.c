@@ -3,6 +3,7 @@
  * user-visible links, and loading the committed checkpoints. */
 #include "protocol/run_internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -110,6 +111,86 @@ static ftn_status manifest_from_json(const char *p, const cJSON *fs, ftn_run_sta
     return FTN_OK;
 }
 
+/* ---- the interrupted epoch: state.json's "partial" ------------------------------------------ */
+
+/* "partial/EEEE-SSSS/<file>" of the interrupted epoch's files: nothing else in or out of RUN. */
+static int partial_path_ok(const char *path, const char *file)
+{
+    size_t n = strlen(FTN_RUN_PARTIAL_DIR "/");
+    if (strncmp(path, FTN_RUN_PARTIAL_DIR "/", n)) return 0;
+    const char *c = path + n, *dash = NULL;
+    for (; *c && *c != '/'; c++)
+        if (*c == '-' && !dash && c > path + n) dash = c;
+        else if (*c < '0' || *c > '9') return 0;
+    return dash && dash + 1 < c && c - (path + n) <= 20 && *c == '/' && !strcmp(c + 1, file);
+}
+
+static cJSON *entry_json(const ftn_run_entry *en)
+{
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08x", (unsigned)en->crc32);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", en->path);
+    cJSON_AddNumberToObject(o, "size", (double)en->size);
+    cJSON_AddStringToObject(o, "crc32", crc);
+    return o;
+}
+
+static int entry_from_json(const cJSON *o, const char *file, ftn_run_entry *en)
+{
+    const char *path = ftn_run_config_str(o, "path", NULL), *crc = ftn_run_config_str(o, "crc32", NULL);
+    double size = ftn_run_config_num(o, "size", -1);
+    char *end = NULL;
+    unsigned long c = crc ? strtoul(crc, &end, 16) : 0;
+    if (!path || strlen(path) >= sizeof en->path || !partial_path_ok(path, file) || !(size >= 0) || !crc ||
+        strlen(crc) != 8 || *end || c > 0xffffffffu)
+        return 0;
+    snprintf(en->path, sizeof en->path, "%s", path);
+    en->size = (int64_t)size;
+    en->crc32 = (uint32_t)c;
+    return 1;
+}
+
+/* The loss sum is kept as a C99 hex float: JSON numbers as cJSON prints them need not read back
+ * bit for bit, and the continuation's mean loss must. */
+static cJSON *partial_json(const ftn_run_partial *pa)
+{
+    char hex[64];
+    snprintf(hex, sizeof hex, "%a", pa->loss_sum);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "epoch", pa->epoch);
+    cJSON_AddNumberToObject(o, "step", pa->step);
+    cJSON_AddStringToObject(o, "loss_sum", hex);
+    cJSON_AddNumberToObject(o, "lr", ftn_run_short_float(pa->lr));
+    cJSON_AddNumberToObject(o, "seconds", pa->seconds);
+    cJSON_AddNumberToObject(o, "iteration", (double)pa->iteration);
+    cJSON *fs = cJSON_AddObjectToObject(o, "files");
+    cJSON_AddItemToObject(fs, "model", entry_json(&pa->model));
+    cJSON_AddItemToObject(fs, "optim", entry_json(&pa->optim));
+    return o;
+}
+
+static ftn_status partial_from_json(const char *p, const cJSON *o, const ftn_run_state *st, ftn_run_partial *pa)
+{
+    const char *hex = ftn_run_config_str(o, "loss_sum", NULL);
+    const cJSON *fs = cJSON_GetObjectItemCaseSensitive(o, "files");
+    char *end = NULL;
+    memset(pa, 0, sizeof *pa);
+    pa->epoch = (int)ftn_run_config_num(o, "epoch", -1);
+    pa->step = (int)ftn_run_config_num(o, "step", -1);
+    pa->loss_sum = hex ? strtod(hex, &end) : NAN;
+    pa->lr = (float)ftn_run_config_num(o, "lr", NAN);
+    pa->seconds = ftn_run_config_num(o, "seconds", 0);
+    pa->iteration = (int64_t)ftn_run_config_num(o, "iteration", -1);
+    if (pa->epoch != st->epochs_done + 1 || pa->step < 1 || !hex || *end || !isfinite(pa->loss_sum) ||
+        !isfinite(pa->lr) || pa->iteration < 1 ||
+        !entry_from_json(cJSON_GetObjectItemCaseSensitive(fs, "model"), entry_files[FTN_RUN_ENTRY_LAST], &pa->model) ||
+        !entry_from_json(cJSON_GetObjectItemCaseSensitive(fs, "optim"), entry_files[FTN_RUN_ENTRY_OPTIM], &pa->optim))
+        return ftn_fail(FTN_EFORMAT, "%s: partial: expected the interrupted epoch %d's {\"epoch\", \"step\", "
+                        "\"loss_sum\", \"lr\", \"iteration\", \"files\": {\"model\", \"optim\"}}", p, st->epochs_done + 1);
+    return FTN_OK;
+}
+
 ftn_status ftn_run_state_write(const char *run_dir, const ftn_run_state *st, uint64_t seed)
 {
     char p[FTN_PATH_MAX];
@@ -144,6 +225,7 @@ ftn_status ftn_run_state_write(const char *run_dir, const ftn_run_state *st, uin
             cJSON_AddStringToObject(o, "crc32", crc);
         }
     }
+    if (st->has_partial) cJSON_AddItemToObject(j, "partial", partial_json(&st->partial));
     ftn_status s = j ? ftn_json_write(p, j) : ftn_fail(FTN_ENOMEM, "%s: out of memory", run_dir);
     cJSON_Delete(j);
     return s;
@@ -175,8 +257,11 @@ ftn_status ftn_run_state_read(const char *run_dir, ftn_run_state *st)
             metrics_from_json(cJSON_GetObjectItemCaseSensitive(t, "mean"), &st->test_mean);
             metrics_from_json(cJSON_GetObjectItemCaseSensitive(t, "std"), &st->test_std);
         }
-        const cJSON *fs = cJSON_GetObjectItemCaseSensitive(j, "files");
+        const cJSON *fs = cJSON_GetObjectItemCaseSensitive(j, "files"),
+                    *pa = cJSON_GetObjectItemCaseSensitive(j, "partial");
         if (fs) s = manifest_from_json(p, fs, st);
+        if (!s && pa) s = partial_from_json(p, pa, st, &st->partial);
+        st->has_partial = !s && pa;
     }
     cJSON_Delete(j);
     return s;
@@ -184,19 +269,25 @@ ftn_status ftn_run_state_read(const char *run_dir, ftn_run_state *st)
 
 /* ---- checkpoints: verify, publish, commit, load ---------------------------------------------- */
 
-ftn_status ftn_run_verify_entry(const char *run_dir, const ftn_run_entry *en, int k)
+/* en's file against its recorded size and CRC-32; `what` names it in the message. */
+static ftn_status verify_as(const char *run_dir, const ftn_run_entry *en, const char *what)
 {
     char p[FTN_PATH_MAX];
     int64_t size;
     uint32_t crc;
     FTN_TRY(ftn_path_join(p, sizeof p, run_dir, en->path));
     ftn_status s = file_sum(p, &size, &crc);
-    if (s) return ftn_fail_context(s, "%s/state.json names %s as its %s", run_dir, en->path, entry_names[k]);
+    if (s) return ftn_fail_context(s, "%s/state.json names %s as its %s", run_dir, en->path, what);
     if (size != en->size || crc != en->crc32)
         return ftn_fail(FTN_EFORMAT, "%s: %lld bytes, crc32 %08x; state.json committed %lld bytes, crc32 %08x (the file "
                         "was changed or damaged after its epoch was committed); cannot resume",
                         p, (long long)size, (unsigned)crc, (long long)en->size, (unsigned)en->crc32);
     return FTN_OK;
+}
+
+ftn_status ftn_run_verify_entry(const char *run_dir, const ftn_run_entry *en, int k)
+{
+    return verify_as(run_dir, en, entry_names[k]);
 }
 
 /* An atomic copy of file src at dst. */
@@ -243,9 +334,41 @@ static ftn_status publish(const char *run_dir, const ftn_run_state *st)
 /* The committed epoch folder's number of entry k, from its path "epochs/NNNN/...". */
 static int entry_epoch(const ftn_run_entry *en) { return atoi(en->path + strlen(FTN_RUN_EPOCHS_DIR "/")); }
 
-/* What the manifest does not name goes: other epoch folders, stale temporary files. */
+/* The folder name "EEEE-SSSS" of the interrupted epoch's files, from their path. */
+static void partial_name(const ftn_run_partial *pa, char *name, size_t cap)
+{
+    const char *s = pa->model.path + strlen(FTN_RUN_PARTIAL_DIR "/"), *slash = strchr(s, '/');
+    snprintf(name, cap, "%.*s", slash ? (int)(slash - s) : 0, s);
+}
+
+ftn_status ftn_run_remove_partials(const char *run_dir, const char *keep)
+{
+    char pd[FTN_PATH_MAX], p[FTN_PATH_MAX];
+    FTN_TRY(ftn_path_join(pd, sizeof pd, run_dir, FTN_RUN_PARTIAL_DIR));
+    DIR *d = opendir(pd);
+    if (!d) return FTN_OK;
+    ftn_status s = FTN_OK;
+    struct dirent *e;
+    while (s == FTN_OK && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || (keep && !strcmp(e->d_name, keep))) continue;
+        if ((s = ftn_path_join(p, sizeof p, pd, e->d_name)) != FTN_OK) break;
+        struct stat sb;
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) s = ftn_run_remove_folder(p);
+        else s = ftn_remove_file(p);
+    }
+    closedir(d);
+    if (s == FTN_OK && !keep && rmdir(pd) != 0 && errno != ENOENT)
+        s = ftn_fail(FTN_EIO, "%s: cannot remove: %s", pd, strerror(errno));
+    return s;
+}
+
+/* What the manifest does not name goes: other epoch folders and interrupted epochs, stale
+ * temporary files. */
 static ftn_status remove_uncommitted(const char *run_dir, const ftn_run_state *st)
 {
+    char keep[32] = "";
+    if (st->has_partial) partial_name(&st->partial, keep, sizeof keep);
+    FTN_TRY(ftn_run_remove_partials(run_dir, st->has_partial ? keep : NULL));
     return ftn_run_remove_except(run_dir, st->has_manifest ? entry_epoch(&st->files[FTN_RUN_ENTRY_LAST]) : 0,
                                  st->has_manifest ? entry_epoch(&st->files[FTN_RUN_ENTRY_BEST]) : 0);
 }
@@ -255,6 +378,10 @@ ftn_status ftn_run_tidy(const char *run_dir, const ftn_run_state *st)
     if (st->has_manifest) {
         for (int k = 0; k < FTN_RUN_N_ENTRIES; k++) FTN_TRY(ftn_run_verify_entry(run_dir, &st->files[k], k));
         FTN_TRY(publish(run_dir, st));
+    }
+    if (st->has_partial) {
+        FTN_TRY(verify_as(run_dir, &st->partial.model, "interrupted epoch's weights"));
+        FTN_TRY(verify_as(run_dir, &st->partial.optim, "interrupted epoch's optimiser state"));
     }
     return remove_uncommitted(run_dir, st);
 }
@@ -315,6 +442,7 @@ ftn_status ftn_run_commit_epoch(const char *run_dir, const ftn_model *m, const f
     ftn_run_sync_dir(ed);
     /* 3. the manifest: the commit */
     ftn_run_state next = *st;
+    next.has_partial = 0; /* an interrupted epoch is this one, finished now */
     for (int k = 0; k < FTN_RUN_ENTRY_BEST; k++) FTN_TRY(fill_entry(run_dir, rel, &next, k));
     if (st->best_epoch == e) next.files[FTN_RUN_ENTRY_BEST] = next.files[FTN_RUN_ENTRY_LAST]; /* the same file */
     if (st->best_epoch != e) { /* the best entry is an earlier epoch's, still committed */
@@ -330,6 +458,63 @@ ftn_status ftn_run_commit_epoch(const char *run_dir, const ftn_model *m, const f
     /* 4. the user-visible copies, then what is no longer named */
     FTN_TRY(publish(run_dir, st));
     return remove_uncommitted(run_dir, st);
+}
+
+ftn_status ftn_run_commit_partial(const char *run_dir, const ftn_model *m, ftn_run_state *st, uint64_t seed)
+{
+    ftn_run_partial *pa = &st->partial;
+    if (pa->epoch != st->epochs_done + 1 || pa->step < 1)
+        return ftn_fail(FTN_EINVAL, "%s: epoch %d, step %d after %d epochs: nothing to save", run_dir, pa->epoch, pa->step,
+                        st->epochs_done);
+    char name[24], rel[40], pd[FTN_PATH_MAX], dir[FTN_PATH_MAX], tmp[FTN_PATH_MAX], p[FTN_PATH_MAX];
+    snprintf(name, sizeof name, "%04d-%04d", pa->epoch, pa->step);
+    snprintf(rel, sizeof rel, FTN_RUN_PARTIAL_DIR "/%s", name);
+    FTN_TRY(ftn_path_join(pd, sizeof pd, run_dir, FTN_RUN_PARTIAL_DIR));
+    FTN_TRY(ftn_path_join(dir, sizeof dir, run_dir, rel));
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", dir) >= (int)sizeof tmp) return ftn_fail(FTN_EINVAL, "%s: path too long", dir);
+    /* 1. the files in EEEE-SSSS.tmp/ (a killed process's leftovers replaced) */
+    FTN_TRY(ftn_run_remove_folder(tmp));
+    FTN_TRY(ftn_run_make_folder(pd));
+    FTN_TRY(ftn_run_make_folder(tmp));
+    FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_LAST]));
+    FTN_TRY(ftn_model_save(m, p));
+    FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_OPTIM]));
+    FTN_TRY(ftn_optimizer_save(m, p));
+    /* 2. complete: EEEE-SSSS/ (never the committed one: that has fewer steps or another epoch) */
+    FTN_TRY(ftn_run_remove_folder(dir));
+    if (rename(tmp, dir) != 0) return ftn_fail(FTN_EIO, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno));
+    ftn_run_sync_dir(pd);
+    /* 3. state.json: the commit; the finished epochs' fields and manifest unchanged */
+    ftn_run_state next = *st;
+    ftn_run_partial *np = &next.partial;
+    snprintf(np->model.path, sizeof np->model.path, "%s/%s", rel, entry_files[FTN_RUN_ENTRY_LAST]);
+    snprintf(np->optim.path, sizeof np->optim.path, "%s/%s", rel, entry_files[FTN_RUN_ENTRY_OPTIM]);
+    FTN_TRY(ftn_path_join(p, sizeof p, run_dir, np->model.path));
+    FTN_TRY(file_sum(p, &np->model.size, &np->model.crc32));
+    FTN_TRY(ftn_path_join(p, sizeof p, run_dir, np->optim.path));
+    FTN_TRY(file_sum(p, &np->optim.size, &np->optim.crc32));
+    np->iteration = ftn_model_iteration(m);
+    next.has_partial = 1;
+    FTN_TRY(ftn_run_state_write(run_dir, &next, seed));
+    *st = next;
+    /* 4. an earlier interruption's folder, and leftovers, go */
+    return ftn_run_remove_partials(run_dir, name);
+}
+
+ftn_status ftn_run_load_partial(const char *run_dir, const ftn_run_state *st, ftn_model **m)
+{
+    char p[FTN_PATH_MAX];
+    if (!st->has_partial) return ftn_fail(FTN_EINVAL, "%s: no interrupted epoch", run_dir);
+    FTN_TRY(verify_as(run_dir, &st->partial.model, "interrupted epoch's weights"));
+    FTN_TRY(verify_as(run_dir, &st->partial.optim, "interrupted epoch's optimiser state"));
+    FTN_TRY(ftn_path_join(p, sizeof p, run_dir, st->partial.model.path));
+    FTN_TRY(ftn_model_load(p, m));
+    FTN_TRY(ftn_path_join(p, sizeof p, run_dir, st->partial.optim.path));
+    FTN_TRY(ftn_optimizer_load(*m, p));
+    if (ftn_model_iteration(*m) != st->partial.iteration)
+        return ftn_fail(FTN_EFORMAT, "%s: the interrupted epoch's optimiser state is at iteration %lld, state.json at %lld; "
+                        "cannot resume exactly", run_dir, (long long)ftn_model_iteration(*m), (long long)st->partial.iteration);
+    return FTN_OK;
 }
 
 /* The model (and optimiser state) of a verified entry. */

@@ -15,10 +15,14 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "engine/graph.h" /* FTN_BN_MOMENTUM */
+#include "data/batch_loader.h"
 #include "data/dataset.h"
 #include "data/split.h"
+#include "dist/dist.h"
 #include "metrics/metrics.h"
 #include "protocol/evaluate.h"
+#include "protocol/provenance.h"
 #include "protocol/run_folder.h"
 
 ftn_train_config ftn_train_default(void)
@@ -39,6 +43,8 @@ ftn_train_config ftn_train_default(void)
     c.val_split = 0.15;
     c.engine = FTN_ENGINE_DNNL;
     c.augment = ftn_augment_default(); /* none: the paper's */
+    c.cache_mb = FTN_TRAIN_DEFAULT_CACHE_MB;
+    c.loader_threads = FTN_TRAIN_DEFAULT_LOADER_THREADS;
     return c;
 }
 
@@ -88,6 +94,19 @@ static void read_test_groups(const char *run_dir, int n_test, ftn_train_summary 
     out->test_mean.gt_empty = out->test_groups.n_empty;
 }
 
+ftn_status ftn_train_read_progress(const char *run_dir, int *epochs_done, int *partial_steps)
+{
+    char p[FTN_PATH_MAX];
+    ftn_run_state st;
+    *epochs_done = *partial_steps = 0;
+    FTN_TRY(ftn_run_path(run_dir, FTN_RUN_STATE, p, sizeof p));
+    if (!ftn_path_exists(p)) return FTN_OK;
+    FTN_TRY(ftn_run_state_read(run_dir, &st));
+    *epochs_done = st.epochs_done;
+    *partial_steps = st.has_partial ? st.partial.step : 0;
+    return FTN_OK;
+}
+
 ftn_status ftn_train_read_summary(const char *run_dir, ftn_train_summary *out)
 {
     ftn_run_state st;
@@ -104,18 +123,24 @@ ftn_status ftn_train_read_summary(const char *run_dir, ftn_train_summary *out)
     return FTN_OK;
 }
 
-/* Sessions by batch size (the full batch, the training remainder, the validation sizes), sharing
- * one working memory. */
-typedef struct session_cache { ftn_session *s[4]; } session_cache;
+/* Sessions by batch size (the full batch, the training remainder, the validation sizes) and
+ * process group (a data-parallel run's training parts; NULL: alone), sharing one working memory. */
+#define N_SESSIONS 8
+typedef struct session_cache {
+    ftn_session *s[N_SESSIONS];
+    const ftn_comm *comm[N_SESSIONS];
+} session_cache;
 
-static ftn_status get_session(session_cache *c, ftn_model *m, int batch, ftn_engine engine, ftn_precision precision,
-                              ftn_session **out)
+static ftn_status get_group_session(session_cache *c, ftn_model *m, int batch, ftn_engine engine,
+                                    ftn_precision precision, const ftn_comm *comm, ftn_session **out)
 {
-    for (int i = 0; i < 4; i++) {
-        if (c->s[i] && ftn_session_batch(c->s[i]) == batch) { *out = c->s[i]; return FTN_OK; }
+    for (int i = 0; i < N_SESSIONS; i++) {
+        if (c->s[i] && ftn_session_batch(c->s[i]) == batch && c->comm[i] == comm) { *out = c->s[i]; return FTN_OK; }
         if (!c->s[i]) {
             FTN_TRY(ftn_session_create_ex(m, batch, engine, precision, &c->s[i]));
             if (i > 0) FTN_TRY(ftn_session_share_memory(c->s[i], c->s[0])); /* they run one at a time */
+            if (comm) ftn_session_set_comm(c->s[i], comm);
+            c->comm[i] = comm;
             *out = c->s[i];
             return FTN_OK;
         }
@@ -123,9 +148,15 @@ static ftn_status get_session(session_cache *c, ftn_model *m, int batch, ftn_eng
     return ftn_fail(FTN_EINTERNAL, "train: too many session sizes");
 }
 
+static ftn_status get_session(session_cache *c, ftn_model *m, int batch, ftn_engine engine, ftn_precision precision,
+                              ftn_session **out)
+{
+    return get_group_session(c, m, batch, engine, precision, NULL, out);
+}
+
 static void free_sessions(session_cache *c)
 {
-    for (int i = 0; i < 4; i++) ftn_session_free(c->s[i]);
+    for (int i = 0; i < N_SESSIONS; i++) ftn_session_free(c->s[i]);
     memset(c, 0, sizeof *c);
 }
 
@@ -134,24 +165,28 @@ static void free_sessions(session_cache *c)
  * over images weighting each batch by its size as Keras' evaluate does, and the mean per-image DSC
  * of the prediction at threshold 0.5 — the spec's checkpoint criterion. Test metrics at the
  * images' original resolution are ftn_evaluate's job. */
-static ftn_status validate(session_cache *sc, ftn_model *m, const ftn_train_config *cfg, const float *x, const float *y,
-                           int n, float *val_loss, float *val_dsc, float *val_soft_dsc)
+static ftn_status validate(session_cache *sc, ftn_model *m, const ftn_train_config *cfg, ftn_loader *loader,
+                           const int *ids, int n, float *val_loss, float *val_dsc, float *val_soft_dsc)
 {
     ftn_shape in = ftn_model_input_shape(m);
-    size_t img = (size_t)in.c * in.h * in.w, px = (size_t)in.h * in.w;
+    size_t px = (size_t)in.h * in.w;
     int k = ftn_model_output_count(m) - 1;
     double loss_sum = 0, dsc_sum = 0, soft_sum = 0;
-    for (int i0 = 0; i0 < n; i0 += cfg->batch) {
-        int b = n - i0 < cfg->batch ? n - i0 : cfg->batch;
+    FTN_TRY(ftn_loader_begin(loader, ids, n, 0, 0)); /* streamed, never augmented */
+    for (;;) {
+        const float *x, *y;
+        int b;
+        FTN_TRY(ftn_loader_next(loader, &x, &y, &b));
+        if (!b) break;
         ftn_session *s;
         float l;
         FTN_TRY(get_session(sc, m, b, cfg->engine, cfg->precision, &s));
-        FTN_TRY(ftn_session_forward(s, x + (size_t)i0 * img, 0));
-        FTN_TRY(ftn_session_loss(s, y + (size_t)i0 * px, &cfg->loss, &l));
+        FTN_TRY(ftn_session_forward(s, x, 0));
+        FTN_TRY(ftn_session_loss(s, y, &cfg->loss, &l));
         loss_sum += (double)l * b;
         const float *p = ftn_session_output(s, k, NULL);
-        soft_sum += ftn_soft_dsc(p, y + (size_t)i0 * px, px * (size_t)b) * b;
-        for (int j = 0; j < b; j++) dsc_sum += ftn_metrics_compute(p + j * px, y + (size_t)(i0 + j) * px, px, 0.5f).dsc;
+        soft_sum += ftn_soft_dsc(p, y, px * (size_t)b) * b;
+        for (int j = 0; j < b; j++) dsc_sum += ftn_metrics_compute(p + j * px, y + (size_t)j * px, px, 0.5f).dsc;
     }
     *val_loss = (float)(loss_sum / n);
     *val_dsc = (float)(dsc_sum / n);
@@ -192,6 +227,9 @@ static ftn_status check_config(const ftn_train_config *c)
     if (!(c->opt.lr > 0) || !(c->threshold > 0 && c->threshold < 1))
         return ftn_fail(FTN_EINVAL, "train: learning rate %g must be positive and threshold %g in (0, 1)", c->opt.lr, c->threshold);
     if (c->resume && c->overwrite) return ftn_fail(FTN_EINVAL, "train: resume and overwrite exclude each other");
+    if (c->cache_mb < 0 || c->loader_threads < 0 || c->loader_threads > 256)
+        return ftn_fail(FTN_EINVAL, "train: cache %d MiB and loader threads %d must be >= 0 (threads at most 256)",
+                        c->cache_mb, c->loader_threads);
     if (c->bn_debias && c->bn_recalibrate) /* re-estimation replaces the statistics before every use */
         return ftn_fail(FTN_EINVAL, "train: bn_debias and bn_recalibrate exclude each other");
     if (c->select != FTN_SELECT_DSC && c->select != FTN_SELECT_SOFT_DSC)
@@ -238,12 +276,13 @@ typedef struct run_ctx {
     ftn_split split;
     ftn_model *m;
     session_cache sc;
-    float *xt, *yt, *xv, *yv; /* training and validation images and masks at model resolution */
-    float *xb, *yb;           /* one batch */
+    ftn_loader *loader;       /* the training, validation and BN batches, streamed */
+    int *train_ids;           /* the epoch's data-set indices in visiting order (the loader's) */
+    long train_seq;           /* the loader's sequence training began last, */
+    int train_epoch, train_next; /* its epoch (0-based) and the step it gives next */
     int b_max;                /* the largest batch */
     int *order;               /* the epoch's visiting order of the training ids */
     ftn_optimizer_config opt; /* cfg->opt with the warm-up and schedule length in updates */
-    int *aug_index;           /* augmentation: a batch's data-set indices (NULL: none) */
     ftn_run_log log;
     ftn_run_state st;
     ftn_train_progress pr;
@@ -257,9 +296,9 @@ static void run_free(run_ctx *c)
 {
     free_sessions(&c->sc);
     ftn_model_free(c->m);
-    free(c->xt); free(c->yt); free(c->xv); free(c->yv); free(c->xb); free(c->yb);
+    ftn_loader_free(c->loader);
+    free(c->train_ids);
     free(c->order);
-    free(c->aug_index);
     free(c->split.train); free(c->split.val); free(c->split.test);
     ftn_run_log_free(&c->log);
     ftn_dataset_free(&c->own_ds);
@@ -309,7 +348,8 @@ static ftn_status resume_run(run_ctx *c, const char *data_abs)
     if (c->st.epochs_done > cfg->epochs)
         return ftn_fail(FTN_EINVAL, "%s: the run has %d epochs done, more than the %d asked for", c->dir, c->st.epochs_done,
                         cfg->epochs);
-    FTN_TRY(ftn_run_load_last(c->dir, &c->st, &c->m));
+    /* an epoch an interruption saved goes on from its weights; otherwise the last finished one's */
+    FTN_TRY(c->st.has_partial ? ftn_run_load_partial(c->dir, &c->st, &c->m) : ftn_run_load_last(c->dir, &c->st, &c->m));
     FTN_TRY(ftn_run_log_resume(c->dir, &c->st, &c->log));
     if (c->st.epochs_done < cfg->epochs) c->st.has_test = 0; /* a longer run is tested again */
     return FTN_OK;
@@ -330,30 +370,42 @@ static ftn_status start_run(run_ctx *c)
     return ftn_run_log_start(c->dir, &c->log);
 }
 
-/* The training and validation images at model resolution, and the batch buffers. */
+/* The loader of the training and validation batches (streamed: nothing of the data set is held
+ * but its decode cache), and the visiting order's buffers. */
 static ftn_status load_training_data(run_ctx *c)
 {
     const ftn_train_config *cfg = c->cfg;
     const ftn_split *sp = &c->split;
     ftn_shape in = ftn_model_input_shape(c->m);
-    size_t img = (size_t)in.c * in.h * in.w, px = (size_t)in.h * in.w;
+    size_t px = (size_t)in.h * in.w;
     notify(c->cb, c->user, &c->pr, FTN_PHASE_LOAD);
-    FTN_TRY(ftn_dataset_load_subset(c->ds, sp->train, sp->n_train, in.c, in.h, in.w, cfg->resize, &c->xt, &c->yt, NULL));
+    int longest = sp->n_train > sp->n_val ? sp->n_train : sp->n_val;
+    ftn_loader_config lc = { .channels = in.c, .height = in.h, .width = in.w, .resize = cfg->resize,
+                             .batch = cfg->batch < longest ? cfg->batch : longest, .threads = cfg->loader_threads,
+                             .cache_bytes = (size_t)cfg->cache_mb << 20, .augment = &cfg->augment, .seed = cfg->seed };
+    FTN_TRY(ftn_loader_create(c->ds, &lc, &c->loader));
+    c->train_seq = -1;
     /* a training split without one lesion pixel (masks in a value convention not recognised, say)
-     * would train an all-background network and report it as a result */
+     * would train an all-background network and report it as a result: the masks are read at
+     * network size until one has a lesion pixel (the first, as a rule) */
     size_t lesion = 0;
-    for (size_t i = 0, n = px * (size_t)sp->n_train; i < n && !lesion; i++) lesion += c->yt[i] > 0.5f;
+    FTN_TRY(ftn_loader_begin(c->loader, sp->train, sp->n_train, 0, 0));
+    for (;;) {
+        const float *x, *y;
+        int b;
+        FTN_TRY(ftn_loader_next(c->loader, &x, &y, &b));
+        if (!b) break;
+        for (size_t i = 0, n = px * (size_t)b; i < n && !lesion; i++) lesion += y[i] > 0.5f;
+        if (lesion) break;
+    }
     if (!lesion)
         return ftn_fail(FTN_EINVAL, "%s: every mask of the training split (%d images) is empty at %dx%d: nothing to "
                         "learn (a mask pixel is lesion above half its format's range, or at 1 in a 0/1 mask)",
                         c->ds->path, sp->n_train, in.h, in.w);
-    if (sp->n_val)
-        FTN_TRY(ftn_dataset_load_subset(c->ds, sp->val, sp->n_val, in.c, in.h, in.w, cfg->resize, &c->xv, &c->yv, NULL));
     c->b_max = cfg->batch < sp->n_train ? cfg->batch : sp->n_train;
-    c->xb = malloc(sizeof(float) * img * (size_t)c->b_max);
-    c->yb = malloc(sizeof(float) * px * (size_t)c->b_max);
     c->order = malloc(sizeof(int) * (size_t)sp->n_train);
-    if (!c->xb || !c->yb || !c->order) return ftn_fail(FTN_ENOMEM, "train: out of memory");
+    c->train_ids = malloc(sizeof(int) * (size_t)sp->n_train);
+    if (!c->order || !c->train_ids) return ftn_fail(FTN_ENOMEM, "train: out of memory");
     return FTN_OK;
 }
 
@@ -389,7 +441,7 @@ static ftn_status diverged(const run_ctx *c, int e, int step, float v, const cha
 }
 
 /* The optimiser as this run's updates see it (the warm-up and the schedule's length from epochs
- * to updates), and augmentation's index buffer. */
+ * to updates). */
 static ftn_status setup_recipe(run_ctx *c)
 {
     const ftn_train_config *cfg = c->cfg;
@@ -397,20 +449,52 @@ static ftn_status setup_recipe(run_ctx *c)
     c->opt = cfg->opt;
     c->opt.warmup = (int64_t)cfg->warmup_epochs * steps;
     c->opt.total_iterations = (int64_t)(cfg->schedule_epochs > 0 ? cfg->schedule_epochs : cfg->epochs) * steps;
-    FTN_TRY(ftn_optimizer_check(&c->opt));
-    if (!ftn_augment_is_identity(&cfg->augment) && !(c->aug_index = malloc(sizeof(int) * (size_t)c->b_max)))
-        return ftn_fail(FTN_ENOMEM, "train: out of memory");
+    return ftn_optimizer_check(&c->opt);
+}
+
+/* The batch of step `step` of epoch e's order, from the loader: the epoch's sequence is begun at
+ * this step when the loader is elsewhere (the epoch's first step, a run resumed mid-epoch, after
+ * validation). Sample j is augmented with its data-set index, so its draws depend on (seed,
+ * epoch, sample) only, never on the batch it falls in (a resumed run sees the same). */
+static ftn_status fetch_batch(run_ctx *c, int e, int step, int b, const float **x, const float **y)
+{
+    int n_train = c->split.n_train, got;
+    if (ftn_loader_sequence(c->loader) != c->train_seq || c->train_epoch != e || c->train_next != step) {
+        for (int i = 0; i < n_train; i++) c->train_ids[i] = c->split.train[c->order[i]];
+        FTN_TRY(ftn_loader_begin(c->loader, c->train_ids, n_train, step, e + 1));
+        c->train_seq = ftn_loader_sequence(c->loader);
+        c->train_epoch = e;
+    }
+    FTN_TRY(ftn_loader_next(c->loader, x, y, &got));
+    c->train_next = step + 1;
+    if (got != b) return ftn_fail(FTN_EINTERNAL, "train: epoch %d step %d: the loader gave %d images, not %d", e + 1, step + 1, got, b);
     return FTN_OK;
 }
 
-/* The batch at position i0 of epoch e's order, copied already, augmented in place: sample j is
- * augmented with its data-set index, so its draws depend on (seed, epoch, sample) only, never on
- * the batch it falls in (a resumed run sees the same). */
-static ftn_status augment_batch(run_ctx *c, int e, int i0, int b)
+/* A data-parallel run's fetch_batch: this process's part [lo, lo + *n) of the batch of step
+ * `step` (b images), *grouped 1 when the group computes it (ftn_dist_batch_part). The parts of
+ * the epoch's full batches are one sequence of the loader in batches of *n; a smaller last
+ * batch's part is a sequence of its own. */
+static ftn_status fetch_part(run_ctx *c, int e, int step, int b, const float **x, const float **y, int *n, int *grouped)
 {
-    ftn_shape in = ftn_model_input_shape(c->m);
-    for (int j = 0; j < b; j++) c->aug_index[j] = c->split.train[c->order[i0 + j]];
-    return ftn_augment_batch(&c->cfg->augment, c->cfg->seed, e + 1, c->aug_index, b, c->xb, in.c, in.h, in.w, c->yb);
+    int B = c->cfg->batch, n_full = c->split.n_train / B, lo, got, k = 0;
+    *grouped = ftn_dist_batch_part(c->cfg->comm, b, &lo, n);
+    if (b < B) {
+        for (int i = 0; i < *n; i++) c->train_ids[k++] = c->split.train[c->order[step * B + lo + i]];
+        FTN_TRY(ftn_loader_begin_batch(c->loader, c->train_ids, k, 0, e + 1, *n));
+        c->train_seq = -1; /* the full batches' sequence is begun again */
+    } else if (ftn_loader_sequence(c->loader) != c->train_seq || c->train_epoch != e || c->train_next != step) {
+        for (int j = 0; j < n_full; j++)
+            for (int i = 0; i < *n; i++) c->train_ids[k++] = c->split.train[c->order[j * B + lo + i]];
+        FTN_TRY(ftn_loader_begin_batch(c->loader, c->train_ids, k, step, e + 1, *n));
+        c->train_seq = ftn_loader_sequence(c->loader);
+        c->train_epoch = e;
+    }
+    FTN_TRY(ftn_loader_next(c->loader, x, y, &got));
+    c->train_next = step + 1;
+    if (got != *n)
+        return ftn_fail(FTN_EINTERNAL, "train: epoch %d step %d: the loader gave %d images, not %d", e + 1, step + 1, got, *n);
+    return FTN_OK;
 }
 
 /* One training step on the batch at position i0 of epoch e's order; adds its loss × size to
@@ -419,25 +503,27 @@ static ftn_status train_step(run_ctx *c, int e, int step, int steps, double *los
 {
     const ftn_train_config *cfg = c->cfg;
     int n_train = c->split.n_train, i0 = step * cfg->batch, b = n_train - i0 < cfg->batch ? n_train - i0 : cfg->batch;
-    ftn_shape in = ftn_model_input_shape(c->m);
-    size_t img = (size_t)in.c * in.h * in.w, px = (size_t)in.h * in.w;
-    for (int j = 0; j < b; j++) {
-        memcpy(c->xb + j * img, c->xt + (size_t)c->order[i0 + j] * img, img * sizeof(float));
-        memcpy(c->yb + j * px, c->yt + (size_t)c->order[i0 + j] * px, px * sizeof(float));
-    }
+    const float *xb, *yb; /* decoded, resized and augmented by the loader's workers */
     ftn_session *s;
     float l;
     double t0 = now_s();
-    if (c->aug_index) FTN_TRY(augment_batch(c, e, i0, b));
-    FTN_TRY(get_session(&c->sc, c->m, b, cfg->engine, cfg->precision, &s));
+    int grouped = 0, part;
+    if (cfg->comm) { /* this process's part of the batch, in the group's session (or alone) */
+        FTN_TRY(fetch_part(c, e, step, b, &xb, &yb, &part, &grouped));
+        FTN_TRY(get_group_session(&c->sc, c->m, part, cfg->engine, cfg->precision, grouped ? cfg->comm : NULL, &s));
+    } else {
+        FTN_TRY(fetch_batch(c, e, step, b, &xb, &yb));
+        FTN_TRY(get_session(&c->sc, c->m, b, cfg->engine, cfg->precision, &s));
+    }
     if (cfg->bn_debias) /* this step is BN update number iteration + 1 */
         FTN_TRY(ftn_session_set_bn_momentum(s, ftn_bn_debiased_momentum(ftn_model_iteration(c->m) + 1)));
     /* ftn_train_step, with the loss checked before the update and the parameters after it */
-    ftn_status ss = ftn_session_forward(s, c->xb, 1);
-    if (!ss) ss = ftn_session_loss(s, c->yb, &cfg->loss, &l);
+    ftn_status ss = ftn_session_forward(s, xb, 1);
+    if (!ss) ss = ftn_session_loss(s, yb, &cfg->loss, &l);
     if (!ss && !isfinite(l)) return diverged(c, e, step, l, NULL);
     if (!ss) ss = ftn_session_backward(s);
     if (!ss) ss = ftn_model_step(c->m, &c->opt);
+    if (!ss && cfg->comm && !grouped) ss = ftn_dist_broadcast_model(cfg->comm, c->m); /* computed alike by all */
     if (ss) return ftn_fail_context(ss, "epoch %d step %d", e + 1, step + 1);
     float bad_value; /* a NaN gradient shows as a NaN parameter after the update */
     const char *bad = nonfinite_tensor(c->m, &bad_value);
@@ -458,7 +544,44 @@ static ftn_status train_step(run_ctx *c, int e, int step, int steps, double *los
 }
 
 /* The training steps of epoch e (0-based) over its shuffled order: the mean training loss. */
-static ftn_status train_epoch(run_ctx *c, int e, double *train_loss)
+/* A stop request (cfg->stop, a caller's signal handler's flag) is read after every step. */
+static int stop_requested(const run_ctx *c)
+{
+    int own = c->cfg->stop && *c->cfg->stop, any = own;
+    if (c->cfg->comm && ftn_dist_any(c->cfg->comm, own, &any)) return own; /* processes stop together */
+    return any;
+}
+
+/* Epoch e stopped after `step` of its `steps` steps: the epoch in progress committed as a unit
+ * (ftn_run_commit_partial: the weights, the optimiser state and what the rest of the epoch needs
+ * to be bit-identical), then FTN_EINTERRUPTED. */
+static ftn_status save_interrupted(run_ctx *c, int e, int step, int steps, double loss_sum, float lr, double t_epoch)
+{
+    ftn_run_partial *pa = &c->st.partial;
+    pa->epoch = e + 1;
+    pa->step = step;
+    pa->loss_sum = loss_sum;
+    pa->lr = lr;
+    pa->seconds = now_s() - t_epoch;
+    if (ftn_dist_lead(c->cfg->comm)) FTN_TRY(ftn_run_commit_partial(c->dir, c->m, &c->st, c->cfg->seed));
+    return ftn_fail(FTN_EINTERRUPTED, "%s: interrupted at epoch %d, step %d of %d (saved)", c->dir, e + 1, step, steps);
+}
+
+/* A stop request seen between epochs (e done) or before the test: what was committed stays. */
+static ftn_status stopped_between(const run_ctx *c, int e)
+{
+    if (c->st.has_partial)
+        return ftn_fail(FTN_EINTERRUPTED, "%s: interrupted at epoch %d, step %d (saved)", c->dir, c->st.partial.epoch,
+                        c->st.partial.step);
+    if (e == 0) return ftn_fail(FTN_EINTERRUPTED, "%s: interrupted before epoch 1 (nothing to save)", c->dir);
+    return ftn_fail(FTN_EINTERRUPTED, "%s: interrupted after epoch %d of %d (saved)", c->dir, e, c->cfg->epochs);
+}
+
+/* The training steps of epoch e (0-based) over its shuffled order: the mean training loss. An
+ * epoch an interruption saved (c->st.partial) goes on from its next step with its loss sum; a
+ * stop request saves the epoch in progress after the step it comes in. lr and t_epoch: the
+ * epoch's first update's rate and its start, for that save. */
+static ftn_status train_epoch(run_ctx *c, int e, float lr, double t_epoch, double *train_loss)
 {
     int n_train = c->split.n_train, steps = (n_train + c->cfg->batch - 1) / c->cfg->batch;
     for (int i = 0; i < n_train; i++) c->order[i] = i;
@@ -466,15 +589,27 @@ static ftn_status train_epoch(run_ctx *c, int e, double *train_loss)
     ftn_rng_seed(&rng, epoch_seed(c->cfg->seed, e));
     ftn_shuffle(c->order, n_train, &rng);
     double loss_sum = 0;
+    int first = 0;
+    if (c->st.has_partial) {
+        first = c->st.partial.step;
+        loss_sum = c->st.partial.loss_sum;
+        if (first >= steps)
+            return ftn_fail(FTN_EFORMAT, "%s: the interrupted epoch %d has %d steps done of its %d", c->dir, e + 1, first, steps);
+    }
     c->pr.epoch = e + 1;
     c->pr.steps = steps;
-    for (int step = 0; step < steps; step++) FTN_TRY(train_step(c, e, step, steps, &loss_sum));
+    for (int step = first; step < steps; step++) {
+        FTN_TRY(train_step(c, e, step, steps, &loss_sum));
+        if (step + 1 < steps && stop_requested(c)) return save_interrupted(c, e, step + 1, steps, loss_sum, lr, t_epoch);
+    }
     *train_loss = loss_sum / n_train;
     return FTN_OK;
 }
 
-/* --bn-recalibrate: BN statistics re-estimated over the training images, in the training step's
- * own sessions. */
+/* --bn-recalibrate: BN statistics re-estimated over the training images (in the split's order,
+ * unaugmented, streamed), in the training step's own sessions: ftn_bn_recalibrate_sessions'
+ * arithmetic batch by batch, r = seen/(seen + b)·r + b/(seen + b)·batch, so that after each
+ * batch r is the average over all seen. */
 static ftn_status recalibrate_bn(run_ctx *c)
 {
     const ftn_train_config *cfg = c->cfg;
@@ -482,7 +617,23 @@ static ftn_status recalibrate_bn(run_ctx *c)
     int tail = c->split.n_train % c->b_max;
     FTN_TRY(get_session(&c->sc, c->m, c->b_max, cfg->engine, cfg->precision, &full));
     if (tail) FTN_TRY(get_session(&c->sc, c->m, tail, cfg->engine, cfg->precision, &rest));
-    return ftn_bn_recalibrate_sessions(full, rest, c->xt, c->split.n_train);
+    FTN_TRY(ftn_loader_begin(c->loader, c->split.train, c->split.n_train, 0, 0));
+    long seen = 0;
+    ftn_status st = FTN_OK;
+    for (int k = 0; st == FTN_OK; k++) {
+        const float *x, *y;
+        int b;
+        if ((st = ftn_loader_next(c->loader, &x, &y, &b)) || !b) break;
+        ftn_session *cur = b == c->b_max ? full : rest;
+        st = ftn_session_set_bn_momentum(cur, (float)((double)seen / (double)(seen + b)));
+        if (!st) st = ftn_session_forward(cur, x, 1);
+        if (st) st = ftn_fail_context(st, "bn recalibrate: batch %d", k + 1);
+        seen += b;
+    }
+    /* training's momentum again (bn_debias, which sets its own every step, excludes this) */
+    ftn_session_set_bn_momentum(full, FTN_BN_MOMENTUM);
+    if (rest) ftn_session_set_bn_momentum(rest, FTN_BN_MOMENTUM);
+    return st;
 }
 
 /* The end of epoch e: validation, then the epoch committed as a unit (its checkpoints, the log and
@@ -492,9 +643,15 @@ static ftn_status finish_epoch(run_ctx *c, int e, float lr, double train_loss, d
     const ftn_train_config *cfg = c->cfg;
     ftn_run_state *st = &c->st;
     double t_val = now_s();
+    if (!ftn_dist_lead(cfg->comm)) { /* process 0 validates and writes; the others go on */
+        st->epochs_done = e + 1;
+        st->has_partial = 0;
+        return FTN_OK;
+    }
     if (cfg->bn_recalibrate) FTN_TRY(recalibrate_bn(c));
     float vloss = NAN, vdsc = NAN, vsoft = NAN;
-    if (c->split.n_val) FTN_TRY(validate(&c->sc, c->m, cfg, c->xv, c->yv, c->split.n_val, &vloss, &vdsc, &vsoft));
+    if (c->split.n_val)
+        FTN_TRY(validate(&c->sc, c->m, cfg, c->loader, c->split.val, c->split.n_val, &vloss, &vdsc, &vsoft));
     /* best by the criterion (the first epoch, then strictly better); no validation: the last */
     float score = cfg->select == FTN_SELECT_SOFT_DSC ? vsoft : vdsc;
     int best = !c->split.n_val || st->best_epoch == 0 || score > st->best_val_dsc;
@@ -528,11 +685,17 @@ static ftn_status train_epochs(run_ctx *c, ftn_train_summary *out)
     FTN_TRY(setup_recipe(c));
     c->clock.start = now_s();
     for (int e = c->st.epochs_done; e < cfg->epochs; e++) {
-        double t_epoch = now_s(), train_loss;
+        if (stop_requested(c)) return stopped_between(c, e);
+        double t_epoch = now_s(), train_loss = 0;
         float lr = (float)ftn_optimizer_lr(&c->opt, ftn_model_iteration(c->m)); /* the epoch's first update's */
-        FTN_TRY(train_epoch(c, e, &train_loss));
+        if (c->st.has_partial) { /* an interrupted epoch: its rate, and its time so far */
+            lr = c->st.partial.lr;
+            t_epoch -= c->st.partial.seconds;
+        }
+        FTN_TRY(train_epoch(c, e, lr, t_epoch, &train_loss));
         FTN_TRY(finish_epoch(c, e, lr, train_loss, t_epoch));
     }
+    if (stop_requested(c)) return stopped_between(c, cfg->epochs); /* the test left to a resume */
     out->seconds = now_s() - c->clock.start;
     out->n_trained_now = c->clock.epochs;
     free_sessions(&c->sc);
@@ -562,6 +725,47 @@ static ftn_status test_best(run_ctx *c)
     return ftn_run_state_write(c->dir, &c->st, cfg->seed);
 }
 
+/* The run folder opened or made, the data set, the split and the model ready, the run's files
+ * written. */
+static ftn_status open_run(run_ctx *c)
+{
+    const ftn_train_config *cfg = c->cfg;
+    int resuming;
+    FTN_TRY(ftn_run_open(c->dir, cfg->resume, cfg->overwrite, &resuming));
+    char data_abs[PATH_MAX];
+    FTN_TRY(open_data(c, data_abs));
+    FTN_TRY(resuming ? resume_run(c, data_abs) : start_run(c));
+    FTN_TRY(ftn_loss_check(&cfg->loss, ftn_model_output_count(c->m))); /* deep-supervision weights: the count */
+    FTN_TRY(ftn_run_config_write(c->dir, cfg, data_abs, c->ds, &c->split));
+    return ftn_run_provenance_write(c->dir, cfg, resuming, c->st.epochs_done); /* commit and machine */
+}
+
+/* A data-parallel run's open_run: process 0 opens the run as one process does; the others open
+ * the data set and the split only, then take process 0's state and model. Every process learns
+ * whether any failed. */
+static ftn_status open_run_group(run_ctx *c)
+{
+    const ftn_train_config *cfg = c->cfg;
+    const ftn_comm *comm = cfg->comm;
+    if (comm->size > cfg->batch)
+        return ftn_fail(FTN_EINVAL, "train: batch %d over %d processes: every process needs an image of each batch",
+                        cfg->batch, comm->size);
+    ftn_status s;
+    if (ftn_dist_lead(comm)) {
+        s = open_run(c);
+    } else {
+        char data_abs[PATH_MAX];
+        c->cb = NULL; /* progress is process 0's to report */
+        s = open_data(c, data_abs);
+        if (!s) s = ftn_model_create(cfg->model, cfg->channels, cfg->height, cfg->width, &c->m);
+        if (!s) ftn_model_set_loss(c->m, &cfg->loss);
+        if (!s) s = ftn_loss_check(&cfg->loss, ftn_model_output_count(c->m));
+    }
+    FTN_TRY(ftn_dist_agree(comm, s));
+    FTN_TRY(ftn_dist_broadcast(comm, &c->st, sizeof c->st));
+    return ftn_dist_broadcast_model(comm, c->m);
+}
+
 static ftn_status run(run_ctx *c, ftn_train_summary *out)
 {
     const ftn_train_config *cfg = c->cfg;
@@ -572,14 +776,9 @@ static ftn_status run(run_ctx *c, ftn_train_summary *out)
         if (!realpath(cfg->init, init_abs)) return ftn_fail(FTN_EIO, "%s: %s", cfg->init, strerror(errno));
         c->rec.init = init_abs;
     }
-    int resuming;
-    FTN_TRY(ftn_run_open(c->dir, cfg->resume, cfg->overwrite, &resuming));
-    char data_abs[PATH_MAX];
-    FTN_TRY(open_data(c, data_abs));
     c->st.best_val_dsc = NAN;
-    FTN_TRY(resuming ? resume_run(c, data_abs) : start_run(c));
-    FTN_TRY(ftn_loss_check(&cfg->loss, ftn_model_output_count(c->m))); /* deep-supervision weights: the count */
-    FTN_TRY(ftn_run_config_write(c->dir, cfg, data_abs, c->ds, &c->split));
+    if (!cfg->comm) FTN_TRY(open_run(c));
+    else FTN_TRY(open_run_group(c));
 
     out->n_train = c->split.n_train;
     out->n_val = c->split.n_val;
@@ -587,7 +786,7 @@ static ftn_status run(run_ctx *c, ftn_train_summary *out)
     c->pr = (ftn_train_progress){ .epochs = cfg->epochs, .val_loss = NAN, .val_dsc = NAN, .val_soft_dsc = NAN,
                                   .select = cfg->select };
     if (c->st.epochs_done < cfg->epochs) FTN_TRY(train_epochs(c, out));
-    if (c->split.n_test && (!c->st.has_test || !ftn_run_has_test(c->dir))) {
+    if (ftn_dist_lead(cfg->comm) && c->split.n_test && (!c->st.has_test || !ftn_run_has_test(c->dir))) {
         FTN_TRY(test_best(c));
         out->tested_now = 1;
     }

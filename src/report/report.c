@@ -15,6 +15,7 @@
 #include "io/image.h"
 #include "metrics/metrics.h"
 #include "protocol/evaluate.h"
+#include "protocol/provenance.h"
 #include "protocol/run_folder.h"
 
 /* ---- base64 and HTML text ------------------------------------------------------------------- */
@@ -155,11 +156,13 @@ static void svg_chart(ftn_buf *b, const char *title, const char *xlabel, const c
         sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%g</text>\n", px, MT + ph + 16,
                   fabs(v) < 1e-12 ? 0.0 : v);
     }
+    /* as many decimals as the step needs (a learning rate from 0.01 down by 1e-6 a step) */
+    int yd = ys >= 1 ? 0 : (int)ceil(-log10(ys) - 1e-9);
     for (double v = y0; v <= y1 + 1e-9 * ys; v += ys) {
         double py = PY(v);
         sb_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", ML, py, ML + pw, py);
-        sb_printf(b, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.4g</text>\n", ML - 6, py + 4,
-                  fabs(v) < 1e-12 ? 0.0 : v);
+        sb_printf(b, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.*f</text>\n", ML - 6, py + 4, yd,
+                  fabs(v) < 1e-12 * ys ? 0.0 : v);
     }
     sb_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">", ML + pw / 2, CH - 12);
     sb_esc(b, xlabel);
@@ -298,7 +301,30 @@ static void section_metrics(ftn_buf *b, const char *run_dir)
         if (es.has_groups) sb_printf(b, "<td>%.4f</td><td>± %.4f</td>", lmu[k], lsd[k]);
         ftn_buf_puts(b, "</tr>\n");
     }
+    /* boundary metrics: defined only where both masks have a pixel, so the same images in both
+     * columns (an empty ground truth never has one) */
+    if (es.has_surface) {
+        const double smu[2][2] = { { es.mean.hd95, es.mean.asd }, { g->lesion_mean.hd95, g->lesion_mean.asd } };
+        const double ssd[2][2] = { { es.std.hd95, es.std.asd }, { g->lesion_std.hd95, g->lesion_std.asd } };
+        static const char *const snames[2] = { "HD95 (pixels)", "ASD (pixels)" };
+        for (int k = 0; k < 2; k++) {
+            sb_printf(b, "<tr><th>%s</th>", snames[k]);
+            for (int col = 0; col < (es.has_groups ? 2 : 1); col++) {
+                if (isnan(smu[col][k])) ftn_buf_puts(b, "<td>—</td><td></td>"); /* no image has both masks */
+                else sb_printf(b, "<td>%.2f</td><td>± %.2f</td>", smu[col][k], ssd[col][k]);
+            }
+            ftn_buf_puts(b, "</tr>\n");
+        }
+    }
     ftn_buf_puts(b, "</tbody></table>\n");
+    if (es.has_surface)
+        sb_printf(b, "<p>HD95 (95th percentile of the boundary distances, both directions pooled) and ASD (their "
+                     "mean) in pixels at the original resolution, 4-connected boundaries, Euclidean distances; over the "
+                     "%d image%s where prediction and ground truth both have a pixel. Undefined for the other %d: "
+                     "%d with exactly one of them empty (a missed lesion or a false positive on an empty mask), %d with "
+                     "both empty.</p>\n",
+                  g->n_surface, g->n_surface == 1 ? "" : "s", es.n - g->n_surface, g->n_surface_one_empty,
+                  es.n - g->n_surface - g->n_surface_one_empty);
     if (es.has_groups && g->n_empty)
         sb_printf(b, "<p>Empty ground truth: %d test image%s, false-positive rate %.4f (%d with any pixel "
                      "predicted). An empty prediction of an empty mask scores 1 on every metric (smooth 1), which lifts "
@@ -316,9 +342,9 @@ static void section_curves(ftn_buf *b, const char *run_dir)
     size_t size;
     uint8_t *data = open_section(b, "Training curves", run_dir, FTN_RUN_LOG, 64u << 20, "No training log (%s).", path, &size);
     if (!data) return;
-    enum { EPOCH, TRAIN, VAL, DSC, SOFT, NCOL };
-    static const char *const want[NCOL] = { "epoch", "train_loss", "val_loss", "val_dsc", "val_soft_dsc" };
-    int col[NCOL] = { -1, -1, -1, -1, -1 };
+    enum { EPOCH, TRAIN, VAL, DSC, SOFT, LR, SECONDS, NCOL };
+    static const char *const want[NCOL] = { "epoch", "train_loss", "val_loss", "val_dsc", "val_soft_dsc", "lr", "seconds" };
+    int col[NCOL] = { -1, -1, -1, -1, -1, -1, -1 };
     int cap = 0, n = 0;
     for (size_t i = 0; i < size; i++) cap += data[i] == '\n';
     cap += 1;
@@ -335,7 +361,8 @@ static void section_curves(ftn_buf *b, const char *run_dir)
         }
         line = strtok_r(NULL, "\r\n", &save);
     }
-    int ok = v[0] && v[1] && v[2] && v[3] && v[4] && col[EPOCH] >= 0 && col[TRAIN] >= 0;
+    int ok = col[EPOCH] >= 0 && col[TRAIN] >= 0;
+    for (int k = 0; k < NCOL; k++) ok = ok && v[k];
     for (; ok && line; line = strtok_r(NULL, "\r\n", &save)) {
         if (!*line) continue;
         for (int k = 0; k < NCOL; k++) v[k][n] = NAN;
@@ -374,6 +401,23 @@ static void section_curves(ftn_buf *b, const char *run_dir)
             svg_chart(b, "Validation DSC", "epoch", "DSC", dsc, col[SOFT] >= 0 ? 2 : 1, NAN, NAN, NAN, NAN, 1);
         } else {
             note(b, "%s has no val_dsc column.", path);
+        }
+        /* the schedule (the rate of each epoch's first update) and the time per epoch */
+        if (col[LR] >= 0) {
+            /* from zero: the paper's inverse-time decay moves it by a fraction of a percent */
+            char name[96];
+            snprintf(name, sizeof name, "%.6g to %.6g", v[LR][0], v[LR][n - 1]);
+            series lr[1] = { { name, "#d97706", v[EPOCH], v[LR], n, 0, NULL } };
+            svg_chart(b, "Learning rate", "epoch", "learning rate", lr, 1, NAN, NAN, 0, NAN, 1);
+        }
+        if (col[SECONDS] >= 0) {
+            double total = 0;
+            for (int i = 0; i < n; i++)
+                if (isfinite(v[SECONDS][i])) total += v[SECONDS][i];
+            char name[64];
+            snprintf(name, sizeof name, "%.0f s in all", total);
+            series sec[1] = { { name, "#0891b2", v[EPOCH], v[SECONDS], n, 0, NULL } };
+            svg_chart(b, "Seconds per epoch", "epoch", "seconds", sec, 1, NAN, NAN, 0, NAN, 1);
         }
         ftn_buf_puts(b, "</div>\n");
     }
@@ -455,7 +499,9 @@ static ftn_status ov_one(void *user, int k, int sample, const ftn_image *image, 
     return FTN_OK;
 }
 
-static void section_predictions(ftn_buf *b, const char *run_dir, const cJSON *config, ftn_engine engine)
+/* The precision–recall section into b, the best and worst cases' into *cases (the caller places
+ * them: the overlays come first in the page). */
+static void section_predictions(ftn_buf *b, ftn_buf *cases_out, const char *run_dir, const cJSON *config, ftn_engine engine)
 {
     ftn_buf_puts(b, "<section><h2>Precision–recall on the test set</h2>\n");
     ftn_buf cases = { 0 };
@@ -564,9 +610,15 @@ static void section_predictions(ftn_buf *b, const char *run_dir, const cJSON *co
                 free(order);
             }
             sb_printf(&cases,
-                      "<p>Threshold %g. <span class=\"sw pred\"></span> prediction (tinted, outlined) "
-                      "<span class=\"sw gt\"></span> ground truth (outline).</p>\n",
-                      (double)pc.threshold);
+                      "<p class=\"legend\" id=\"overlay-legend\">Threshold %g. "
+                      "<span class=\"sw\" style=\"background:rgb(%d,%d,%d);border:3px solid rgb(%d,%d,%d)\"></span>"
+                      "prediction: a light tint, outlined just inside its edge "
+                      "<span class=\"sw\" style=\"border:3px solid rgb(%d,%d,%d)\"></span>ground truth: outlined just "
+                      "outside its edge (where they agree, the two outlines run side by side).</p>\n",
+                      (double)pc.threshold, (int)lrintf(255 * (1 - FTN_OVERLAY_TINT) + FTN_OVERLAY_TINT * FTN_OVERLAY_PRED_R),
+                      (int)lrintf(255 * (1 - FTN_OVERLAY_TINT) + FTN_OVERLAY_TINT * FTN_OVERLAY_PRED_G),
+                      (int)lrintf(255 * (1 - FTN_OVERLAY_TINT) + FTN_OVERLAY_TINT * FTN_OVERLAY_PRED_B), FTN_OVERLAY_PRED_R,
+                      FTN_OVERLAY_PRED_G, FTN_OVERLAY_PRED_B, FTN_OVERLAY_GT_R, FTN_OVERLAY_GT_G, FTN_OVERLAY_GT_B);
             if (ne)
                 sb_printf(&cases,
                           "<p>Empty ground truth: %d of the %d test images; they are not "
@@ -586,14 +638,287 @@ static void section_predictions(ftn_buf *b, const char *run_dir, const cJSON *co
     }
     ftn_buf_puts(b, "</section>\n");
     ftn_buf_puts(&cases, "</section>\n");
-    if (cases.oom) b->oom = 1;
-    else ftn_buf_add(b, cases.s, cases.len);
-    free(cases.s);
+    *cases_out = cases;
     free(pc.dsc);
     free(pc.m);
     free(idx);
     if (have_ds) ftn_dataset_free(&ds);
     ftn_model_free(m);
+}
+
+/* ---- per-image table and DSC histogram (RUN/test/metrics.csv) ---------------------------------- */
+
+/* Splits one CSV line in place into at most max fields (quotes: "" inside is a quote); returns
+ * the count. */
+static int csv_split(char *line, char **fields, int max)
+{
+    int n = 0;
+    char *r = line, *w;
+    while (n < max) {
+        fields[n++] = w = r;
+        if (*r == '"') {
+            for (r++; *r; r++) {
+                if (*r == '"' && r[1] == '"') *w++ = '"', r++;
+                else if (*r == '"') { r++; break; }
+                else *w++ = *r;
+            }
+        }
+        while (*r && *r != ',') *w++ = *r++;
+        int more = *r == ',';
+        *w = 0;
+        if (!more) break;
+        r++;
+    }
+    return n;
+}
+
+#define N_BINS 20
+
+static void svg_histogram(ftn_buf *b, const int *lesion, const int *empty, int any_empty)
+{
+    int top = 1;
+    for (int k = 0; k < N_BINS; k++)
+        if (lesion[k] + empty[k] > top) top = lesion[k] + empty[k];
+    double ys = nice_step(top);
+    if (ys < 1) ys = 1;
+    double y1 = ceil(top / ys) * ys;
+    const double pw = CW - ML - MR, ph = CH - MT - MB, bw = pw / N_BINS;
+    sb_printf(b, "<svg class=\"chart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" "
+                 "aria-label=\"DSC histogram\" id=\"dsc-histogram\">\n<text x=\"12\" y=\"20\" class=\"ct\">DSC histogram"
+                 "</text>\n<rect x=\"%d\" y=\"%d\" width=\"%g\" height=\"%g\" class=\"plot\"/>\n",
+              CW, CH, CW, CH, ML, MT, pw, ph);
+    for (double v = 0; v <= y1 + 1e-9; v += ys) {
+        double py = MT + (1 - v / y1) * ph;
+        sb_printf(b, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>", ML, py, ML + pw, py);
+        sb_printf(b, "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%g</text>\n", ML - 6, py + 4, v);
+    }
+    for (int k = 0; k <= 10; k += 2) {
+        double px = ML + k / 10.0 * pw;
+        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"middle\">%g</text>\n", px, MT + ph + 16,
+                  k / 10.0);
+    }
+    for (int k = 0; k < N_BINS; k++) {
+        double x = ML + k * bw + 1, hl = lesion[k] / y1 * ph, he = empty[k] / y1 * ph;
+        if (lesion[k])
+            sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#2563eb\"><title>DSC %.2f–%.2f: "
+                         "%d lesion image%s</title></rect>\n",
+                      x, MT + ph - hl, bw - 2, hl, k * 0.05, (k + 1) * 0.05, lesion[k], lesion[k] == 1 ? "" : "s");
+        if (empty[k])
+            sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#9ca3af\"><title>DSC %.2f–%.2f: "
+                         "%d empty ground truth%s</title></rect>\n",
+                      x, MT + ph - hl - he, bw - 2, he, k * 0.05, (k + 1) * 0.05, empty[k], empty[k] == 1 ? "" : "s");
+    }
+    sb_printf(b, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">DSC (bins of 0.05)</text>\n"
+                 "<text transform=\"translate(16 %.1f) rotate(-90)\" class=\"axis\" text-anchor=\"middle\">images</text>\n",
+              ML + pw / 2, CH - 12, MT + ph / 2);
+    double lx = ML + 12;
+    sb_printf(b, "<rect x=\"%.1f\" y=\"%d\" width=\"12\" height=\"12\" fill=\"#2563eb\"/><text x=\"%.1f\" y=\"%d\" "
+                 "class=\"legend\">lesion images</text>\n",
+              lx, MT + 8, lx + 18, MT + 18);
+    if (any_empty)
+        sb_printf(b, "<rect x=\"%.1f\" y=\"%d\" width=\"12\" height=\"12\" fill=\"#9ca3af\"/><text x=\"%.1f\" y=\"%d\" "
+                     "class=\"legend\">empty ground truth</text>\n",
+                  lx, MT + 26, lx + 18, MT + 36);
+    ftn_buf_puts(b, "</svg>\n");
+}
+
+static void section_images(ftn_buf *b, const char *run_dir)
+{
+    char path[FTN_PATH_MAX];
+    size_t size;
+    uint8_t *data = open_section(b, "Test images", run_dir, FTN_RUN_TEST_METRICS, 64u << 20,
+                                 "No per-image test metrics yet (%s).", path, &size);
+    if (!data) return;
+    enum { MAXF = 16 };
+    char *save = NULL, *line = strtok_r((char *)data, "\r\n", &save), *f[MAXF];
+    int nh = line ? csv_split(line, f, MAXF) : 0, dsc_col = -1, empty_col = -1, numeric[MAXF];
+    char *head[MAXF];
+    for (int c = 0; c < nh; c++) {
+        head[c] = f[c];
+        numeric[c] = strcmp(f[c], "id") && strcmp(f[c], "label");
+        if (!strcmp(f[c], "dsc")) dsc_col = c;
+        if (!strcmp(f[c], "gt_empty")) empty_col = c;
+    }
+    if (dsc_col < 0) {
+        note(b, "%s has no dsc column.", path);
+        ftn_buf_puts(b, "</section>\n");
+        free(data);
+        return;
+    }
+    int lesion[N_BINS] = { 0 }, empty[N_BINS] = { 0 }, n = 0, any_empty = 0;
+    ftn_buf rows = { 0 };
+    for (line = strtok_r(NULL, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+        if (!*line) continue;
+        int nf = csv_split(line, f, MAXF);
+        ftn_buf_puts(&rows, "<tr>");
+        for (int c = 0; c < nh; c++) {
+            const char *v = c < nf ? f[c] : "";
+            char *end;
+            double x = strtod(v, &end);
+            int is_num = numeric[c] && end != v && !*end;
+            if (!numeric[c]) {
+                ftn_buf_puts(&rows, "<td>");
+                sb_esc(&rows, v);
+            } else if (!is_num || isnan(x)) { /* undefined (a mask empty): sorted last */
+                ftn_buf_puts(&rows, "<td class=\"num\" data-v=\"\">—");
+            } else {
+                sb_printf(&rows, "<td class=\"num\" data-v=\"%.9g\">", x);
+                if (c == empty_col) ftn_buf_puts(&rows, x != 0 ? "yes" : "no");
+                else sb_printf(&rows, c == dsc_col || x < 10 ? "%.4f" : "%.2f", x);
+            }
+            ftn_buf_puts(&rows, "</td>");
+        }
+        ftn_buf_puts(&rows, "</tr>\n");
+        double d = dsc_col < nf ? strtod(f[dsc_col], NULL) : NAN;
+        int e = empty_col >= 0 && empty_col < nf && atoi(f[empty_col]) != 0;
+        any_empty |= e;
+        if (isfinite(d)) {
+            int k = (int)(d / 0.05);
+            k = k < 0 ? 0 : k >= N_BINS ? N_BINS - 1 : k;
+            (e ? empty : lesion)[k]++;
+        }
+        n++;
+    }
+    sb_printf(b, "<p>%d test image%s at the run's threshold (<code>test/metrics.csv</code>). With JavaScript, click "
+                 "a column heading to sort by it (again: the other way); undefined values (—) stay last.</p>\n",
+              n, n == 1 ? "" : "s");
+    ftn_buf_puts(b, "<div class=\"charts\">\n");
+    svg_histogram(b, lesion, empty, any_empty);
+    ftn_buf_puts(b, "</div>\n<div class=\"scroll\"><table class=\"metrics sortable\" id=\"per-image\"><thead><tr>");
+    for (int c = 0; c < nh; c++) {
+        ftn_buf_puts(b, "<th data-col=\"");
+        sb_esc(b, head[c]);
+        ftn_buf_puts(b, "\">");
+        sb_esc(b, !strcmp(head[c], "hd95") ? "HD95 (px)" : !strcmp(head[c], "asd") ? "ASD (px)" : head[c]);
+        ftn_buf_puts(b, "</th>");
+    }
+    ftn_buf_puts(b, "</tr></thead><tbody>\n");
+    if (rows.oom) b->oom = 1;
+    else ftn_buf_add(b, rows.s, rows.len);
+    ftn_buf_free(&rows);
+    ftn_buf_puts(b, "</tbody></table></div>\n</section>\n");
+    free(data);
+}
+
+/* Click a heading: rows by that column, numbers as numbers, empty data-v (undefined) last. A link
+ * to report.html#sort=COLUMN (or #sort=-COLUMN, descending) opens it sorted. */
+static const char *sort_script =
+    "<script>\n"
+    "document.querySelectorAll('table.sortable').forEach(function (t) {\n"
+    "  Array.prototype.forEach.call(t.tHead.rows[0].cells, function (th, i) {\n"
+    "    th.tabIndex = 0; th.title = 'sort';\n"
+    "    var go = function () {\n"
+    "      var asc = th.getAttribute('aria-sort') !== 'ascending';\n"
+    "      Array.prototype.forEach.call(t.tHead.rows[0].cells, function (c) { c.removeAttribute('aria-sort'); });\n"
+    "      th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');\n"
+    "      var body = t.tBodies[0], rows = Array.prototype.slice.call(body.rows);\n"
+    "      var key = function (r) { var c = r.cells[i]; return c.hasAttribute('data-v') ? c.getAttribute('data-v') : c.textContent; };\n"
+    "      rows.sort(function (x, y) {\n"
+    "        var a = key(x), b = key(y), na = parseFloat(a), nb = parseFloat(b), d;\n"
+    "        if (a === '' || b === '') return (a === '') - (b === '');\n"
+    "        d = !isNaN(na) && !isNaN(nb) ? na - nb : a.localeCompare(b);\n"
+    "        return asc ? d : -d;\n"
+    "      });\n"
+    "      rows.forEach(function (r) { body.appendChild(r); });\n"
+    "    };\n"
+    "    th.addEventListener('click', go);\n"
+    "    th.addEventListener('keydown', function (e) { if (e.key === 'Enter') go(); });\n"
+    "    var m = /^#sort=(-?)(.+)$/.exec(location.hash);\n"
+    "    if (m && th.getAttribute('data-col') === m[2]) { go(); if (m[1]) go(); }\n"
+    "  });\n"
+    "});\n"
+    "</script>\n";
+
+/* ---- the split and the provenance -------------------------------------------------------------- */
+
+static void section_split(ftn_buf *b, const cJSON *config)
+{
+    ftn_buf_puts(b, "<section><h2>Split</h2>\n");
+    static const char *const parts[4] = { "train", "val", "test", "excluded" };
+    int any = 0;
+    for (int k = 0; config && k < 4; k++) {
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(config, parts[k]);
+        if (!cJSON_IsArray(a)) continue;
+        int n = cJSON_GetArraySize(a);
+        any = 1;
+        sb_printf(b, "<details id=\"split-%s\"><summary><b>%s</b>: %d id%s</summary>\n<p class=\"ids\">", parts[k],
+                  k == 3 ? "excluded (empty masks)" : parts[k], n, n == 1 ? "" : "s");
+        const cJSON *e;
+        int i = 0;
+        cJSON_ArrayForEach(e, a)
+        {
+            if (i++) ftn_buf_puts(b, " ");
+            sb_esc(b, cJSON_IsString(e) ? e->valuestring : "?");
+        }
+        ftn_buf_puts(b, "</p></details>\n");
+    }
+    if (!any) note(b, "No split: %s", config ? "config.json lists no ids." : "no config.json.");
+    ftn_buf_puts(b, "</section>\n");
+}
+
+static const char *const prov_keys[][2] = {
+    { "started", "started (UTC)" }, { "from_epoch", "from epoch" },  { "commit", "commit" },
+    { "ftunet", "ftunet" },         { "cpu", "CPU" },               { "cpus_online", "CPUs online" },
+    { "threads", "threads used" },  { "engine", "engine" },         { "onednn", "oneDNN" },
+    { "onednn_isa", "oneDNN ISA" }, { "precision", "precision" },   { "os", "OS" },
+};
+#define N_PROV (int)(sizeof prov_keys / sizeof prov_keys[0])
+
+static void prov_value(ftn_buf *b, const cJSON *s, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, key);
+    if (cJSON_IsString(v)) sb_esc(b, v->valuestring);
+    else if (cJSON_IsNumber(v)) sb_printf(b, "%g", v->valuedouble);
+    else ftn_buf_puts(b, "—");
+}
+
+/* The header line's commit and machine: those the run started with. */
+static void provenance_line(ftn_buf *b, const cJSON *sessions)
+{
+    const cJSON *s0 = cJSON_GetArrayItem(sessions, 0);
+    if (!s0) return;
+    ftn_buf_puts(b, "<p class=\"sub\" id=\"provenance-line\">commit <code>");
+    prov_value(b, s0, "commit");
+    ftn_buf_puts(b, "</code> · ");
+    prov_value(b, s0, "cpu");
+    ftn_buf_puts(b, ", ");
+    prov_value(b, s0, "threads");
+    ftn_buf_puts(b, " threads of ");
+    prov_value(b, s0, "cpus_online");
+    ftn_buf_puts(b, " · ");
+    prov_value(b, s0, "engine");
+    ftn_buf_puts(b, " (oneDNN ISA ");
+    prov_value(b, s0, "onednn_isa");
+    ftn_buf_puts(b, ") · ");
+    prov_value(b, s0, "precision");
+    int n = cJSON_GetArraySize(sessions);
+    if (n > 1) sb_printf(b, " · resumed %d time%s", n - 1, n == 2 ? "" : "s");
+    ftn_buf_puts(b, "</p>\n");
+}
+
+static void section_provenance(ftn_buf *b, const cJSON *sessions, const char *err)
+{
+    ftn_buf_puts(b, "<section><h2>Provenance</h2>\n");
+    if (!sessions) {
+        note(b, "No provenance.json (%s): a run from before ftunet recorded it.", err);
+    } else {
+        ftn_buf_puts(b, "<p>Each session of the run (the start, then every resume) as it began "
+                        "(<code>provenance.json</code>).</p>\n<div class=\"scroll\"><table class=\"kv\" id=\"provenance\">"
+                        "<tbody>\n");
+        for (int k = 0; k < N_PROV; k++) {
+            sb_printf(b, "<tr><th>%s</th>", prov_keys[k][1]);
+            const cJSON *s;
+            cJSON_ArrayForEach(s, sessions)
+            {
+                ftn_buf_puts(b, "<td>");
+                prov_value(b, s, prov_keys[k][0]);
+                ftn_buf_puts(b, "</td>");
+            }
+            ftn_buf_puts(b, "</tr>\n");
+        }
+        ftn_buf_puts(b, "</tbody></table></div>\n");
+    }
+    ftn_buf_puts(b, "</section>\n");
 }
 
 static const char *style =
@@ -618,12 +943,19 @@ static const char *style =
     "svg .plot{fill:#fcfcfd;stroke:#d1d5db}svg .grid{stroke:#eceef1}"
     "svg text{font-family:inherit;fill:#4b5563}svg .tick{font-size:11px}svg .axis{font-size:12px}"
     "svg .legend{font-size:12px}svg .ct{font-size:14px;font-weight:600;fill:#1f2937}\n"
-    ".cases{display:flex;flex-wrap:wrap;gap:14px}figure{margin:0;width:240px}"
-    "figure img{width:240px;height:auto;image-rendering:pixelated;border:1px solid #d1d5db;border-radius:4px;"
+    ".cases{display:flex;flex-wrap:wrap;gap:14px}figure{margin:0;width:320px}"
+    "figure img{width:320px;height:auto;image-rendering:pixelated;border:1px solid #d1d5db;border-radius:4px;"
     "display:block}\n"
+    "table.sortable thead th{cursor:pointer;user-select:none;white-space:nowrap}"
+    "th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}\n"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums}\n"
+    ".scroll{max-height:640px;overflow:auto;border:1px solid #eef0f3;margin-top:12px}"
+    ".scroll thead th{position:sticky;top:0}\n"
+    "details{margin:6px 0}summary{cursor:pointer}.ids{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;"
+    "font-size:.85rem;word-break:break-word;margin:6px 0 0 16px}\n"
     "figcaption{font-size:.82rem;color:#4b5563;margin-top:4px}\n"
     ".sw{display:inline-block;width:12px;height:12px;border-radius:2px;vertical-align:-1px;margin:0 4px 0 10px}"
-    ".sw.pred{background:rgb(255,48,32)}.sw.gt{background:rgb(0,230,64)}\n"
+    ".legend .sw{width:10px;height:10px}\n"
     "code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em}\n"
     "</style>\n";
 
@@ -654,13 +986,36 @@ ftn_status ftn_report_write(const char *run_dir, ftn_engine engine)
         ftn_buf_puts(&b, "</code>");
     }
     ftn_buf_puts(&b, "</p>\n");
+    /* RUN/provenance.json: the commit and machine of each session */
+    char ppath[FTN_PATH_MAX + 32], perr[FTN_PATH_MAX + 64] = "";
+    cJSON *prov = NULL;
+    const cJSON *sessions = NULL;
+    snprintf(ppath, sizeof ppath, "%s/%s", run_dir, FTN_RUN_PROVENANCE);
+    if (ftn_json_read(ppath, 4u << 20, &prov) != FTN_OK) snprintf(perr, sizeof perr, "%s", ftn_last_error());
+    else if (!cJSON_IsArray(sessions = cJSON_GetObjectItemCaseSensitive(prov, "sessions")))
+        snprintf(perr, sizeof perr, "%s has no \"sessions\" list", ppath), sessions = NULL;
+    if (sessions) provenance_line(&b, sessions);
+    ftn_buf pr = { 0 }, cases = { 0 };
+    section_predictions(&pr, &cases, run_dir, config, engine);
     section_metrics(&b, run_dir);
+    if (cases.s) ftn_buf_add(&b, cases.s, cases.len);
+    section_images(&b, run_dir);
     section_curves(&b, run_dir);
-    section_predictions(&b, run_dir, config, engine);
+    if (pr.s) ftn_buf_add(&b, pr.s, pr.len);
+    if (pr.oom || cases.oom) b.oom = 1;
+    ftn_buf_free(&pr);
+    ftn_buf_free(&cases);
+    section_split(&b, config);
+    section_provenance(&b, sessions, perr);
     section_config(&b, run_dir, config, cerr);
-    ftn_buf_puts(&b, "<p class=\"sub\">Written by ftunet 0.1.0 (engine ");
+    ftn_buf_puts(&b, "<p class=\"sub\">Written by ftunet " FTUNET_VERSION_STRING " (commit ");
+    sb_esc(&b, ftn_build_commit());
+    ftn_buf_puts(&b, ", engine ");
     sb_esc(&b, ftn_engine_name(engine));
-    ftn_buf_puts(&b, ").</p>\n</main></body></html>\n");
+    ftn_buf_puts(&b, ").</p>\n");
+    ftn_buf_puts(&b, sort_script);
+    ftn_buf_puts(&b, "</main></body></html>\n");
+    cJSON_Delete(prov);
     cJSON_Delete(config);
     if (b.oom) {
         free(b.s);

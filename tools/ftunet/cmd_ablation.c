@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "ftunet_protocol.h"
+#include "signals.h"
 #include "train_opts.h"
 
 typedef struct row {
@@ -83,6 +84,8 @@ static int run(cli_command *cmd, int argc, char **argv)
     }
     base.excluded = (const char *const *)excluded;
     base.dataset = &ds;
+    cli_stop_install(); /* Ctrl-C: the run's step finishes and it is saved */
+    base.stop = &cli_stop_signal;
     for (int i = 0; i < N_ROWS; i++) {
         if (!sel[i]) continue;
         ftn_train_config cfg = base;
@@ -92,7 +95,7 @@ static int run(cli_command *cmd, int argc, char **argv)
         if (cv_run("ablation", &cfg, sub[i], 0, repeats, &mean[i], &std[i])) {
             ftn_dataset_free(&ds);
             ftn_dataset_ids_free(excluded, base.n_excluded);
-            return 1;
+            return cli_stop_signal ? cli_stop_exit_status() : 1;
         }
         runs[i] = repeats;
     }

@@ -27,6 +27,9 @@ static cli_option options[] = {
     { "json", 0, "FILE", "also write the results as JSON", NULL },
     { "profile", 0, NULL, "print where a training step's time goes, by op kind and pass, then layer by layer", NULL },
     { "augment", 0, "none|light|strong", "also time training's batch assembly (copy + augmentation of the preset) before each timed training step, as a fraction of the step", NULL },
+    { "loader-threads", 0, "N", "with --augment: the streaming loader's workers, timed against the same batches from memory with a warm and a cold cache (default 2)", NULL },
+    { "against-pytorch", 0, "PYTHON", "run scripts/bench_vs_pytorch.py (with --profile: scripts/profile_vs_pytorch.py) with this Python: the same model, size, batch and threads in PyTorch's CPU modes, interleaved with ftunet's steps; arguments after -- go to the script (-- --help lists them)", NULL },
+    { "step-server", 0, NULL, "keep a session per --precision open and run one step per line read from stdin ('train fp32', 'infer bf16', 'quit'), printing its seconds; what --against-pytorch's script drives", NULL },
     { 0 },
 };
 
@@ -126,10 +129,109 @@ static cJSON *result_json(const ftn_bench_config *c, const ftn_bench_result *r, 
     return o;
 }
 
+/* --step-server: a session per precision, then one timed step per command line. */
+static int step_server(const ftn_bench_config *base, const ftn_precision *precs, int n_precs)
+{
+    ftn_bench_stepper *st[3] = { NULL, NULL, NULL };
+    int rc = 0;
+    for (int i = 0; i < n_precs && !rc; i++) {
+        ftn_bench_config cfg = *base;
+        cfg.precision = precs[i];
+        if (ftn_bench_stepper_create(&cfg, &st[i])) rc = cli_lib_error("bench --step-server");
+    }
+    if (!rc) {
+        printf("ready");
+        for (int i = 0; i < n_precs; i++) printf(" %s", ftn_precision_name(precs[i]));
+        printf("\n");
+        fflush(stdout);
+    }
+    char line[128];
+    while (!rc && fgets(line, sizeof line, stdin)) {
+        char what[16], pname[32];
+        line[strcspn(line, "\r\n")] = 0;
+        if (!strcmp(line, "quit")) break;
+        ftn_precision p;
+        int k = -1;
+        if (sscanf(line, "%15s %31s", what, pname) == 2 && !ftn_precision_parse(pname, &p))
+            for (int i = 0; i < n_precs; i++)
+                if (precs[i] == p) k = i;
+        bool train = !strcmp(what, "train");
+        if (k < 0 || (!train && strcmp(what, "infer"))) {
+            rc = cli_error("bench --step-server", "'%s': expected 'train P', 'infer P' (P one of --precision's) or 'quit'", line);
+            break;
+        }
+        double sec;
+        if (ftn_bench_stepper_run(st[k], train, &sec)) { rc = cli_lib_error("bench --step-server"); break; }
+        printf("%s %s %.6f\n", ftn_precision_name(p), what, sec);
+        fflush(stdout);
+    }
+    for (int i = 0; i < n_precs; i++) ftn_bench_stepper_free(st[i]);
+    return rc;
+}
+
+/* The script beside this executable's source tree: <dir of exe>/../scripts/NAME (the in-tree
+ * build/), else the source folder a CMake build folder records in its CMakeCache.txt. */
+static int find_script(const char *exe, const char *name, char *out, size_t size)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", exe);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    snprintf(out, size, "%s/../scripts/%s", dir, name);
+    if (access(out, R_OK) == 0) return 0;
+    char cache[4200], line[4400];
+    snprintf(cache, sizeof cache, "%s/CMakeCache.txt", dir);
+    FILE *f = fopen(cache, "r");
+    int rc = 1;
+    const char *key = "CMAKE_HOME_DIRECTORY:INTERNAL=";
+    while (f && rc && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, strlen(key))) {
+            line[strcspn(line, "\r\n")] = 0;
+            snprintf(out, size, "%s/scripts/%s", line + strlen(key), name);
+            rc = access(out, R_OK) != 0;
+        }
+    if (f) fclose(f);
+    return rc;
+}
+
+/* --against-pytorch PYTHON: runs the comparison script with that Python (replacing this process,
+ * so the script's exit status is the command's), passing the shared settings and `extra`. */
+static int against_pytorch(cli_command *cmd, const char *python, const ftn_bench_config *c, int threads, int n_extra, char **extra)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return cli_error("bench --against-pytorch", "cannot read /proc/self/exe: %s", strerror(errno));
+    exe[n] = 0;
+    const char *name = cli_get(cmd, "profile") ? "profile_vs_pytorch.py" : "bench_vs_pytorch.py";
+    char script[4600];
+    if (find_script(exe, name, script, sizeof script))
+        return cli_error("bench --against-pytorch", "scripts/%s not found beside %s or in the source folder of its build "
+                         "(run it from the repository: %s scripts/%s --ftunet %s)", name, exe, python, name, exe);
+    char size[32], ch[8], batch[16], thr[16], steps[16];
+    snprintf(size, sizeof size, "%dx%d", c->height, c->width);
+    snprintf(ch, sizeof ch, "%d", c->channels);
+    snprintf(batch, sizeof batch, "%d", c->batch);
+    snprintf(thr, sizeof thr, "%d", threads);
+    snprintf(steps, sizeof steps, "%d", c->steps);
+    char *args[32 + 64];
+    int k = 0;
+    const char *fixed[] = { python, script, "--ftunet", exe, "--model", c->model, "--size", size, "--channels", ch,
+                            "--batch", batch, "--threads", thr };
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) args[k++] = (char *)fixed[i];
+    if (cli_get(cmd, "steps")) { args[k++] = "--steps"; args[k++] = steps; }
+    if (cli_get(cmd, "json")) { args[k++] = "--json"; args[k++] = (char *)cli_get(cmd, "json"); }
+    if (n_extra > 64) return cli_error("bench --against-pytorch", "%d arguments after --: at most 64", n_extra);
+    for (int i = 0; i < n_extra; i++) args[k++] = extra[i];
+    args[k] = NULL;
+    fflush(stdout);
+    execvp(python, args);
+    return cli_error("bench --against-pytorch", "cannot run %s: %s", python, strerror(errno));
+}
+
 static int run(cli_command *cmd, int argc, char **argv)
 {
-    (void)argv;
-    if (argc) return cli_error("bench", "no positional arguments expected (see ftunet bench --help)");
+    const char *python = cli_get(cmd, "against-pytorch");
+    if (argc && !python) return cli_error("bench", "no positional arguments expected (see ftunet bench --help)");
     int h = 128, w = 128, channels = 1, batch = 16, steps = 5, peak_n = 2048;
     ftn_engine engine;
     if (cli_size(cmd, "size", &h, &w) || cli_int(cmd, "channels", 1, 3, &channels) ||
@@ -159,6 +261,15 @@ static int run(cli_command *cmd, int argc, char **argv)
         if (!n_models) return cli_error("bench", "--model %s: unknown network (unet, attn-unet, attn-unet-ds, attn-unet-mi-ds or all)", sel);
     }
     if (channels == 2) return cli_error("bench", "--channels 2: expected 1 or 3");
+    if (python || cli_get(cmd, "step-server")) {
+        if (python && cli_get(cmd, "step-server"))
+            return cli_error("bench", "--against-pytorch and --step-server: one or the other");
+        if (n_models != 1 || cli_get(cmd, "rgb") || cli_get(cmd, "augment"))
+            return cli_error("bench", "--%s: one --model, without --rgb or --augment", python ? "against-pytorch" : "step-server");
+        ftn_bench_config base = { models[0], channels, h, w, batch, steps, engine, false, precs[0], 0, NULL };
+        if (python) return against_pytorch(cmd, python, &base, ftn_bench_threads(), argc, argv);
+        return step_server(&base, precs, n_precs);
+    }
     struct { int c, h, w; } sizes[2] = { { channels, h, w }, { 3, 192, 256 } };
     int n_sizes = cli_get(cmd, "rgb") ? 2 : 1;
     bool profile = cli_get(cmd, "profile") != NULL;
@@ -166,6 +277,8 @@ static int run(cli_command *cmd, int argc, char **argv)
     ftn_augment_config aug;
     if (aug_name && ftn_augment_preset(aug_name, &aug))
         return cli_error("bench", "--augment %s: expected none, light or strong", aug_name);
+    int loader_threads = FTN_TRAIN_DEFAULT_LOADER_THREADS;
+    if (cli_int(cmd, "loader-threads", 0, 256, &loader_threads)) return 1;
     /* the JSON is written at the end: a folder it cannot go to fails now, not after the runs */
     const char *jpath = cli_get(cmd, "json");
     if (jpath) {
@@ -221,6 +334,17 @@ static int run(cli_command *cmd, int argc, char **argv)
                     printf("  batch assembly + augmentation (%s): %.2f ms per batch of %d = %.2f %% of a training step "
                            "(%.1f ms), interleaved over the %d timed steps\n", aug_name, r.augment_batch_s * 1e3, batch,
                            100 * r.augment_batch_s / r.train_step_s, r.train_step_s * 1e3, steps);
+                ftn_bench_loader_result lr;
+                if (aug_name && ftn_bench_loader(&cfg, loader_threads, &lr)) { rc = cli_lib_error("bench"); break; }
+                if (aug_name) {
+                    printf("  streaming loader (%d worker%s; %d images at 192x256 on disk, decoded, resized and augmented "
+                           "in %.2f ms each on one thread): a step fed from memory %.1f ms (%.2f img/s); by the loader with "
+                           "a warm cache %.1f ms (%+.2f %%, %.2f img/s), with a cold cache %.1f ms (%+.2f %%, %.2f img/s)\n",
+                           lr.threads, lr.threads == 1 ? "" : "s", lr.images, lr.decode_sample_s * 1e3,
+                           lr.memory_step_s * 1e3, lr.memory_ips, lr.warm_step_s * 1e3,
+                           100 * (lr.warm_step_s / lr.memory_step_s - 1), lr.warm_ips, lr.cold_step_s * 1e3,
+                           100 * (lr.cold_step_s / lr.memory_step_s - 1), lr.cold_ips);
+                }
                 if (profile) print_profile(&r);
                 fflush(stdout);
                 ips[pi][0] = r.train_ips;
@@ -228,6 +352,20 @@ static int run(cli_command *cmd, int argc, char **argv)
                 work[si][mi][pi][0] = r.train_peak_gflops / r.train_ips;
                 work[si][mi][pi][1] = r.infer_peak_gflops / r.infer_ips;
                 cJSON *o = result_json(&cfg, &r, peak);
+                if (aug_name) {
+                    cJSON *lo = cJSON_AddObjectToObject(o, "loader");
+                    cJSON_AddNumberToObject(lo, "threads", lr.threads);
+                    cJSON_AddNumberToObject(lo, "images", lr.images);
+                    cJSON_AddNumberToObject(lo, "sample_s", lr.decode_sample_s);
+                    cJSON_AddNumberToObject(lo, "memory_step_s", lr.memory_step_s);
+                    cJSON_AddNumberToObject(lo, "warm_step_s", lr.warm_step_s);
+                    cJSON_AddNumberToObject(lo, "cold_step_s", lr.cold_step_s);
+                    cJSON_AddNumberToObject(lo, "warm_cost_fraction", lr.warm_step_s / lr.memory_step_s - 1);
+                    cJSON_AddNumberToObject(lo, "cold_cost_fraction", lr.cold_step_s / lr.memory_step_s - 1);
+                    cJSON_AddNumberToObject(lo, "memory_images_per_s", lr.memory_ips);
+                    cJSON_AddNumberToObject(lo, "warm_images_per_s", lr.warm_ips);
+                    cJSON_AddNumberToObject(lo, "cold_images_per_s", lr.cold_ips);
+                }
                 if (si == 1) {
                     double px = (double)sizes[1].h * sizes[1].w / ((double)sizes[0].h * sizes[0].w);
                     double tr = work[1][mi][pi][0] / work[0][mi][pi][0], in = work[1][mi][pi][1] / work[0][mi][pi][1];
@@ -294,12 +432,20 @@ static int run(cli_command *cmd, int argc, char **argv)
 }
 
 cli_command cmd_bench = {
-    "bench", "[--model NAME|all] [--size HxW] [--channels 1|3] [--rgb] [--batch N] [--steps N] [--precision fp32|fp32-winograd|bf16|both|all] [--json FILE] [--profile] [--augment none|light|strong]",
+    "bench", "[--model NAME|all] [--size HxW] [--channels 1|3] [--rgb] [--batch N] [--steps N] [--precision fp32|fp32-winograd|bf16|both|all] [--json FILE] [--profile] [--augment none|light|strong] [--against-pytorch PYTHON [-- SCRIPT-ARGS]] [--step-server]",
     "Measure training and inference throughput, GFLOP/s against the fp32 peak, and memory.",
     "Measure training and inference throughput, effective GFLOP/s against the machine's fp32\n"
-    "peak (a oneDNN matmul) and peak memory, on synthetic data.",
+    "peak (a oneDNN matmul) and peak memory, on synthetic data.\n"
+    "With --against-pytorch PYTHON: the same model, size, batch and threads in PyTorch (the independent "
+    "implementation tools/reference_pytorch.py, run by that Python) in its CPU modes (fp32 channels-first and "
+    "channels_last, bf16 autocast, torch.compile where it works), step by step against ftunet's fp32 and bf16 "
+    "sessions, with the ratios' range over the rounds; the script says which BLAS PyTorch uses and refuses the "
+    "reference BLAS. With --profile as well: both profilers, layer group by layer group (docs/PERFORMANCE.md).",
     "ftunet bench\n"
     "ftunet bench --model all --steps 3 --json bench.json\n"
-    "ftunet bench --model unet --size 192x256 --channels 3 --precision both",
+    "ftunet bench --model unet --size 192x256 --channels 3 --precision both\n"
+    "ftunet bench --against-pytorch /usr/bin/python3 --threads 2\n"
+    "ftunet bench --against-pytorch /opt/torch-venv/bin/python --size 192x256 --channels 3 --steps 3\n"
+    "ftunet bench --against-pytorch /usr/bin/python3 --profile --steps 3",
     options, run,
 };

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "ftunet_protocol.h"
+#include "signals.h"
 #include "train_opts.h"
 
 int cv_run(const char *what, const ftn_train_config *base, const char *dir, int folds, int repeats, ftn_metrics *mean,
@@ -60,7 +61,9 @@ int cv_run(const char *what, const ftn_train_config *base, const char *dir, int 
         cfg.seed = base->seed + (uint64_t)r; /* initialisation and shuffles differ per fold */
         if (folds > 0) cfg.test_split = 1.0 / folds;
         cfg.resume = !base->overwrite;
-        if (ftn_train_run(&cfg, train_progress, prefix, &sums[r])) rc = cli_lib_error(what);
+        ftn_status ts = ftn_train_run(&cfg, cli_stop_progress, prefix, &sums[r]);
+        if (ts == FTN_EINTERRUPTED) rc = cli_error(what, "%s; continue with the same command", ftn_last_error());
+        else if (ts) rc = cli_lib_error(what);
         else if (sums[r].tested_now && ftn_report_write(fold_dir, cfg.engine)) rc = cli_lib_error(what);
         else if (finished && sums[r].n_trained_now == 0) fprintf(stderr, "%sfinished already: %s\n", prefix, fold_dir);
         ftn_split_free(&sp);
@@ -125,8 +128,10 @@ static int run(cli_command *cmd, int argc, char **argv)
     ftn_train_config cfg;
     if (train_opts_parse(cmd, &cfg)) return 1;
     cfg.data = argv[0];
+    cli_stop_install(); /* Ctrl-C: the fold's step finishes and its run is saved */
+    cfg.stop = &cli_stop_signal;
     ftn_metrics mean, std;
-    if (cv_run("cv", &cfg, dir, folds, repeats, &mean, &std)) return 1;
+    if (cv_run("cv", &cfg, dir, folds, repeats, &mean, &std)) return cli_stop_signal ? cli_stop_exit_status() : 1;
     printf("%s (%s + %s, %d %s)\n", dir, cfg.model, ftn_loss_name(cfg.loss.kind), folds ? folds : repeats,
            folds ? "folds" : "repeats");
     printf("| DSC | Precision | Recall |\n|---|---|---|\n| %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f |\n", mean.dsc, std.dsc,

@@ -153,6 +153,15 @@ static int run(cli_command *cmd, int argc, char **argv)
     printf("  precision  %.4f ± %.4f\n", r.mean.precision, r.std.precision);
     printf("  recall     %.4f ± %.4f\n", r.mean.recall, r.std.recall);
     printf("  IoU        %.4f ± %.4f\n", r.mean.iou, r.std.iou);
+    /* boundary metrics: only where both masks have a pixel, the others counted */
+    if (g->n_surface) {
+        printf("  HD95       %.2f ± %.2f px\n", r.mean.hd95, r.std.hd95);
+        printf("  ASD        %.2f ± %.2f px\n", r.mean.asd, r.std.asd);
+    }
+    if (g->n_surface < r.n)
+        printf("  HD95 and ASD over %d of the %d images: undefined for %d with exactly one of prediction and ground truth "
+               "empty, %d with both empty\n",
+               g->n_surface, r.n, g->n_surface_one_empty, r.n - g->n_surface - g->n_surface_one_empty);
     if (g->n_empty) {
         printf("  lesion images only (%d): DSC %.4f ± %.4f  precision %.4f ± %.4f  recall %.4f ± %.4f  IoU %.4f ± %.4f\n",
                g->n_lesion, g->lesion_mean.dsc, g->lesion_std.dsc, g->lesion_mean.precision, g->lesion_std.precision,
@@ -176,6 +185,9 @@ cli_command cmd_eval = {
     "Score a checkpoint on a data set at each image's original resolution.\n"
     "As the paper: prediction upsampled nearest to the original size, threshold, smooth 1,\n"
     "DSC, precision, recall and IoU per image, mean ± population std.\n"
+    "HD95 and ASD (average symmetric surface distance) in pixels at the original resolution:\n"
+    "4-connected boundaries, Euclidean distances pooled over both directions, HD95 their 95th\n"
+    "percentile; undefined (nan) where either mask is empty, left out of the means and counted.\n"
     "Writes DIR/metrics.csv (one line per image) and DIR/summary.json.",
     "ftunet eval runs/bus-ftl/best.safetensors data/bus_b --run runs/bus-ftl --split test\n"
     "ftunet eval runs/bus-ftl/best.safetensors data/other -o runs/bus-ftl/eval-other --threshold 0.4",

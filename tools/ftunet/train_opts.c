@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,8 +54,14 @@ static int parse_recipe_options(cli_command *cmd, ftn_train_config *cfg)
 
 int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
 {
+    ftn_train_config d = ftn_train_default();
+    return train_opts_parse_over(cmd, &d, cfg);
+}
+
+int train_opts_parse_over(cli_command *cmd, const ftn_train_config *base, ftn_train_config *cfg)
+{
     const char *name = cmd->name;
-    *cfg = ftn_train_default();
+    *cfg = *base;
     const char *recipe = cli_get(cmd, "recipe"); /* first: every other option overrides it */
     if (recipe && ftn_train_recipe(recipe, cfg)) return cli_error(name, "--recipe %s: expected paper or strong", recipe);
     if (cli_get(cmd, "model")) cfg->model = cli_get(cmd, "model");
@@ -62,6 +69,9 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     if (cli_get(cmd, "loss") && ftn_loss_parse(cli_get(cmd, "loss"), &kind))
         return cli_error(name, "--loss %s: expected dl, tl, ftl or dice-bce", cli_get(cmd, "loss"));
     float alpha = 0.7f, beta = 0.3f, gamma = 4.0f / 3.0f;
+    ftn_loss_kind base_kind = cfg->loss.kind; /* a Tversky base's (a resumed run's) own values */
+    if (base_kind == FTN_LOSS_TVERSKY || base_kind == FTN_LOSS_FOCAL_TVERSKY)
+        alpha = cfg->loss.alpha, beta = cfg->loss.beta, gamma = base_kind == FTN_LOSS_FOCAL_TVERSKY ? cfg->loss.gamma : gamma;
     if (cli_float(cmd, "alpha", 0, 1e6, &alpha) || cli_float(cmd, "beta", 0, 1e6, &beta) ||
         cli_float(cmd, "gamma", 1e-3, 1e3, &gamma))
         return 1;
@@ -96,23 +106,30 @@ int train_opts_parse(cli_command *cmd, ftn_train_config *cfg)
     if (cli_get(cmd, "select") && ftn_select_parse(cli_get(cmd, "select"), &cfg->select)) return cli_lib_error(name);
     if (cli_get(cmd, "resize") && ftn_resize_parse(cli_get(cmd, "resize"), &cfg->resize)) return cli_lib_error(name);
     if (cfg->seed > (1ull << 53)) return cli_error(name, "--seed %llu: at most 2^53", (unsigned long long)cfg->seed);
-    cfg->mask_suffix = cli_get(cmd, "mask-suffix");
-    cfg->group_regex = cli_get(cmd, "group-regex");
-    cfg->stratify = cli_get(cmd, "stratify") != NULL;
-    cfg->skip_bad = cli_get(cmd, "skip-bad") != NULL;
-    cfg->exclude_empty = cli_get(cmd, "exclude-empty") != NULL;
-    cfg->bn_recalibrate = cli_get(cmd, "bn-recalibrate") != NULL;
-    cfg->bn_debias = cli_get(cmd, "bn-debias") != NULL;
-    cfg->resume = cli_get(cmd, "resume") != NULL;
-    cfg->overwrite = cli_get(cmd, "overwrite") != NULL;
-    cfg->init = cli_get(cmd, "init");
+    /* over the base: what is given is set, what is not is the base's */
+    if (cli_get(cmd, "mask-suffix")) cfg->mask_suffix = cli_get(cmd, "mask-suffix");
+    if (cli_get(cmd, "group-regex")) cfg->group_regex = cli_get(cmd, "group-regex");
+    if (cli_get(cmd, "init")) cfg->init = cli_get(cmd, "init");
+    cfg->stratify |= cli_get(cmd, "stratify") != NULL;
+    cfg->skip_bad |= cli_get(cmd, "skip-bad") != NULL;
+    cfg->exclude_empty |= cli_get(cmd, "exclude-empty") != NULL;
+    cfg->bn_recalibrate |= cli_get(cmd, "bn-recalibrate") != NULL;
+    cfg->bn_debias |= cli_get(cmd, "bn-debias") != NULL;
+    cfg->resume |= cli_get(cmd, "resume") != NULL;
+    cfg->overwrite |= cli_get(cmd, "overwrite") != NULL;
     if (cfg->resume && cfg->overwrite) return cli_error(name, "--resume and --overwrite exclude each other");
     if (cfg->bn_debias && cfg->bn_recalibrate)
         return cli_error(name, "--bn-debias and --bn-recalibrate exclude each other (re-estimation replaces the statistics before every use)");
+    /* the engine: --engine, else FTUNET_ENGINE, else the base's (a resumed run's own) */
+    const char *env_engine = getenv("FTUNET_ENGINE");
+    ftn_engine base_engine = cfg->engine;
     if (cli_engine_threads(cmd, &cfg->engine)) return 1;
+    if (!cli_get(cmd, "engine") && !(env_engine && *env_engine)) cfg->engine = base_engine;
     if (cli_get(cmd, "precision") && ftn_precision_parse(cli_get(cmd, "precision"), &cfg->precision)) return cli_lib_error(name);
     if (ftn_precision_check(cfg->engine, cfg->precision)) return cli_lib_error(name);
     cli_int(cmd, "threads", 1, 1024, &cfg->threads);
+    if (cli_int(cmd, "cache-mb", 0, 1 << 24, &cfg->cache_mb) || cli_int(cmd, "loader-threads", 0, 256, &cfg->loader_threads))
+        return 1;
     return 0;
 }
 

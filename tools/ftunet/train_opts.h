@@ -48,15 +48,20 @@
     { "engine", 0, "dnnl|ref", "compute engine (default: $FTUNET_ENGINE or dnnl)", NULL },                           \
     { "precision", 0, "fp32|fp32-winograd|bf16", "training precision (default fp32; bf16: mixed, needs AVX512-BF16)", NULL },     \
     { "threads", 't', "N", "threads (default: all cores)", NULL },                                                  \
+    { "cache-mb", 0, "MB", "decoded images kept in memory, at network size (default 2048, which holds ISIC 2018 whole); beyond it they are read from disk again; results are the same whatever it is", NULL }, \
+    { "loader-threads", 0, "N", "threads decoding, resizing and augmenting the next batches during a step (default 2; 0: none, the step waits for its batch); results are the same whatever it is", NULL }, \
     { "bn-recalibrate", 0, NULL, "deviation: re-estimate BN statistics on the training images before each validation", NULL }, \
     { "bn-debias", 0, NULL, "deviation: BN running statistics as zero-debiased moving averages (Keras 2.1.3-2.2 on TensorFlow 1, the reference's setup)", NULL }, \
     { "init", 0, "FILE", "fine-tune: start from this checkpoint's weights and BN statistics (same model and channels, any size)", NULL }, \
-    { "resume", 0, NULL, "continue an interrupted run (bit-identical to an uninterrupted one)", NULL },              \
+    { "resume", 0, NULL, "continue an interrupted run with its options (config.json; those given must match, but --epochs, which extends it), bit-identical to an uninterrupted one", NULL },              \
     { "overwrite", 0, NULL, "replace an existing run", NULL }
 
 /* Fills cfg (starting from ftn_train_default) from the options present in cmd; data and
  * run_dir are left to the caller. Returns 0, or 1 after printing an error. */
 int train_opts_parse(cli_command *cmd, ftn_train_config *cfg);
+/* The same over `base` instead (a resumed run's options, ftn_run_config_train): the options
+ * present in cmd replace its fields, the others keep them. */
+int train_opts_parse_over(cli_command *cmd, const ftn_train_config *base, ftn_train_config *cfg);
 /* Sets the loss fields for kind: dl α = β = 0.5, γ = 1; tl γ = 1; alpha/beta/gamma as given. */
 void train_opts_loss(ftn_train_config *cfg, ftn_loss_kind kind, float alpha, float beta, float gamma);
 

@@ -25,6 +25,13 @@ ftn_status ftn_dnnl_compile_bn(ftn_exec *ex, impl *C, int o)
     dnnl_memory_t fs, is, bs;
     DNNL_TRY(ex, C, dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, md, FTN_BN_EPS, flags));
     TRY(ftn_dnnl_make_prim(ex, C, &bd, NULL, &fpd, &fprim, &fs));
+    /* in a process group (bn_group.c): the same with the group's statistics given */
+    dnnl_primitive_desc_t gpd;
+    dnnl_primitive_t gprim;
+    dnnl_memory_t gs_scratch;
+    DNNL_TRY(ex, C, dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_training, md, FTN_BN_EPS,
+                                                               flags | dnnl_use_global_stats));
+    TRY(ftn_dnnl_make_prim(ex, C, &bd, NULL, &gpd, &gprim, &gs_scratch));
     DNNL_TRY(ex, C, dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, md, FTN_BN_EPS,
                                                                flags | dnnl_use_global_stats));
     TRY(ftn_dnnl_make_prim(ex, C, &bd, NULL, &ipd, &iprim, &is));
@@ -40,6 +47,12 @@ ftn_status ftn_dnnl_compile_bn(ftn_exec *ex, impl *C, int o)
     TRY(ftn_dnnl_private_mem(ex, C, &vmd, &bvar));
     const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0);
     if (wmd && dnnl_memory_desc_get_size(wmd) > 0) TRY(ftn_dnnl_new_mem(ex, C, wmd, NULL, &ws));
+    const dnnl_memory_desc_t *gwmd = dnnl_primitive_desc_query_md(gpd, dnnl_query_workspace_md, 0);
+    if ((wmd && dnnl_memory_desc_get_size(wmd) > 0) != (gwmd && dnnl_memory_desc_get_size(gwmd) > 0) ||
+        (ws && !md_eq(wmd, gwmd)))
+        return ftn_fail(FTN_EINTERNAL, "oneDNN engine: op %d: BN with given statistics wants another workspace", o);
+    double *group = ftn_dnnl_new_buf(C, (5 * (size_t)c + 2) * sizeof(double)); /* bn_group.c's sums, then M */
+    if (!group) return oom(C);
     const dnnl_memory_desc_t *dst_md = dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0);
     TRY(ftn_dnnl_set_tensor(ex, C, y, dst_md, NULL));
     if (fuse) { /* the fused ReLU's output */
@@ -56,15 +69,27 @@ ftn_status ftn_dnnl_compile_bn(ftn_exec *ex, impl *C, int o)
     arg(&a, DNNL_ARG_VARIANCE, bvar);
     arg(&a, DNNL_ARG_DST, C->t[y].mem);
     arg(&a, DNNL_ARG_WORKSPACE, ws);
-    TRY(ftn_dnnl_push_prim(C, &C->fwd_train, fprim, fs, &a));
+    void *h;
+    float *bm, *bv;
+    DNNL_TRY(ex, C, dnnl_memory_get_data_handle(bmean, &h));
+    bm = h;
+    DNNL_TRY(ex, C, dnnl_memory_get_data_handle(bvar, &h));
+    bv = h;
     step *s = ftn_dnnl_push(C, &C->fwd_train);
     if (!s) return oom(C);
+    *s = (step){ .kind = STEP_BN_GROUP_STATS, .op = o, .when = RUN_IN_GROUP, .nargs = 1,
+                 .bng = { .sums = group, .mean = bm, .var = bv, .m_all = group + 5 * (size_t)c + 1 } };
+    s->args[0] = (dnnl_exec_arg_t){ DNNL_ARG_MULTIPLE_SRC, xin };
+    TRY(ftn_dnnl_push_prim(C, &C->fwd_train, fprim, fs, &a));
+    C->fwd_train.v[C->fwd_train.n - 1].when = RUN_ALONE;
+    TRY(ftn_dnnl_push_prim(C, &C->fwd_train, gprim, gs_scratch, &a));
+    C->fwd_train.v[C->fwd_train.n - 1].when = RUN_IN_GROUP;
+    s = ftn_dnnl_push(C, &C->fwd_train);
+    if (!s) return oom(C);
     s->kind = STEP_BN_RUNNING;
-    void *h;
-    DNNL_TRY(ex, C, dnnl_memory_get_data_handle(bmean, &h));
-    s->bn.mean = h;
-    DNNL_TRY(ex, C, dnnl_memory_get_data_handle(bvar, &h));
-    s->bn.var = h;
+    s->bn.mean = bm;
+    s->bn.var = bv;
+    s->bn.m_all = group + 5 * (size_t)c + 1;
 
     argv ia = { 0 };
     arg(&ia, DNNL_ARG_SRC, xin);
@@ -98,6 +123,14 @@ ftn_status ftn_dnnl_compile_bn(ftn_exec *ex, impl *C, int o)
     arg(&b, DNNL_ARG_DIFF_SCALE, dgamma);
     arg(&b, DNNL_ARG_DIFF_SHIFT, dbeta);
     TRY(ftn_dnnl_push_prim(C, bl, bprim, bs, &b));
+    s = ftn_dnnl_push(C, bl);
+    if (!s) return oom(C);
+    *s = (step){ .kind = STEP_BN_GROUP_DX, .op = o, .when = RUN_IN_GROUP, .nargs = 2,
+                 .bng = { .sums = group, .mean = bm, .var = bv, .m_all = group + 5 * (size_t)c + 1,
+                          .gamma = param_ptr(ex, op->weight), .dgamma = grad_ptr(ex, op->weight),
+                          .dbeta = grad_ptr(ex, op->bias) } };
+    s->args[0] = (dnnl_exec_arg_t){ DNNL_ARG_MULTIPLE_SRC, xin };
+    s->args[1] = (dnnl_exec_arg_t){ DNNL_ARG_MULTIPLE_SRC + 1, gs.target };
     return ftn_dnnl_grad_end(ex, C, bl, &gs);
 }
 
@@ -107,7 +140,7 @@ void ftn_dnnl_bn_update_running(ftn_exec *ex, const step *s)
 {
     const ftn_op *op = &ex->g->ops[s->op];
     ftn_shape sh = ex->g->tensors[op->in[0]].shape;
-    double m = (double)sh.n * sh.h * sh.w;
+    double m = ex->comm ? *s->bn.m_all : (double)sh.n * sh.h * sh.w;
     float unbias = m > 1 ? (float)(m / (m - 1)) : 1.f;
     float *rm = param_ptr(ex, op->running_mean), *rv = param_ptr(ex, op->running_var);
     float mo = ex->bn_momentum;

@@ -152,12 +152,15 @@ static ftn_status eng_compile(ftn_exec *ex)
 
 static ftn_status run_step(ftn_exec *ex, impl *C, const step *s)
 {
+    if (s->when != RUN_ALWAYS && (s->when == RUN_IN_GROUP) != (ex->comm != NULL)) return FTN_OK;
     switch (s->kind) {
     case STEP_PRIM: {
         dnnl_status_t st = dnnl_primitive_execute(s->prim.prim, C->stream, s->nargs, s->args);
         return st == dnnl_success ? FTN_OK : ftn_dnnl_fail(ex, s->op, "execute", st);
     }
     case STEP_BN_RUNNING: ftn_dnnl_bn_update_running(ex, s); return FTN_OK;
+    case STEP_BN_GROUP_STATS: return ftn_dnnl_bn_group_stats(ex, s);
+    case STEP_BN_GROUP_DX: return ftn_dnnl_bn_group_dx(ex, s);
     case STEP_PHASE_WEIGHTS: ftn_dnnl_phase_weights(s); return FTN_OK;
     case STEP_ROWS_RELU:
     case STEP_ROWS_RELU_BWD:
@@ -212,9 +215,18 @@ static ftn_status eng_backward(ftn_exec *ex)
         return ftn_fail(FTN_EINVAL, "oneDNN engine: a session sharing this one's working memory ran between its "
                         "forward and backward");
     TRY(run(ex, C, &C->bwd_head, 1));
-    for (int o = C->n_ops - 1; o >= 0; o--) TRY(run(ex, C, &C->bwd_op[o], 1));
+    ftn_grad_sync_begin(ex);
+    for (int o = C->n_ops - 1; o >= 0; o--) {
+        TRY(run(ex, C, &C->bwd_op[o], 1));
+        if (ex->comm) { /* op o's parameter gradients are final: they may be sent */
+            dnnl_status_t st = dnnl_stream_wait(C->stream);
+            if (st != dnnl_success) return ftn_dnnl_fail(ex, o, "stream wait", st);
+            TRY(ftn_grad_sync_op_done(ex, o));
+        }
+    }
     dnnl_status_t st = dnnl_stream_wait(C->stream);
-    return st == dnnl_success ? FTN_OK : ftn_dnnl_fail(ex, -1, "stream wait", st);
+    if (st != dnnl_success) return ftn_dnnl_fail(ex, -1, "stream wait", st);
+    return ftn_grad_sync_end(ex);
 }
 
 const ftn_engine_vtable ftn_dnnl_engine = { eng_compile, eng_forward, eng_backward, eng_destroy, ftn_dnnl_share };

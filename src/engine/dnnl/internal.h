@@ -16,6 +16,7 @@
  *   convolution.c    convolutions and transposed convolutions (formats, weights, Winograd)
  *   deconv_phases.c  stride-2 transposed convolutions' forward as four convolutions
  *   bn.c             batch normalisation
+ *   bn_group.c       ... synchronized over a process group (ex->comm)
  *   eltwise_pool.c   ReLU, sigmoid, poolings, nearest upsampling
  *   binary.c         add, and the attention gates' channel-broadcast multiply (chandot)
  *   concatenation.c  concat, and ReLUs written straight into their concat's slice
@@ -48,7 +49,12 @@ typedef enum step_kind {
     STEP_ROWS_RELU,     /* args x, y: y = max(x, 0), y a concat's slice (rows.c) */
     STEP_ROWS_RELU_BWD, /* args y, dy, dx: dx = y > 0 ? dy : 0 */
     STEP_ROWS_COPY,     /* args x, y: y = x */
+    STEP_BN_GROUP_STATS, /* args x: the group's BN statistics (bn_group.c) */
+    STEP_BN_GROUP_DX,    /* args x, dx: the group's correction of a BN's diff_src (bn_group.c) */
 } step_kind;
+
+/* When a step runs: always, only in an exec without a comm, or only with one (synchronized BN). */
+enum { RUN_ALWAYS, RUN_ALONE, RUN_IN_GROUP };
 
 /* One axis of a stride-2 transposed convolution split by output parity (see deconv_phases.c):
  * output index 2m + p takes input m + t − pad_l through kernel tap tap[t], t < n. */
@@ -57,6 +63,7 @@ typedef struct phase_axis { int n, pad_l, pad_r, tap[2]; } phase_axis;
 typedef struct step {
     step_kind kind;
     int op;                         /* charged in profiles and named in errors */
+    int when;                       /* RUN_ALWAYS, RUN_ALONE, RUN_IN_GROUP */
     /* the memories the step reads or writes, which the pool's liveness reads (the private
      * buffers that BN_RUNNING and PHASE_WEIGHTS reach through pointers are not listed); for
      * STEP_PRIM, the primitive's arguments */
@@ -64,7 +71,14 @@ typedef struct step {
     dnnl_exec_arg_t args[MAX_ARGS];
     union {
         struct { dnnl_primitive_t prim; } prim;              /* STEP_PRIM */
-        struct { const float *mean, *var; } bn;              /* STEP_BN_RUNNING: the batch's */
+        struct { const float *mean, *var; const double *m_all; } bn; /* STEP_BN_RUNNING: the batch's;
+                                                                with a comm, the group's count */
+        struct {                                             /* STEP_BN_GROUP_* */
+            double *sums;      /* 5·C doubles + 1 */
+            float *mean, *var; /* the batch statistics the primitives take */
+            double *m_all;     /* the group's elements per channel */
+            const float *gamma, *dgamma, *dbeta;
+        } bng;
         struct { size_t bytes; } zero;                       /* STEP_ZERO */
         struct {                                             /* STEP_PHASE_WEIGHTS */
             const float *src;  /* [ci][co][k][k] */
@@ -286,6 +300,8 @@ ftn_status ftn_dnnl_compile_phases(ftn_exec *ex, impl *C, int o, const phase_axi
 
 void ftn_dnnl_phase_weights(const step *s);                          /* deconv_phases.c */
 void ftn_dnnl_bn_update_running(ftn_exec *ex, const step *s);        /* bn.c */
+ftn_status ftn_dnnl_bn_group_stats(ftn_exec *ex, const step *s);     /* bn_group.c */
+ftn_status ftn_dnnl_bn_group_dx(ftn_exec *ex, const step *s);        /* bn_group.c */
 ftn_status ftn_dnnl_run_chandot(const ftn_exec *ex, const step *s);  /* binary.c */
 ftn_status ftn_dnnl_run_rows(const ftn_exec *ex, const step *s);     /* rows.c */
 

@@ -491,65 +491,6 @@ typedef struct ftn_metrics_groups {
 /* The groups of n per-image metrics (by their gt_empty). */
 void ftn_metrics_groups_compute(const ftn_metrics *m, int n, ftn_metrics_groups *out);
 
-/* ---- evaluation and prediction -------------------------------------------------------------- */
-/* Evaluation at each image's original resolution (paper §3; spec "Training and evaluation
- * protocol"). An image is scored as the reference does: converted to the model's channels,
- * resized to the model's input with `mode`, run through the network in inference mode; the LAST
- * output's probability map is upsampled nearest back to the original size, thresholded
- * (> threshold) and compared with the original-size mask (the metrics above). Means and standard
- * deviations over images are population ones (÷N). */
-typedef struct ftn_eval_result {
-    int n;
-    char **ids;             /* n sample ids, in evaluation order */
-    ftn_metrics *per_image; /* n */
-    ftn_metrics mean, std;  /* over all n images, the paper's protocol; tp/fp/fn/tn of mean are sums */
-    float threshold;
-    ftn_metrics_groups groups; /* lesion images and empty ground truths apart */
-    char **labels;          /* n sample labels (NULL entries: none), or NULL when no sample has one */
-} ftn_eval_result;
-
-/* Scores samples idx[0..n) of ds (idx NULL: every sample, n ignored) in batches of `batch` on
- * `engine` at `precision` (FTN_PRECISION_BF16: bf16 inside the network, as in a bf16 training
- * run's validation; see ftn_precision_check). *out is zeroed first and filled only on success
- * (free with ftn_eval_result_free). */
-ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int n, float threshold,
-                        ftn_resize_mode mode, ftn_engine engine, ftn_precision precision, int batch,
-                        ftn_eval_result *out);
-
-/* metrics.csv: header "id,dsc,precision,recall,iou,gt_empty,hd95,asd" (",label" added when
- * r->labels), one line per image (ids and labels quoted when they hold a comma or a quote;
- * gt_empty 0 or 1; hd95 and asd "nan" where undefined); summary.json: {"n", "threshold", "mean":
- * {dsc, precision, recall, iou, hd95, asd}, "std": {...}, then the groups: "n_lesion",
- * "lesion_mean", "lesion_std", "n_empty", "n_empty_fp", "empty_fp_rate", "n_surface",
- * "n_surface_one_empty"} (hd95 and asd null where no image has them). Either path may be NULL. Missing parent folders are created; both files are
- * written atomically. */
-ftn_status ftn_eval_write(const ftn_eval_result *r, const char *csv_path, const char *json_path);
-void ftn_eval_result_free(ftn_eval_result *r);
-
-/* Prediction for one image: probabilities at the image's original size, H×W, malloc'ed into
- * *prob (free()). The image goes into slot 0 of the session's batch (other slots zero). */
-ftn_status ftn_predict_image(ftn_session *s, const ftn_image *img, ftn_resize_mode mode, float **prob);
-
-/* Overlay colours (RGB): magenta prediction, green ground truth (apart for colour-blind eyes
- * too: they differ in lightness and in the red–green and blue–yellow axes). */
-#define FTN_OVERLAY_PRED_R 255
-#define FTN_OVERLAY_PRED_G 0
-#define FTN_OVERLAY_PRED_B 255
-#define FTN_OVERLAY_GT_R 0
-#define FTN_OVERLAY_GT_G 230
-#define FTN_OVERLAY_GT_B 64
-#define FTN_OVERLAY_TINT 0.25f /* weight of the prediction colour inside the predicted lesion */
-
-/* Colour overlay into rgb (H×W×3 bytes) of an image (1 or 3 channels, values in [0, 1]):
- * greyscale/colour base; pixels with pred > threshold lightly tinted with the prediction colour
- * (FTN_OVERLAY_TINT); two outlines of width t = max(1, round(max(W, H) / 200)) pixels, so that
- * they stay visible in a scaled-down view: the prediction's just INSIDE its region (pixels within
- * t of a pixel outside it; outside the image counts as outside), the ground truth's (gt > 0.5)
- * just OUTSIDE its region (pixels within t of a ground-truth pixel), drawn last. A prediction that
- * matches the ground truth thus shows both outlines side by side, magenta within green. pred or
- * gt may be NULL (not drawn). */
-void ftn_overlay_rgb(const ftn_image *img, const float *pred, float threshold, const float *gt, uint8_t *rgb);
-
 /* ---- prediction ----------------------------------------------------------------------------- */
 /* Prediction with options beyond the paper's protocol (ftn_predict_image is the protocol's, and
  * ftn_predict_default() gives exactly its probabilities): test-time flips, ensembles of
@@ -579,6 +520,82 @@ typedef struct ftn_predict_config {
     int largest_component;   /* ftn_predict_mask keeps only the largest 8-connected lesion (0) */
 } ftn_predict_config;
 ftn_predict_config ftn_predict_default(void);
+
+/* ---- evaluation and prediction -------------------------------------------------------------- */
+/* Evaluation at each image's original resolution (paper §3; spec "Training and evaluation
+ * protocol"). An image is scored as the reference does: converted to the model's channels,
+ * resized to the model's input with `mode`, run through the network in inference mode; the LAST
+ * output's probability map is upsampled nearest back to the original size, thresholded
+ * (> threshold) and compared with the original-size mask (the metrics above). Means and standard
+ * deviations over images are population ones (÷N). */
+typedef struct ftn_eval_result {
+    int n;
+    char **ids;             /* n sample ids, in evaluation order */
+    ftn_metrics *per_image; /* n */
+    ftn_metrics mean, std;  /* over all n images, the paper's protocol; tp/fp/fn/tn of mean are sums */
+    float threshold;
+    ftn_metrics_groups groups; /* lesion images and empty ground truths apart */
+    char **labels;          /* n sample labels (NULL entries: none), or NULL when no sample has one */
+    int has_predict;        /* from ftn_evaluate_predict: predict and n_models say how (summary.json "predict") */
+    ftn_predict_config predict;
+    int n_models;
+} ftn_eval_result;
+
+/* Scores samples idx[0..n) of ds (idx NULL: every sample, n ignored) in batches of `batch` on
+ * `engine` at `precision` (FTN_PRECISION_BF16: bf16 inside the network, as in a bf16 training
+ * run's validation; see ftn_precision_check). *out is zeroed first and filled only on success
+ * (free with ftn_eval_result_free). */
+ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int n, float threshold,
+                        ftn_resize_mode mode, ftn_engine engine, ftn_precision precision, int batch,
+                        ftn_eval_result *out);
+
+/* ftn_evaluate with prediction beyond the protocol: each sample's probability map comes from
+ * ftn_predict_ensemble(sessions, n_sessions, cfg) (test-time flips, an ensemble, bilinear
+ * upsampling; see "prediction" above), one image at a time, and is scored at cfg->threshold;
+ * with cfg->largest_component the mask kept by ftn_predict_mask is what is scored. With one
+ * session of batch 1 and ftn_predict_default() (resize as ftn_evaluate's mode) the metrics are
+ * ftn_evaluate's at batch 1. progress (optional) is called after each image with the count done
+ * and n. The result records cfg and n_sessions (summary.json's "predict" object). */
+typedef void (*ftn_eval_progress_fn)(void *user, int done, int n);
+ftn_status ftn_evaluate_predict(ftn_session *const *sessions, int n_sessions, const ftn_predict_config *cfg,
+                                const ftn_dataset *ds, const int *idx, int n, ftn_eval_progress_fn progress, void *user,
+                                ftn_eval_result *out);
+
+/* metrics.csv: header "id,dsc,precision,recall,iou,gt_empty,hd95,asd" (",label" added when
+ * r->labels), one line per image (ids and labels quoted when they hold a comma or a quote;
+ * gt_empty 0 or 1; hd95 and asd "nan" where undefined); summary.json: {"n", "threshold", "mean":
+ * {dsc, precision, recall, iou, hd95, asd}, "std": {...}, then the groups: "n_lesion",
+ * "lesion_mean", "lesion_std", "n_empty", "n_empty_fp", "empty_fp_rate", "n_surface",
+ * "n_surface_one_empty", and from ftn_evaluate_predict "predict": {models, tta, resize, upsample,
+ * largest_component}} (hd95 and asd null where no image has them). Either path may be NULL. Missing parent folders are created; both files are
+ * written atomically. */
+ftn_status ftn_eval_write(const ftn_eval_result *r, const char *csv_path, const char *json_path);
+void ftn_eval_result_free(ftn_eval_result *r);
+
+/* Prediction for one image: probabilities at the image's original size, H×W, malloc'ed into
+ * *prob (free()). The image goes into slot 0 of the session's batch (other slots zero). */
+ftn_status ftn_predict_image(ftn_session *s, const ftn_image *img, ftn_resize_mode mode, float **prob);
+
+/* Overlay colours (RGB): magenta prediction, green ground truth (apart for colour-blind eyes
+ * too: they differ in lightness and in the red–green and blue–yellow axes). */
+#define FTN_OVERLAY_PRED_R 255
+#define FTN_OVERLAY_PRED_G 0
+#define FTN_OVERLAY_PRED_B 255
+#define FTN_OVERLAY_GT_R 0
+#define FTN_OVERLAY_GT_G 230
+#define FTN_OVERLAY_GT_B 64
+#define FTN_OVERLAY_TINT 0.25f /* weight of the prediction colour inside the predicted lesion */
+
+/* Colour overlay into rgb (H×W×3 bytes) of an image (1 or 3 channels, values in [0, 1]):
+ * greyscale/colour base; pixels with pred > threshold lightly tinted with the prediction colour
+ * (FTN_OVERLAY_TINT); two outlines of width t = max(1, round(max(W, H) / 200)) pixels, so that
+ * they stay visible in a scaled-down view: the prediction's just INSIDE its region (pixels within
+ * t of a pixel outside it; outside the image counts as outside), the ground truth's (gt > 0.5)
+ * just OUTSIDE its region (pixels within t of a ground-truth pixel), drawn last. A prediction that
+ * matches the ground truth thus shows both outlines side by side, magenta within green. pred or
+ * gt may be NULL (not drawn). */
+void ftn_overlay_rgb(const ftn_image *img, const float *pred, float threshold, const float *gt, uint8_t *rgb);
+
 
 /* The probability map of img at its own size (H×W, malloc'ed into *prob, free()) from n ≥ 1
  * sessions (any models, sizes, channels; one engine or several) as described above. A session

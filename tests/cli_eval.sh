@@ -48,6 +48,25 @@ must "$FT" eval "$T/run/best.safetensors" "$T/data" --run "$T/run" -o "$T/run/te
 grep -q '3 images, split test' "$T/out" && [ "$(wc -l <"$T/run/test/metrics.csv")" -eq 4 ] && \
     [ "$(sed -n 2p "$T/run/test/metrics.csv" | cut -d, -f1)" = 0002 ] && ok "eval --run: the test ids" || bad "eval --run: $(cat "$T/out")"
 
+# eval beyond the protocol: a run folder as the checkpoint, flips, bilinear, the largest component
+must "$FT" eval "$T/run" "$T/data" --run "$T/run" --tta flips --upsample bilinear --largest-component -o "$T/run/eval-tta"
+grep -q 'prediction: tta flips, upsample bilinear, largest component only' "$T/out" && grep -q '3 images, split test' "$T/out" \
+    && grep -q '"tta":[[:space:]]*"flips"' "$T/run/eval-tta/summary.json" && grep -q '"largest_component":[[:space:]]*true' "$T/run/eval-tta/summary.json" \
+    && ok "eval --tta flips --upsample bilinear --largest-component" || bad "eval --tta: $(cat "$T/out") $(cat "$T/run/eval-tta/summary.json")"
+grep -q 'scored 3 images in .* images/s' "$T/err" && ok "eval: a throughput line" || bad "eval throughput: $(cat "$T/err")"
+! grep -q '"predict"' "$T/run/test/summary.json" && ok "eval: the protocol's summary has no predict object" || bad "protocol summary has predict"
+# an ensemble of one checkpoint twice scores as that checkpoint alone
+cp "$T/run/best.safetensors" "$T/twin.safetensors"
+must "$FT" eval --ensemble "$T/run/best.safetensors" "$T/data" --tta flips -o "$T/ens1"
+must "$FT" eval --ensemble "$T/run/best.safetensors" "$T/twin.safetensors" "$T/data" --tta flips -o "$T/ens2"
+cmp -s "$T/ens1/metrics.csv" "$T/ens2/metrics.csv" && grep -q '"models":[[:space:]]*2' "$T/ens2/summary.json" && grep -q 'ensemble of 2' "$T/out" \
+    && ok "eval --ensemble of a checkpoint twice = alone" || bad "eval --ensemble: $(cat "$T/out")"
+fails_cleanly "eval: two checkpoints without --ensemble" "$FT" eval "$T/run/best.safetensors" "$T/twin.safetensors" "$T/data"
+grep -q 'pass --ensemble' "$T/err" || bad "the error does not say --ensemble: $(cat "$T/err")"
+fails_cleanly "eval: bad --tta" "$FT" eval "$T/run/best.safetensors" "$T/data" --tta rotate
+fails_cleanly "eval: bad --upsample" "$FT" eval "$T/run/best.safetensors" "$T/data" --upsample cubic
+fails_cleanly "eval: a folder that is no run" "$FT" eval "$T/data" "$T/data" --ensemble
+
 # predict: masks at the original size, overlay and probabilities
 must "$FT" predict "$T/run/best.safetensors" "$T/data/images/0000.png" "$T/derm/images/0001.png" -o "$T/pred" --overlay --probabilities
 [ "$(png_size "$T/pred/0000_mask.png")" = 64x48 ] && [ "$(png_size "$T/pred/0000_overlay.png")" = 64x48 ] && \

@@ -500,6 +500,146 @@ static void test_train_exclude_empty(const char *dir)
           sum.test_groups.lesion_mean.dsc == sum.test_mean.dsc && sum.n_excluded == 2);
 }
 
+/* ftn_evaluate_predict: with the protocol's options it gives ftn_evaluate's figures (batch 1);
+ * with flips, bilinear upsampling, another threshold, an ensemble or the largest component it
+ * scores exactly what ftn_predict_ensemble and ftn_predict_mask make of each image */
+static int same_counts(const ftn_metrics *a, const ftn_metrics *b)
+{
+    return a->tp == b->tp && a->fp == b->fp && a->fn == b->fn && a->tn == b->tn && a->dsc == b->dsc &&
+           (a->hd95 == b->hd95 || (isnan(a->hd95) && isnan(b->hd95)));
+}
+
+static int float_cmp(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static void count_progress(void *user, int done, int n)
+{
+    int *calls = user;
+    CHECK(done == *calls + 1 && n == 3, "progress %d/%d after %d calls", done, n, *calls);
+    ++*calls;
+}
+
+/* the metrics of image sample of ds predicted by sessions with cfg, scored as eval does */
+static ftn_metrics by_hand(ftn_session *const *sessions, int n, const ftn_predict_config *cfg, const ftn_dataset *ds,
+                           int sample)
+{
+    ftn_image im, gt;
+    float *p = NULL;
+    CHECK_OK(ftn_dataset_load(ds, sample, &im, &gt));
+    CHECK_OK(ftn_predict_ensemble(sessions, n, &im, cfg, &p));
+    float thr = cfg->threshold;
+    if (cfg->largest_component) {
+        uint8_t *bin = malloc((size_t)im.width * im.height);
+        CHECK(bin != NULL);
+        CHECK_OK(ftn_predict_mask(p, im.height, im.width, cfg, bin, NULL));
+        for (int i = 0; i < im.width * im.height; i++) p[i] = bin[i];
+        free(bin);
+        thr = 0.5f;
+    }
+    ftn_metrics r = ftn_metrics_compute(p, gt.data, (size_t)im.width * im.height, thr);
+    CHECK_OK(ftn_metrics_surface(&r, p, gt.data, im.width, im.height, thr));
+    free(p);
+    ftn_image_free(&im);
+    ftn_image_free(&gt);
+    return r;
+}
+
+static void test_evaluate_predict(const char *dir, ftn_model *m, const ftn_dataset *ds)
+{
+    const int idx[3] = { 2, 0, 3 };
+    ftn_session *s1 = NULL, *s4[2] = { NULL, NULL };
+    CHECK_OK(ftn_session_create(m, 1, FTN_ENGINE_REF, &s1));
+    CHECK_OK(ftn_session_create(m, 4, FTN_ENGINE_REF, &s4[0]));
+    CHECK_OK(ftn_session_create(m, 4, FTN_ENGINE_REF, &s4[1]));
+    ftn_eval_result a, b;
+    ftn_predict_config cfg = ftn_predict_default();
+    cfg.resize = FTN_RESIZE_BILINEAR;
+    CHECK_OK(ftn_evaluate(m, ds, idx, 3, 0.5f, FTN_RESIZE_BILINEAR, FTN_ENGINE_REF, FTN_PRECISION_FP32, 1, &a));
+    int calls = 0;
+    CHECK_OK(ftn_evaluate_predict(&s1, 1, &cfg, ds, idx, 3, count_progress, &calls, &b));
+    CHECK(calls == 3 && b.n == 3 && b.has_predict && b.n_models == 1 && !a.has_predict);
+    for (int k = 0; k < 3; k++)
+        CHECK(same_counts(&a.per_image[k], &b.per_image[k]) && !strcmp(a.ids[k], b.ids[k]), "defaults, image %d", k);
+    CHECK(a.mean.dsc == b.mean.dsc && a.std.dsc == b.std.dsc);
+    ftn_eval_result_free(&b);
+
+    /* flips, bilinear, another threshold: each image as ftn_predict_ensemble gives it, and not the
+     * protocol's figures (the options reach the prediction) */
+    cfg.tta = FTN_TTA_FLIPS;
+    cfg.upsample = FTN_UPSAMPLE_BILINEAR;
+    { /* the threshold at the median of the first image's plain map: an untrained network's
+       * probabilities lie close together, and the flips must be able to move pixels across it */
+        ftn_image im, gt;
+        float *pm = NULL;
+        ftn_predict_config plain = cfg;
+        plain.tta = FTN_TTA_NONE;
+        CHECK_OK(ftn_dataset_load(ds, idx[0], &im, &gt));
+        CHECK_OK(ftn_predict_ensemble(&s1, 1, &im, &plain, &pm));
+        qsort(pm, (size_t)im.width * im.height, sizeof(float), float_cmp);
+        cfg.threshold = pm[im.width * im.height / 2];
+        free(pm);
+        ftn_image_free(&im);
+        ftn_image_free(&gt);
+    }
+    CHECK_OK(ftn_evaluate_predict(s4, 1, &cfg, ds, idx, 3, NULL, NULL, &b));
+    CHECK(b.threshold == cfg.threshold);
+    int moved = 0;
+    for (int k = 0; k < 3; k++) {
+        ftn_metrics want = by_hand(s4, 1, &cfg, ds, idx[k]);
+        CHECK(same_counts(&want, &b.per_image[k]), "flips, image %d: tp %lld/%lld", k, (long long)want.tp,
+              (long long)b.per_image[k].tp);
+        ftn_predict_config plain = cfg;
+        plain.tta = FTN_TTA_NONE;
+        ftn_metrics no_tta = by_hand(&s1, 1, &plain, ds, idx[k]);
+        moved += !same_counts(&no_tta, &b.per_image[k]);
+    }
+    CHECK(moved > 0, "the flips changed no image's counts");
+    /* an ensemble of the same network twice is that network alone */
+    ftn_eval_result e;
+    CHECK_OK(ftn_evaluate_predict(s4, 2, &cfg, ds, idx, 3, NULL, NULL, &e));
+    CHECK(e.n_models == 2);
+    for (int k = 0; k < 3; k++) CHECK(same_counts(&e.per_image[k], &b.per_image[k]), "ensemble, image %d", k);
+    ftn_eval_result_free(&b);
+    /* the largest component: the mask ftn_predict_mask keeps is scored; recorded in summary.json */
+    cfg.largest_component = 1;
+    cfg.threshold = 0.5f;
+    ftn_eval_result_free(&e);
+    CHECK_OK(ftn_evaluate_predict(s4, 2, &cfg, ds, idx, 3, NULL, NULL, &e));
+    for (int k = 0; k < 3; k++) {
+        ftn_metrics want = by_hand(s4, 2, &cfg, ds, idx[k]);
+        CHECK(same_counts(&want, &e.per_image[k]), "largest component, image %d", k);
+    }
+    char json[1100];
+    snprintf(json, sizeof json, "%s/predict/summary.json", dir);
+    CHECK_OK(ftn_eval_write(&e, NULL, json));
+    cJSON *j = read_json(json);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "predict");
+    CHECK(p && jnum(p, "models") == 2 && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(p, "tta")), "flips") &&
+              !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(p, "upsample")), "bilinear") &&
+              !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(p, "resize")), "bilinear") &&
+              cJSON_IsTrue(cJSON_GetObjectItem(p, "largest_component")),
+          "summary.json's predict object");
+    cJSON_Delete(j);
+    ftn_eval_result_free(&e);
+    /* ftn_evaluate's summary has no "predict" */
+    CHECK_OK(ftn_eval_write(&a, NULL, json));
+    j = read_json(json);
+    CHECK(j && !cJSON_GetObjectItem(j, "predict"));
+    cJSON_Delete(j);
+    ftn_eval_result_free(&a);
+
+    const int bad_idx[1] = { 7 };
+    CHECK(ftn_evaluate_predict(s4, 0, &cfg, ds, idx, 3, NULL, NULL, &e) == FTN_EINVAL && e.n == 0);
+    CHECK(ftn_evaluate_predict(s4, 1, &cfg, ds, bad_idx, 1, NULL, NULL, &e) == FTN_EINVAL);
+    CHECK(strstr(ftn_last_error(), "out of range") != NULL, "%s", ftn_last_error());
+    ftn_session_free(s4[1]);
+    ftn_session_free(s4[0]);
+    ftn_session_free(s1);
+}
+
 int main(void)
 {
     const char *dir = tl_tmpdir("evaluate");
@@ -634,6 +774,7 @@ int main(void)
         free(text);
     }
 
+    test_evaluate_predict(dir, m, &ds);
     test_overlay();
     test_encoders(dir);
     test_empty_masks(dir, m);

@@ -149,6 +149,7 @@ done:
 typedef struct eval_ctx {
     ftn_eval_result *r;
     const ftn_dataset *ds;
+    float threshold; /* what a probability is scored at: r->threshold, or 0.5 on a post-processed 0/1 map */
 } eval_ctx;
 
 static ftn_status eval_one(void *user, int k, int sample, const ftn_image *image, const ftn_image *mask, const float *prob)
@@ -157,12 +158,35 @@ static ftn_status eval_one(void *user, int k, int sample, const ftn_image *image
     if (mask->width != image->width || mask->height != image->height)
         return ftn_fail(FTN_EFORMAT, "%s: mask size %dx%d differs from the image's %dx%d",
                         c->ds->samples[sample].image_path, mask->width, mask->height, image->width, image->height);
-    c->r->per_image[k] = ftn_metrics_compute(prob, mask->data, (size_t)image->width * image->height, c->r->threshold);
-    FTN_TRY(ftn_metrics_surface(&c->r->per_image[k], prob, mask->data, image->width, image->height, c->r->threshold));
+    c->r->per_image[k] = ftn_metrics_compute(prob, mask->data, (size_t)image->width * image->height, c->threshold);
+    FTN_TRY(ftn_metrics_surface(&c->r->per_image[k], prob, mask->data, image->width, image->height, c->threshold));
     c->r->ids[k] = strdup(c->ds->samples[sample].id);
     if (!c->r->ids[k]) return ftn_fail(FTN_ENOMEM, "evaluate: out of memory");
     const char *label = c->ds->samples[sample].label;
     if (c->r->labels && label && !(c->r->labels[k] = strdup(label))) return ftn_fail(FTN_ENOMEM, "evaluate: out of memory");
+    return FTN_OK;
+}
+
+/* r ready for n results of samples idx[0..n) of ds (idx NULL: all) scored at threshold */
+static ftn_status result_init(const ftn_dataset *ds, const int *idx, int n, float threshold, ftn_eval_result *r)
+{
+    memset(r, 0, sizeof *r);
+    if (n <= 0) return ftn_fail(FTN_EINVAL, "evaluate: %s: no samples to evaluate", ds->path);
+    if (!(threshold >= 0 && threshold <= 1)) return ftn_fail(FTN_EINVAL, "evaluate: threshold %g is not in [0, 1]", threshold);
+    r->n = n;
+    r->threshold = threshold;
+    r->ids = calloc((size_t)n, sizeof *r->ids);
+    r->per_image = calloc((size_t)n, sizeof *r->per_image);
+    int any_label = 0; /* the labels column only for data sets with classes */
+    for (int k = 0; k < n && !any_label; k++) {
+        int si = idx ? idx[k] : k;
+        any_label = si >= 0 && si < ds->count && ds->samples[si].label;
+    }
+    if (any_label) r->labels = calloc((size_t)n, sizeof *r->labels);
+    if (!r->ids || !r->per_image || (any_label && !r->labels)) {
+        ftn_eval_result_free(r);
+        return ftn_fail(FTN_ENOMEM, "evaluate: out of memory for %d results", n);
+    }
     return FTN_OK;
 }
 
@@ -174,25 +198,9 @@ ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int
     memset(out, 0, sizeof *out);
     if (!m || !ds) return ftn_fail(FTN_EINVAL, "evaluate: missing model or dataset");
     if (!idx) n = ds->count;
-    if (n <= 0) return ftn_fail(FTN_EINVAL, "evaluate: %s: no samples to evaluate", ds->path);
-    if (!(threshold >= 0 && threshold <= 1)) return ftn_fail(FTN_EINVAL, "evaluate: threshold %g is not in [0, 1]", threshold);
     ftn_eval_result r;
-    memset(&r, 0, sizeof r);
-    r.n = n;
-    r.threshold = threshold;
-    r.ids = calloc((size_t)n, sizeof *r.ids);
-    r.per_image = calloc((size_t)n, sizeof *r.per_image);
-    int any_label = 0; /* the labels column only for data sets with classes */
-    for (int k = 0; k < n && !any_label; k++) {
-        int si = idx ? idx[k] : k;
-        any_label = si >= 0 && si < ds->count && ds->samples[si].label;
-    }
-    if (any_label) r.labels = calloc((size_t)n, sizeof *r.labels);
-    if (!r.ids || !r.per_image || (any_label && !r.labels)) {
-        ftn_eval_result_free(&r);
-        return ftn_fail(FTN_ENOMEM, "evaluate: out of memory for %d results", n);
-    }
-    eval_ctx c = { &r, ds };
+    FTN_TRY(result_init(ds, idx, n, threshold, &r));
+    eval_ctx c = { &r, ds, threshold };
     ftn_status st = ftn_evaluate_each(m, ds, idx, n, mode, engine, precision, batch, eval_one, &c);
     if (st != FTN_OK) {
         ftn_eval_result_free(&r);
@@ -200,6 +208,63 @@ ftn_status ftn_evaluate(ftn_model *m, const ftn_dataset *ds, const int *idx, int
     }
     ftn_metrics_mean_std(r.per_image, n, &r.mean, &r.std);
     ftn_metrics_groups_compute(r.per_image, n, &r.groups);
+    *out = r;
+    return FTN_OK;
+}
+
+/* One sample through ftn_predict_ensemble and eval_one: the probabilities, or with
+ * largest_component the post-processed mask as a 0/1 map scored at 0.5 (c->threshold). */
+static ftn_status predict_one(ftn_session *const *sessions, int n_sessions, const ftn_predict_config *cfg, eval_ctx *c,
+                              int k, int si)
+{
+    ftn_image img, msk;
+    FTN_TRY(ftn_dataset_load(c->ds, si, &img, &msk));
+    float *prob = NULL;
+    uint8_t *bin = NULL;
+    ftn_status st = ftn_predict_ensemble(sessions, n_sessions, &img, cfg, &prob);
+    if (st != FTN_OK) st = ftn_fail_context(st, "%s", c->ds->samples[si].image_path);
+    if (st == FTN_OK && cfg->largest_component) {
+        size_t np = (size_t)img.width * img.height;
+        if (!(bin = malloc(np))) st = ftn_fail(FTN_ENOMEM, "evaluate: out of memory");
+        if (st == FTN_OK) st = ftn_predict_mask(prob, img.height, img.width, cfg, bin, NULL);
+        for (size_t p = 0; st == FTN_OK && p < np; p++) prob[p] = bin[p] ? 1.0f : 0.0f;
+    }
+    if (st == FTN_OK) st = eval_one(c, k, si, &img, &msk, prob);
+    free(bin);
+    free(prob);
+    ftn_image_free(&img);
+    ftn_image_free(&msk);
+    return st;
+}
+
+ftn_status ftn_evaluate_predict(ftn_session *const *sessions, int n_sessions, const ftn_predict_config *cfg,
+                                const ftn_dataset *ds, const int *idx, int n, ftn_eval_progress_fn progress, void *user,
+                                ftn_eval_result *out)
+{
+    if (!out) return ftn_fail(FTN_EINVAL, "evaluate: missing result");
+    memset(out, 0, sizeof *out);
+    if (!sessions || n_sessions < 1 || !cfg || !ds) return ftn_fail(FTN_EINVAL, "evaluate: missing sessions, options or dataset");
+    if (!idx) n = ds->count;
+    for (int k = 0; idx && k < n; k++)
+        if (idx[k] < 0 || idx[k] >= ds->count)
+            return ftn_fail(FTN_EINVAL, "evaluate: %s: sample index %d out of range (%d samples)", ds->path, idx[k], ds->count);
+    ftn_eval_result r;
+    FTN_TRY(result_init(ds, idx, n, cfg->threshold, &r));
+    eval_ctx c = { &r, ds, cfg->largest_component ? 0.5f : cfg->threshold };
+    ftn_status st = FTN_OK;
+    for (int k = 0; k < n && st == FTN_OK; k++) {
+        st = predict_one(sessions, n_sessions, cfg, &c, k, idx ? idx[k] : k);
+        if (st == FTN_OK && progress) progress(user, k + 1, n);
+    }
+    if (st != FTN_OK) {
+        ftn_eval_result_free(&r);
+        return st;
+    }
+    ftn_metrics_mean_std(r.per_image, n, &r.mean, &r.std);
+    ftn_metrics_groups_compute(r.per_image, n, &r.groups);
+    r.has_predict = 1;
+    r.predict = *cfg;
+    r.n_models = n_sessions;
     *out = r;
     return FTN_OK;
 }
@@ -299,6 +364,18 @@ static ftn_status write_json(const ftn_eval_result *r, const char *path)
     }
     cJSON_AddNumberToObject(root, "n_surface", g->n_surface);
     cJSON_AddNumberToObject(root, "n_surface_one_empty", g->n_surface_one_empty);
+    if (r->has_predict) { /* how the probabilities were made, when not the protocol's single network */
+        cJSON *p = cJSON_AddObjectToObject(root, "predict");
+        if (!p) {
+            cJSON_Delete(root);
+            return ftn_fail(FTN_ENOMEM, "%s: out of memory", path);
+        }
+        cJSON_AddNumberToObject(p, "models", r->n_models);
+        cJSON_AddStringToObject(p, "tta", ftn_tta_name(r->predict.tta));
+        cJSON_AddStringToObject(p, "resize", ftn_resize_name(r->predict.resize));
+        cJSON_AddStringToObject(p, "upsample", ftn_upsample_name(r->predict.upsample));
+        cJSON_AddBoolToObject(p, "largest_component", r->predict.largest_component != 0);
+    }
     ftn_status st = ftn_json_write(path, root);
     cJSON_Delete(root);
     return st;

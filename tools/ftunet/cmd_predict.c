@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ftunet_protocol.h"
+#include "model_list.h"
 
 static cli_option options[] = {
     { "output", 'o', "DIR", "folder for the masks (created if missing): DIR/NAME_mask.png (0/255), NAME as below", NULL },
@@ -249,75 +250,10 @@ static int check_names(const input_list *l, const char *dir)
     return rc;
 }
 
-/* ---- the models ------------------------------------------------------------------------------- */
-
-/* An argument that names a model: a .safetensors file (whether it is one is the loader's to
- * say), or a run or cross-validation folder. */
-static int is_model(const char *arg)
-{
-    const char *dot = strrchr(arg, '.');
-    if (dot && !strcasecmp(dot, ".safetensors")) return 1;
-    struct stat sb;
-    if (stat(arg, &sb) != 0 || !S_ISDIR(sb.st_mode)) return 0;
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/best.safetensors", arg);
-    if (access(p, F_OK) == 0) return 1;
-    snprintf(p, sizeof p, "%s/fold-1", arg);
-    return access(p, F_OK) == 0;
-}
-
-typedef struct models {
-    char **paths;
-    int n;
-    ftn_model **m;
-    ftn_session **s;
-} models;
-
-static void models_free(models *ms)
-{
-    for (int i = ms->n - 1; ms->s && i >= 0; i--) ftn_session_free(ms->s[i]);
-    for (int i = 0; ms->m && i < ms->n; i++) ftn_model_free(ms->m[i]);
-    ftn_paths_free(ms->paths, ms->n);
-    free(ms->m);
-    free(ms->s);
-}
-
-static int add_models(models *ms, const char *arg)
-{
-    char **p;
-    int n;
-    if (ftn_checkpoint_paths(arg, &p, &n)) return cli_lib_error(WHAT);
-    char **all = realloc(ms->paths, sizeof *all * (size_t)(ms->n + n));
-    if (!all) {
-        ftn_paths_free(p, n);
-        return cli_error(WHAT, "out of memory");
-    }
-    memcpy(all + ms->n, p, sizeof *p * (size_t)n);
-    free(p);
-    ms->paths = all;
-    ms->n += n;
-    return 0;
-}
-
-/* One session per checkpoint, all sharing the first one's working memory (they run in turn);
- * batch 4 with flips (the four views in one forward). */
-static int open_models(models *ms, int batch, ftn_engine engine, ftn_precision precision)
-{
-    ms->m = calloc((size_t)ms->n, sizeof *ms->m);
-    ms->s = calloc((size_t)ms->n, sizeof *ms->s);
-    if (!ms->m || !ms->s) return cli_error(WHAT, "out of memory");
-    for (int i = 0; i < ms->n; i++) {
-        if (ftn_model_load(ms->paths[i], &ms->m[i]) || ftn_session_create_ex(ms->m[i], batch, engine, precision, &ms->s[i]) ||
-            (i > 0 && ftn_session_share_memory(ms->s[i], ms->s[0])))
-            return cli_lib_error(WHAT);
-    }
-    return 0;
-}
-
 /* ---- predicting ------------------------------------------------------------------------------- */
 
 typedef struct job {
-    const models *ms;
+    const model_list *ms;
     const char *dir;
     ftn_predict_config cfg;
     size_t max_pixels;
@@ -417,11 +353,11 @@ static int run(cli_command *cmd, int argc, char **argv)
     if (cli_precision(cmd, engine, NULL, &precision)) return 1;
 
     /* models first: the leading arguments that are checkpoints or run / cv folders */
-    models ms = { 0 };
+    model_list ms = { 0 };
     input_list in = { 0 };
     char out_real[PATH_MAX];
     int rc = 0, k = 0;
-    for (; k < argc && !rc && argv[k][0] != '@' && is_model(argv[k]); k++) rc = add_models(&ms, argv[k]);
+    for (; k < argc && !rc && argv[k][0] != '@' && model_list_is_model(argv[k]); k++) rc = model_list_add(&ms, WHAT, argv[k]);
     if (!rc && k == 0) {
         struct stat sb;
         rc = stat(argv[0], &sb) && argv[0][0] != '@'
@@ -436,13 +372,13 @@ static int run(cli_command *cmd, int argc, char **argv)
     in.out_real = realpath(dir, out_real) ? out_real : NULL;
     for (int i = k; i < argc && !rc; i++) {
         if (argv[i][0] == '@') rc = add_list(&in, argv[i] + 1);
-        else if (is_model(argv[i]) && strrchr(argv[i], '.') && !strcasecmp(strrchr(argv[i], '.'), ".safetensors"))
+        else if (model_list_is_model(argv[i]) && strrchr(argv[i], '.') && !strcasecmp(strrchr(argv[i], '.'), ".safetensors"))
             rc = cli_error(WHAT, "%s: a checkpoint among the images (checkpoints come first)", argv[i]);
         else rc = add_argument(&in, argv[i], NULL);
     }
     if (!rc && in.n == 0) rc = cli_error(WHAT, "no images in the list(s) given");
     if (!rc) rc = check_names(&in, dir);
-    if (!rc) rc = open_models(&ms, j.cfg.tta == FTN_TTA_FLIPS ? 4 : 1, engine, precision);
+    if (!rc) rc = model_list_open(&ms, WHAT, j.cfg.tta == FTN_TTA_FLIPS ? 4 : 1, engine, precision); /* batch 4: the four flips in one forward */
     if (!rc && ftn_mkdirs(dir)) rc = cli_lib_error(WHAT);
     if (!rc) {
         j.ms = &ms;
@@ -464,7 +400,7 @@ static int run(cli_command *cmd, int argc, char **argv)
                     t > 0 ? in.n / t : 0.0);
     }
     inputs_free(&in);
-    models_free(&ms);
+    model_list_free(&ms);
     return rc;
 }
 

@@ -415,31 +415,43 @@ static ftn_status import_best(const char *run_dir, int best_epoch, ftn_run_state
     return fill_entry(run_dir, rel, next, FTN_RUN_ENTRY_BEST);
 }
 
+/* Steps 1 and 2 of both commits: m's checkpoint and optimiser state (and log, when given) written
+ * into run_dir/rel.tmp/ (a killed process's leftovers replaced), then renamed to run_dir/rel (an
+ * uncommitted one of a killed process replaced); parent, rel's folder, is created if missing. */
+static ftn_status write_folder(const char *run_dir, const char *parent, const char *rel, const ftn_model *m,
+                               const ftn_run_log *log)
+{
+    char pd[FTN_PATH_MAX], dir[FTN_PATH_MAX], tmp[FTN_PATH_MAX], p[FTN_PATH_MAX];
+    FTN_TRY(ftn_path_join(pd, sizeof pd, run_dir, parent));
+    FTN_TRY(ftn_path_join(dir, sizeof dir, run_dir, rel));
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", dir) >= (int)sizeof tmp) return ftn_fail(FTN_EINVAL, "%s: path too long", dir);
+    FTN_TRY(ftn_run_remove_folder(tmp));
+    FTN_TRY(ftn_run_make_folder(pd));
+    FTN_TRY(ftn_run_make_folder(tmp));
+    FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_LAST]));
+    FTN_TRY(ftn_model_save(m, p));
+    FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_OPTIM]));
+    FTN_TRY(ftn_optimizer_save(m, p));
+    if (log) {
+        FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_LOG]));
+        FTN_TRY(ftn_run_log_save(log, p));
+    }
+    FTN_TRY(ftn_run_remove_folder(dir));
+    if (rename(tmp, dir) != 0) return ftn_fail(FTN_EIO, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno));
+    ftn_run_sync_dir(pd);
+    return FTN_OK;
+}
+
 ftn_status ftn_run_commit_epoch(const char *run_dir, const ftn_model *m, const ftn_run_log *log, ftn_run_state *st,
                                 uint64_t seed)
 {
     int e = st->epochs_done;
     if (e < 1 || st->best_epoch < 1 || st->best_epoch > e)
         return ftn_fail(FTN_EINVAL, "%s: epoch %d, best epoch %d: nothing to commit", run_dir, e, st->best_epoch);
-    char rel[48], dir[FTN_PATH_MAX], tmp[FTN_PATH_MAX], ed[FTN_PATH_MAX], p[FTN_PATH_MAX];
+    char rel[48];
     snprintf(rel, sizeof rel, FTN_RUN_EPOCHS_DIR "/%04d", e);
-    FTN_TRY(ftn_path_join(ed, sizeof ed, run_dir, FTN_RUN_EPOCHS_DIR));
-    FTN_TRY(ftn_path_join(dir, sizeof dir, run_dir, rel));
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", dir) >= (int)sizeof tmp) return ftn_fail(FTN_EINVAL, "%s: path too long", dir);
-    /* 1. the epoch's files in NNNN.tmp/ (a killed process's leftovers replaced) */
-    FTN_TRY(ftn_run_remove_folder(tmp));
-    FTN_TRY(ftn_run_make_folder(ed));
-    FTN_TRY(ftn_run_make_folder(tmp));
-    FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_LAST]));
-    FTN_TRY(ftn_model_save(m, p));
-    FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_OPTIM]));
-    FTN_TRY(ftn_optimizer_save(m, p));
-    FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_LOG]));
-    FTN_TRY(ftn_run_log_save(log, p));
-    /* 2. complete: NNNN/ (an uncommitted NNNN/ of a killed process replaced) */
-    FTN_TRY(ftn_run_remove_folder(dir));
-    if (rename(tmp, dir) != 0) return ftn_fail(FTN_EIO, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno));
-    ftn_run_sync_dir(ed);
+    /* 1, 2. the epoch's files in NNNN.tmp/, complete as NNNN/ */
+    FTN_TRY(write_folder(run_dir, FTN_RUN_EPOCHS_DIR, rel, m, log));
     /* 3. the manifest: the commit */
     ftn_run_state next = *st;
     next.has_partial = 0; /* an interrupted epoch is this one, finished now */
@@ -466,24 +478,12 @@ ftn_status ftn_run_commit_partial(const char *run_dir, const ftn_model *m, ftn_r
     if (pa->epoch != st->epochs_done + 1 || pa->step < 1)
         return ftn_fail(FTN_EINVAL, "%s: epoch %d, step %d after %d epochs: nothing to save", run_dir, pa->epoch, pa->step,
                         st->epochs_done);
-    char name[24], rel[40], pd[FTN_PATH_MAX], dir[FTN_PATH_MAX], tmp[FTN_PATH_MAX], p[FTN_PATH_MAX];
+    char name[24], rel[40], p[FTN_PATH_MAX];
     snprintf(name, sizeof name, "%04d-%04d", pa->epoch, pa->step);
     snprintf(rel, sizeof rel, FTN_RUN_PARTIAL_DIR "/%s", name);
-    FTN_TRY(ftn_path_join(pd, sizeof pd, run_dir, FTN_RUN_PARTIAL_DIR));
-    FTN_TRY(ftn_path_join(dir, sizeof dir, run_dir, rel));
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", dir) >= (int)sizeof tmp) return ftn_fail(FTN_EINVAL, "%s: path too long", dir);
-    /* 1. the files in EEEE-SSSS.tmp/ (a killed process's leftovers replaced) */
-    FTN_TRY(ftn_run_remove_folder(tmp));
-    FTN_TRY(ftn_run_make_folder(pd));
-    FTN_TRY(ftn_run_make_folder(tmp));
-    FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_LAST]));
-    FTN_TRY(ftn_model_save(m, p));
-    FTN_TRY(ftn_path_join(p, sizeof p, tmp, entry_files[FTN_RUN_ENTRY_OPTIM]));
-    FTN_TRY(ftn_optimizer_save(m, p));
-    /* 2. complete: EEEE-SSSS/ (never the committed one: that has fewer steps or another epoch) */
-    FTN_TRY(ftn_run_remove_folder(dir));
-    if (rename(tmp, dir) != 0) return ftn_fail(FTN_EIO, "%s: cannot rename to %s: %s", tmp, dir, strerror(errno));
-    ftn_run_sync_dir(pd);
+    /* 1, 2. the files in EEEE-SSSS.tmp/, complete as EEEE-SSSS/ (never the committed one: that
+     * has fewer steps or another epoch) */
+    FTN_TRY(write_folder(run_dir, FTN_RUN_PARTIAL_DIR, rel, m, NULL));
     /* 3. state.json: the commit; the finished epochs' fields and manifest unchanged */
     ftn_run_state next = *st;
     ftn_run_partial *np = &next.partial;

@@ -13,7 +13,6 @@
 
 #include "core/error.h"
 #include "data/dataset.h"
-#include "data/resize.h"
 
 typedef struct slot {
     float *x, *y;
@@ -53,30 +52,6 @@ struct ftn_loader {
     long decoded, cached;
 };
 
-ftn_status ftn_loader_load_sample(const ftn_dataset *ds, int index, int channels, int h, int w, ftn_resize_mode mode,
-                                  float *image, float *mask)
-{
-    ftn_image im, m;
-    FTN_TRY(ftn_dataset_load(ds, index, &im, &m));
-    size_t np = (size_t)im.width * im.height, hw = (size_t)h * w;
-    float *conv = malloc(sizeof(float) * np * (size_t)channels);
-    float *rs = malloc(sizeof(float) * hw * (size_t)channels);
-    ftn_status st = FTN_OK;
-    if (!conv || !rs) st = ftn_fail(FTN_ENOMEM, "%s: out of memory preprocessing", ds->samples[index].image_path);
-    /* ftn_dataset_load_subset's arithmetic: channels, resampling, then planar */
-    if (!st) ftn_convert_channels(im.data, im.height, im.width, im.channels, conv, channels);
-    if (!st) st = ftn_resize(conv, im.height, im.width, channels, rs, h, w, mode);
-    if (!st)
-        for (size_t p = 0; p < hw; p++)
-            for (int c = 0; c < channels; c++) image[(size_t)c * hw + p] = rs[p * channels + c];
-    if (!st) st = ftn_resize(m.data, m.height, m.width, 1, mask, h, w, FTN_RESIZE_NEAREST);
-    free(conv);
-    free(rs);
-    ftn_image_free(&im);
-    ftn_image_free(&m);
-    return st;
-}
-
 /* Sample `index` into image and mask: from the cache, else from disk (and offered to the cache),
  * then augmented. Outside the lock. */
 static ftn_status load(ftn_loader *l, worker *w, int index, int epoch, float *image, float *mask, int *from_disk)
@@ -84,7 +59,7 @@ static ftn_status load(ftn_loader *l, worker *w, int index, int epoch, float *im
     const ftn_loader_config *c = &l->cfg;
     *from_disk = !ftn_sample_cache_get(l->cache, index, image, mask);
     if (*from_disk) {
-        FTN_TRY(ftn_loader_load_sample(l->ds, index, c->channels, c->height, c->width, c->resize, image, mask));
+        FTN_TRY(ftn_dataset_load_sample(l->ds, index, c->channels, c->height, c->width, c->resize, image, mask, NULL));
         ftn_sample_cache_put(l->cache, index, image, mask);
     }
     if (epoch > 0 && c->augment)

@@ -62,9 +62,4 @@ long ftn_loader_sequence(const ftn_loader *l);
 
 void ftn_loader_get_stats(ftn_loader *l, ftn_loader_stats *out);
 
-/* One sample at network size as ftn_dataset_load_subset computes it, into image (C×H×W) and mask
- * (H×W). Thread-safe. */
-ftn_status ftn_loader_load_sample(const ftn_dataset *ds, int index, int channels, int h, int w, ftn_resize_mode mode,
-                                  float *image, float *mask);
-
 #endif

@@ -398,9 +398,8 @@ void ftn_convert_channels(const float *src, int h, int w, int src_c, float *dst,
     }
 }
 
-/* Loads one sample into its NCHW slots. */
-static ftn_status load_one(const ftn_dataset *ds, int si, int channels, int h, int w, ftn_resize_mode mode,
-                           float *img_out, float *mask_out, int *hw)
+ftn_status ftn_dataset_load_sample(const ftn_dataset *ds, int si, int channels, int h, int w, ftn_resize_mode mode,
+                                   float *img_out, float *mask_out, int *hw)
 {
     ftn_image im, m;
     FTN_TRY(ftn_dataset_load(ds, si, &im, &m));
@@ -456,7 +455,7 @@ ftn_status ftn_dataset_load_subset(const ftn_dataset *ds, const int *idx, int n,
 #pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < n; i++) {
         int si = idx ? idx[i] : i;
-        sts[i] = load_one(ds, si, channels, h, w, mode, img + (size_t)i * per * channels, msk + (size_t)i * per,
+        sts[i] = ftn_dataset_load_sample(ds, si, channels, h, w, mode, img + (size_t)i * per * channels, msk + (size_t)i * per,
                           hw + 2 * (size_t)i);
         if (sts[i] != FTN_OK) snprintf(msgs[i], sizeof msgs[i], "%s", ftn_last_error());
     }

@@ -11,6 +11,12 @@
  * the union of the sample's mask files) at the same size. */
 ftn_status ftn_dataset_load(const ftn_dataset *ds, int i, ftn_image *image, ftn_image *mask);
 
+/* Sample i at network size, as ftn_dataset_load_subset lays out each of its samples: the image
+ * converted to `channels`, resized with `mode`, planar C×H×W into image; the mask resized nearest
+ * (H×W) into mask; orig_hw (optional): the original height and width. Thread-safe. */
+ftn_status ftn_dataset_load_sample(const ftn_dataset *ds, int i, int channels, int h, int w, ftn_resize_mode mode,
+                                   float *image, float *mask, int *orig_hw);
+
 /* ftn_dataset_load_subset of all samples. */
 ftn_status ftn_dataset_load_tensors(const ftn_dataset *ds, int channels, int h, int w, ftn_resize_mode mode,
                                     float **images, float **masks, int **orig_hw);

@@ -877,20 +877,16 @@ static void provenance_line(ftn_buf *b, const cJSON *sessions)
 {
     const cJSON *s0 = cJSON_GetArrayItem(sessions, 0);
     if (!s0) return;
+    /* each value of the first session, then the text that follows it */
+    static const struct { const char *key, *after; } parts[] = {
+        { "commit", "</code> · " }, { "cpu", ", " },         { "threads", " threads of " }, { "cpus_online", " · " },
+        { "engine", " (oneDNN ISA " }, { "onednn_isa", ") · " }, { "precision", "" },
+    };
     ftn_buf_puts(b, "<p class=\"sub\" id=\"provenance-line\">commit <code>");
-    prov_value(b, s0, "commit");
-    ftn_buf_puts(b, "</code> · ");
-    prov_value(b, s0, "cpu");
-    ftn_buf_puts(b, ", ");
-    prov_value(b, s0, "threads");
-    ftn_buf_puts(b, " threads of ");
-    prov_value(b, s0, "cpus_online");
-    ftn_buf_puts(b, " · ");
-    prov_value(b, s0, "engine");
-    ftn_buf_puts(b, " (oneDNN ISA ");
-    prov_value(b, s0, "onednn_isa");
-    ftn_buf_puts(b, ") · ");
-    prov_value(b, s0, "precision");
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+        prov_value(b, s0, parts[k].key);
+        ftn_buf_puts(b, parts[k].after);
+    }
     int n = cJSON_GetArraySize(sessions);
     if (n > 1) sb_printf(b, " · resumed %d time%s", n - 1, n == 2 ? "" : "s");
     ftn_buf_puts(b, "</p>\n");

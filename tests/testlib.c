@@ -33,6 +33,22 @@ float tl_uniform(uint64_t *s, float lo, float hi)
     return lo + (hi - lo) * (float)((tl_next(s) >> 40) * (1.0 / 16777216.0));
 }
 
+void tl_disc_images(float *x, float *m, int n, int size)
+{
+    for (int i = 0; i < n; i++) {
+        uint64_t st = 1000 + (uint64_t)i;
+        float cy = tl_uniform(&st, 0.3f, 0.7f) * size, cx = tl_uniform(&st, 0.3f, 0.7f) * size;
+        float r = tl_uniform(&st, 0.12f, 0.25f) * size;
+        for (int y = 0; y < size; y++)
+            for (int xx = 0; xx < size; xx++) {
+                int in = (y - cy) * (y - cy) + (xx - cx) * (xx - cx) < r * r;
+                size_t k = ((size_t)i * size + y) * size + xx;
+                m[k] = (float)in;
+                x[k] = 0.35f * tl_uniform(&st, 0, 1) + (in ? 0.5f : 0.1f);
+            }
+    }
+}
+
 void tl_fill_uniform(float *x, size_t count, uint64_t *s, float lo, float hi)
 {
     for (size_t i = 0; i < count; i++) x[i] = tl_uniform(s, lo, hi);

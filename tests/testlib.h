@@ -32,6 +32,9 @@ int tl_finish(void);
 /* Deterministic random numbers for tests (splitmix64). */
 uint64_t tl_next(uint64_t *state);
 float tl_uniform(uint64_t *state, float lo, float hi);
+/* n size×size images of a bright disc on noise (x) and their 0/1 masks (m), image i from i alone
+ * (the MPI tests' data: any slice of them is the same images) */
+void tl_disc_images(float *x, float *m, int n, int size);
 void tl_fill_uniform(float *x, size_t count, uint64_t *state, float lo, float hi);
 
 /* n 32×32 images of a bright disc (centre 10–22, radius 4–8) on noise, in [0, 1], and their 0/1

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 int cli_error(const char *what, const char *fmt, ...)
@@ -234,4 +235,11 @@ int cli_precision(const cli_command *cmd, ftn_engine engine, const char *fallbac
         return cli_error(cmd->name, "%s %s: expected fp32, fp32-winograd or bf16", given ? "--precision" : "the run's precision", name);
     if (ftn_precision_check(engine, *out)) return cli_lib_error(cmd->name);
     return 0;
+}
+
+double cli_now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }

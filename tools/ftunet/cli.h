@@ -27,6 +27,8 @@ typedef struct cli_command {
 } cli_command;
 
 /* Prints "ftunet: <what>: <why>" to stderr and returns 1 (the exit status). */
+/* seconds on a monotonic clock, for throughput lines */
+double cli_now_s(void);
 int cli_error(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same for a failed library call: "ftunet: <what>: <ftn_last_error()>". */
 int cli_lib_error(const char *what);

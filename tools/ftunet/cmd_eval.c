@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ftunet_protocol.h"
@@ -80,22 +79,10 @@ static void data_name(const char *path, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)n, path + start);
 }
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-typedef struct progress_line {
-    double t0;
-} progress_line;
-
-/* one updating line on a terminal */
+/* one updating line on a terminal; user: the start time */
 static void show_progress(void *user, int done, int n)
 {
-    const progress_line *p = user;
-    double t = now_s() - p->t0;
+    double t = cli_now_s() - *(const double *)user;
     fprintf(stderr, "\r\033[Keval: %d/%d images, %.2f images/s", done, n, t > 0 ? done / t : 0.0);
     fflush(stderr);
 }
@@ -136,10 +123,11 @@ static int run(cli_command *cmd, int argc, char **argv)
     int *idx = NULL, n = 0, rc = 0, have_ds = 0;
     ftn_eval_result r;
     memset(&r, 0, sizeof r);
-    int options_beyond = cli_get(cmd, "ensemble") || pc.tta != FTN_TTA_NONE || pc.upsample != FTN_UPSAMPLE_NEAREST ||
+    /* beyond the protocol's single network: one image at a time through ftn_predict_ensemble */
+    int beyond = cli_get(cmd, "ensemble") || pc.tta != FTN_TTA_NONE || pc.upsample != FTN_UPSAMPLE_NEAREST ||
                          pc.largest_component;
     /* the protocol's single checkpoint file is read by the loader itself, which says what is wrong with it */
-    if (argc > 2 || is_dir(ckpt) || options_beyond)
+    if (argc > 2 || is_dir(ckpt) || beyond)
         for (int i = 0; i < argc - 1 && !rc; i++) rc = model_list_add(&ms, "eval", argv[i]);
     if (rc) goto done;
     if (ms.n > 1 && !cli_get(cmd, "ensemble")) {
@@ -148,8 +136,6 @@ static int run(cli_command *cmd, int argc, char **argv)
         goto done;
     }
     const char *model_path = ms.n ? ms.paths[0] : ckpt;
-    /* beyond the protocol's single network: one image at a time through ftn_predict_ensemble */
-    int beyond = ms.n > 1 || options_beyond;
     ftn_resize_mode mode = FTN_RESIZE_NEAREST;
     if (run_dir) {
         if (ftn_run_config_load(run_dir, &config)) { rc = cli_lib_error("eval"); goto done; }
@@ -201,13 +187,13 @@ static int run(cli_command *cmd, int argc, char **argv)
         else if (slash) snprintf(dir, sizeof dir, "%.*s/eval-%s", (int)(slash - ckpt), ckpt, name);
         else snprintf(dir, sizeof dir, "eval-%s", name);
     }
-    progress_line pl = { now_s() };
+    double t0 = cli_now_s();
     int tty = isatty(STDERR_FILENO);
-    ftn_status st = beyond ? ftn_evaluate_predict(ms.s, ms.n, &pc, &ds, idx, n, tty ? show_progress : NULL, &pl, &r)
+    ftn_status st = beyond ? ftn_evaluate_predict(ms.s, ms.n, &pc, &ds, idx, n, tty ? show_progress : NULL, &t0, &r)
                            : ftn_evaluate(m, &ds, idx, n, threshold, mode, engine, precision, batch, &r);
     if (tty && beyond) fputs("\r\033[K", stderr);
     if (st) { rc = cli_lib_error("eval"); goto done; }
-    double secs = now_s() - pl.t0;
+    double secs = cli_now_s() - t0;
     fprintf(stderr, "scored %d image%s in %.2f s (%.2f images/s)\n", r.n, r.n == 1 ? "" : "s", secs,
             secs > 0 ? r.n / secs : 0.0);
     char csv[4200], json[4200];

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ftunet_protocol.h"
@@ -262,13 +261,6 @@ typedef struct job {
     int stdout_tty;      /* stdout is that terminal too: the line is cleared before a result */
 } job;
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* DIR/NAME + suffix, its folder made. */
 static int out_path(const job *j, const input *in, const char *suffix, char *out, size_t cap)
 {
@@ -384,17 +376,17 @@ static int run(cli_command *cmd, int argc, char **argv)
         j.ms = &ms;
         j.progress = isatty(STDERR_FILENO);
         j.stdout_tty = j.progress && isatty(STDOUT_FILENO);
-        double t0 = now_s();
+        double t0 = cli_now_s();
         for (int i = 0; i < in.n && !rc; i++) {
             rc = predict_one(&j, &in.v[i]);
             if (!rc && j.progress) {
-                double t = now_s() - t0;
+                double t = cli_now_s() - t0;
                 fprintf(stderr, "\r\033[Kpredict: %d/%d images, %.2f images/s", i + 1, in.n, t > 0 ? (i + 1) / t : 0.0);
                 fflush(stderr);
             }
         }
         if (j.progress) fputs("\r\033[K", stderr);
-        double t = now_s() - t0;
+        double t = cli_now_s() - t0;
         if (!rc)
             fprintf(stderr, "predicted %d image%s in %.2f s (%.2f images/s)\n", in.n, in.n == 1 ? "" : "s", t,
                     t > 0 ? in.n / t : 0.0);
